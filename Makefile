@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Every pip call goes through constraints.txt: it pins torch to the CPU build (torch==2.13.0)
+# and every other package to the versions tested here.
+PIP    := $(BIN)/python -m pip install --constraint constraints.txt
+MIRROR ?= ../shared/corpus
+HOST   ?= 127.0.0.1
+PORT   ?= 8501
+
+.PHONY: install index run test lint bench clean-index browser
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[dev]'
+	touch $@
+
+# Copies the registry's documents from the local mirror when it exists (offline), then indexes.
+index: install
+	@if [ -d "$(MIRROR)" ]; then $(BIN)/usmca-assistant corpus fetch --mirror "$(MIRROR)"; fi
+	$(BIN)/usmca-assistant index
+
+run: install
+	@if [ ! -f "$${ASSISTANT_INDEX_DIR:-index}/documents.json" ]; then $(MAKE) --no-print-directory index; fi
+	HF_HUB_OFFLINE=1 $(BIN)/streamlit run ui/app.py --server.address $(HOST) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+# Debian's Chromium drives the browser test (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+test: install browser
+	$(BIN)/ruff check .
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/retrieval_quality.py
+
+clean-index:
+	rm -rf index/* && touch index/.gitkeep

