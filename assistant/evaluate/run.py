@@ -1,0 +1,279 @@
+"""Run a question set through the product and write the run's files.
+
+`run_eval` calls `answer_fn` once per question, times it, scores it (`metrics.score_question`) and
+writes into `out_dir`:
+
+- `summary.json`: the README keys (`metrics.summarize`) plus `meta` (retriever, k, backend, question
+  file, date, error and malformed-line counts, the hit@k curve for k = 1..10, latency max).
+- `results.jsonl`: one object per question (see `result_row`).
+- `results.csv`: one row per question with the main per-question metrics.
+- `report.md`, `report.html`, `hit_at_k.png`, `latency.png` (`report.write_report`).
+
+Latency is warm: `answer_fn` is called once on a throwaway question before any timing, so model
+loading and index opening are not charged to the first question. The warm-up's own result is
+discarded (a failure there is recorded in `meta.warmup_error`, and the run goes on).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from assistant.domain import Answer
+from assistant.evaluate.metrics import (
+    EVIDENCE_DEPTH,
+    METRIC_KEYS,
+    QuestionRecord,
+    hit_at_k_curve,
+    score_question,
+    summarize,
+)
+from assistant.evaluate.questions import LineError, Question
+from assistant.evaluate.report import RunData, format_metric, write_report
+
+WARMUP_QUESTION = "What does the agreement cover?"
+SNIPPET_CHARS = 300
+
+AnswerFn = Callable[[str], Answer]
+Progress = Callable[[int, int], None]
+
+CSV_COLUMNS = (
+    "id",
+    "kind",
+    "answerable",
+    "abstained",
+    "error",
+    "latency_ms",
+    "first_hit_rank",
+    "hit_at_1",
+    "hit_at_5",
+    "hit_at_10",
+    "evidence_recall_at_10",
+    "reciprocal_rank",
+    "must_mention",
+    "citation_precision",
+    "cited_sentence_rate",
+    "n_citations",
+    "n_sentences",
+)
+
+
+def result_row(q: Question, answer: Answer | None, rec: QuestionRecord) -> dict[str, Any]:
+    """The results.jsonl object for one question: what was asked and expected, what came back
+    (ranked chunks with document ids, labels and a text snippet; the answer; its citations, each
+    flagged correct or not when it could be judged), the per-question metrics and any error."""
+    retrieved, citations, support = [], [], []
+    text, backend, timings = "", "", {}
+    if answer is not None:
+        retrieved = [
+            {
+                "rank": i,
+                "chunk_id": s.chunk.id,
+                "document_id": s.chunk.document_id,
+                "label": s.chunk.label,
+                "score": round(float(s.score), 6),
+                "snippet": " ".join(s.chunk.text.split())[:SNIPPET_CHARS],
+            }
+            for i, s in enumerate(answer.retrieved, 1)
+        ]
+        for i, c in enumerate(answer.citations):
+            citations.append(
+                {
+                    "number": c.number,
+                    "chunk_id": c.chunk_id,
+                    "document_id": c.document_id,
+                    "location": c.location,
+                    "quote": c.quote,
+                    "correct": rec.citations_correct[i] if i < len(rec.citations_correct) else None,
+                }
+            )
+        support = [asdict(s) for s in answer.support]
+        text, backend = answer.text, answer.backend
+        timings = {k: round(float(v), 2) for k, v in answer.timings_ms.items()}
+    return {
+        "id": q.id,
+        "question": q.question,
+        "kind": q.kind,
+        "answerable": q.answerable,
+        "must_mention": list(q.must_mention),
+        "evidence": list(q.evidence),
+        "reference_answer": q.answer,
+        "retrieved": retrieved,
+        "answer": text,
+        "abstained": rec.abstained,
+        "backend": backend,
+        "citations": citations,
+        "support": support,
+        "metrics": rec.to_dict(),
+        "latency_ms": rec.latency_ms,
+        "timings_ms": timings,
+        "error": rec.error,
+    }
+
+
+def _csv_row(rec: QuestionRecord) -> dict[str, Any]:
+    d = rec.to_dict()
+    row = {k: d.get(k) for k in CSV_COLUMNS}
+    return {k: "" if v is None else v for k, v in row.items()}
+
+
+def _call(answer_fn: AnswerFn, question: str, clock: Callable[[], float]) -> tuple[Answer | None, float, str]:
+    """(answer, elapsed ms, error). Errors are recorded, never raised: one bad question must not end
+    a batch run. KeyboardInterrupt still stops the run."""
+    start = clock()
+    try:
+        answer = answer_fn(question)
+    except Exception as e:
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+        return None, (clock() - start) * 1000.0, f"{type(e).__name__}: {e}{where}"
+    elapsed = (clock() - start) * 1000.0
+    if not isinstance(answer, Answer):
+        return None, elapsed, f"answer_fn returned {type(answer).__name__}, expected Answer"
+    return answer, elapsed, ""
+
+
+def run_eval(
+    questions: Sequence[Question],
+    answer_fn: AnswerFn,
+    out_dir: str | Path,
+    *,
+    retriever: str,
+    k: int,
+    progress: Progress | None = None,
+    question_file: str | Path = "",
+    line_errors: Sequence[LineError] = (),
+    backend: str | None = None,
+    warmup: str | None = WARMUP_QUESTION,
+    compare_with: Sequence[RunData] = (),
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Any]:
+    """Evaluate `questions` and write the run's files into `out_dir`; returns the summary dict.
+
+    `retriever` and `k` are recorded (and label the run in reports); retrieval itself happens inside
+    `answer_fn`. `progress(done, total)` is called before the first and after every question.
+    `line_errors` (from `load_questions`) are counted and listed in meta and the report.
+    `backend` overrides the backend name otherwise taken from the answers. `compare_with` adds other
+    runs to the report's headline table and hit@k chart. `warmup=None` skips the warm-up call.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    total = len(questions)
+    started = clock()
+    warmup_error = ""
+    if warmup is not None and questions:
+        _, _, warmup_error = _call(answer_fn, warmup, clock)
+
+    records: list[QuestionRecord] = []
+    rows: list[dict[str, Any]] = []
+    backends: Counter[str] = Counter()
+    if progress:
+        progress(0, total)
+    with (out / "results.jsonl").open("w", encoding="utf-8") as fh:
+        for i, q in enumerate(questions, 1):
+            answer, ms, error = _call(answer_fn, q.question, clock)
+            ms = round(ms, 3)
+            try:
+                rec = score_question(q, answer, latency_ms=ms, error=error)
+            except Exception as e:  # a malformed Answer must not end the run either
+                answer, error = None, f"scoring failed: {type(e).__name__}: {e}"
+                rec = score_question(q, None, error=error)
+            if answer is not None and answer.backend:
+                backends[answer.backend] += 1
+            row = result_row(q, answer, rec)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            records.append(rec)
+            rows.append(row)
+            if progress:
+                progress(i, total)
+
+    summary = summarize(records)
+    latencies = [r.latency_ms for r in records if not r.error and r.latency_ms is not None]
+    summary["meta"] = {
+        "retriever": retriever,
+        "k": k,
+        "backend": backend or ", ".join(b for b, _ in backends.most_common()) or "",
+        "question_file": str(question_file),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "n_errors": sum(bool(r.error) for r in records),
+        "n_malformed_lines": len(line_errors),
+        "malformed_lines": [asdict(e) for e in line_errors],
+        "hit_at_k_curve": hit_at_k_curve(records, EVIDENCE_DEPTH),
+        "latency_ms_max": max(latencies) if latencies else None,
+        "latency_note": "warm: one untimed warm-up call first; questions that raised are excluded",
+        "warmup_error": warmup_error,
+        "duration_s": round(clock() - started, 3),
+    }
+    (out / "summary.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    with (out / "results.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(_csv_row(r) for r in records)
+    write_report(out, [RunData(summary, rows)] + list(compare_with))
+    return summary
+
+
+def load_run(out_dir: str | Path, label: str = "") -> RunData:
+    """Read a finished run back (summary.json, and results.jsonl when present) for comparison."""
+    d = Path(out_dir)
+    summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    results: list[dict[str, Any]] = []
+    path = d / "results.jsonl"
+    if path.exists():
+        results = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return RunData(summary, results, label)
+
+
+class CompareRow(NamedTuple):
+    metric: str
+    this: float | None
+    other: float | None
+    difference: float | None  # this - other; None when either side is missing
+
+
+def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[CompareRow]:
+    """One row per README metric: this run (a), the other run (b) and a - b."""
+    rows = []
+    for key in METRIC_KEYS:
+        a, b = summary_a.get(key), summary_b.get(key)
+        diff = a - b if isinstance(a, int | float) and isinstance(b, int | float) else None
+        rows.append(CompareRow(key, a, b, diff))
+    return rows
+
+
+def _signed(key: str, diff: float | None) -> str:
+    if diff is None:
+        return "–"
+    if key.startswith("latency") or key.startswith("n"):
+        text = format_metric(key, abs(diff))
+    else:
+        text = f"{100 * abs(diff):.1f} pp"
+    return ("+" if diff > 0 else "−" if diff < 0 else "±") + text
+
+
+def compare_markdown(
+    rows: Sequence[CompareRow], this_label: str = "this run", other_label: str = "other run"
+) -> str:
+    """The `--compare` table in Markdown. Share differences are in percentage points (pp); lower is
+    better for latency and false abstain rate, higher for the rest."""
+    lines = [
+        f"| metric | {this_label} | {other_label} | difference |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.metric} | {format_metric(r.metric, r.this)} | {format_metric(r.metric, r.other)} "
+            f"| {_signed(r.metric, r.difference)} |"
+        )
+    return "\n".join(lines) + "\n"
