@@ -96,9 +96,11 @@ class Chunk:
         return cls(**d)
 
 
-def chunk_id(content_hash: str, position: int) -> str:
-    """Deterministic id: the same file content always yields the same ids."""
-    return f"{content_hash[:16]}-{position:05d}"
+def chunk_id(content_hash: str, position: int, text: str = "") -> str:
+    """Deterministic id: the same file content always yields the same ids. A short hash of the
+    chunk's own text guards against reusing a stored vector after the chunker itself changed."""
+    suffix = hashlib.sha1(text.encode("utf-8")).hexdigest()[:6] if text else "0"
+    return f"{content_hash[:16]}-{position:05d}-{suffix}"
 
 
 def content_hash(data: bytes) -> str:
@@ -117,6 +119,9 @@ class SourceRef:
     date: str = ""
     url: str = ""
     document_id: str = ""  # set when the cited source is itself in the corpus
+    page: str = ""  # the page or table the footnote points at ("5", "Graph 10")
+    locator: str = ""  # a finer pointer such as "Article 34.7"
+    repeats: int | None = None  # a short cite ("ICO/TIVA Highlights," 2.) repeats this footnote
 
 
 @dataclass(frozen=True)

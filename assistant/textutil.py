@@ -8,7 +8,7 @@ import unicodedata
 _WS = re.compile(r"\s+")
 # Sentence ends: . ! ? (optionally followed by quotes/brackets) then whitespace and an upper-case
 # letter, digit, quote or bullet. Abbreviations common in this corpus are protected below.
-_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9¿¡•\-])")
+_SENT_END = re.compile(r"[.!?][\"'”’)\]]*([⁰¹²³⁴⁵⁶⁷⁸⁹]*)(?=\s+[\"'“‘(\[]?[A-Z0-9¿¡•\-])")
 _ABBREV = re.compile(
     r"\b(?:U\.S|U\.K|E\.U|D\.C|U\.S\.C|Inc|Corp|Co|Ltd|No|Nos|Art|Arts|Sec|Secs|Mr|Mrs|Ms|Dr|St|Jan|Feb|Mar|"
     r"Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|vs|etc|e\.g|i\.e|cl|para|paras|p|pp|Fig|al|Jr|Sr|Pub|L|Stat|"
@@ -18,13 +18,7 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most
-    my myself no nor not now of off on once only or other our ours ourselves out over own same she should
-    so some such than that the their theirs them themselves then there these they this those through to
-    too under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves also says say said according does did brief per much many whether""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "also", "says", "say", "said", "according", "does", "did", "brief", "per", "much", "many", "whether"]
 )
 
 
@@ -34,7 +28,7 @@ def collapse(text: str) -> str:
 
 def normalize_for_match(text: str) -> str:
     """Lower-case, whitespace-collapsed, typographic quotes folded: used for quote matching."""
-    t = unicodedata.normalize("NFKC", text)
+    t = unicodedata.normalize("NFKC", strip_footnote_marks(text))
     t = t.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     t = t.replace("–", "-").replace("—", "-").replace("\\$", "$")
     return collapse(t).lower()
@@ -60,19 +54,20 @@ def numbers(text: str) -> set[str]:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) in `text`; list items and lines ending in ';' count as sentences."""
+    """Sentence spans (start, end) in `text`; list items and lines ending in ';' count as sentences.
+    A footnote mark after the full stop stays with its sentence and ends it even after "U.S."."""
     spans: list[tuple[int, int]] = []
     for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)(?!\s*[-•*]\s)[^\n]+)*", text):
         p_start = para.start()
         chunk = para.group(0)
         cur = 0
         for m in _SENT_END.finditer(chunk):
-            candidate = chunk[cur : m.start()].rstrip()
+            candidate = chunk[cur : m.start() + 1]
             last_word = candidate.split()[-1] if candidate.split() else ""
-            if _ABBREV.search(last_word) or re.fullmatch(r"[A-Z]\.", last_word):
+            if not m.group(1) and (_ABBREV.search(last_word) or re.fullmatch(r"\(?[A-Z]\.", last_word)):
                 continue
             if candidate.strip():
-                spans.append(_trim(text, p_start + cur, p_start + m.start()))
+                spans.append(_trim(text, p_start + cur, p_start + m.end()))
             cur = m.end()
         if chunk[cur:].strip():
             spans.append(_trim(text, p_start + cur, p_start + len(chunk)))

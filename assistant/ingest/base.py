@@ -40,7 +40,9 @@ class DocumentInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if v not in ("", [], {}, None)}
+        """The registry.json shape: `extra` keys sit beside the known fields."""
+        d = {k: v for k, v in self.__dict__.items() if k != "extra" and v not in ("", [], {}, None)}
+        d.update(self.extra)
         return d
 
     @classmethod

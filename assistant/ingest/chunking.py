@@ -16,7 +16,7 @@ from assistant.ingest.base import DocumentInfo
 from assistant.textutil import footnote_marks, split_sentences, word_count
 
 MAX_WORDS = 150
-MERGE_WORDS = 110
+MERGE_WORDS = 130
 
 
 @dataclass
@@ -56,7 +56,7 @@ def build_chunks(
         ctx = context if context is not None else _default_context(info, b)
         chunks.append(
             Chunk(
-                id=chunk_id(doc_hash, position),
+                id=chunk_id(doc_hash, position, b.text),
                 document_id=info.id,
                 title=info.title,
                 kind=info.kind,

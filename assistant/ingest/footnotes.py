@@ -214,6 +214,8 @@ class FootnoteCitation:
             date=self.date,
             url=self.url,
             document_id=document_id,
+            page=self.page,
+            locator=self.locator,
         )
 
 
@@ -408,7 +410,11 @@ def resolve_short_cites(refs: list[SourceRef]) -> tuple[list[SourceRef], dict[in
             out.append(ref)
             continue
         short[ref.footnote] = target.footnote
-        out.append(replace(target, footnote=ref.footnote, text=ref.text))
+        out.append(
+            replace(
+                target, footnote=ref.footnote, text=ref.text, page=ref.page, locator=ref.locator, repeats=target.footnote
+            )
+        )
     order = {r.footnote: i for i, r in enumerate(refs)}
     out.sort(key=lambda r: order.get(r.footnote, len(order)))
     return out, short

@@ -1,0 +1,188 @@
+"""The default answerer: no LLM, an answer composed of the retrieved sentences that answer best.
+
+Every sentence of the answer is a verbatim sentence of a cited passage, so citations cannot drift
+from their text. Sentences are scored by idf-weighted overlap with the question's terms and by
+embedding similarity, with a small prior for the passage's retrieval rank.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.domain import Chunk, ScoredChunk
+from assistant.index.embeddings import Embedder
+from assistant.index.lexical import tokenize
+from assistant.index.store import Snapshot
+from assistant.textutil import collapse, numbers, strip_footnote_marks
+
+MAX_PASSAGES = 6  # sentences are drawn from the top passages only
+_WANTS_NUMBER = re.compile(
+    r"\b(how (much|many|large|big|fast|often|long)|what (share|percent|percentage|proportion|rate|ceiling|amount)|"
+    r"when|which year|cuánt[oa]s?|qué porcentaje|cuándo)\b",
+    re.I,
+)
+
+
+@dataclass
+class Candidate:
+    chunk: Chunk
+    rank: int
+    text: str
+    lexical: float = 0.0
+    dense: float = 0.0
+    score: float = 0.0
+    chunk_dense: float = 0.0  # the passage's similarity from retrieval
+    vector: np.ndarray | None = None  # the sentence's vector from the index
+
+
+def query_weights(question: str, snap: Snapshot) -> dict[str, float]:
+    """idf per question term; terms the corpus never uses weigh the most (they are what's missing)."""
+    n = max(len(snap.lexical.ids), 1)
+    unseen = float(np.log(1 + (n + 0.5) / 0.5))
+    out: dict[str, float] = {}
+    for t in tokenize(question):
+        out[t] = snap.lexical.idf(t) or unseen
+    return out
+
+
+def coverage(weights: dict[str, float], text: str) -> float:
+    """Share of the question's idf weight whose terms occur in `text`."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    present = set(tokenize(text))
+    return sum(w for t, w in weights.items() if t in present) / total
+
+
+def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot) -> list[Candidate]:
+    """The quotable units of the top passages with their index-time vectors."""
+    out = []
+    for sc in retrieved[:MAX_PASSAGES]:
+        c = sc.chunk
+        if c.id in snap.sentence_spans:
+            spans, vecs = snap.sentences(c.id)
+        else:
+            spans, vecs = [(0, len(c.text))], None
+        for i, (a, b) in enumerate(spans):
+            unit = c.text[a:b]
+            if len(unit.split()) >= 3:
+                vec = vecs[i] if vecs is not None else None
+                out.append(Candidate(c, sc.rank, unit, chunk_dense=sc.dense or 0.0, vector=vec))
+    return out
+
+
+def score_candidates(
+    question: str, cands: list[Candidate], weights: dict[str, float], embedder: Embedder | None
+) -> None:
+    """Lexical coverage of the question's terms, embedding similarity (sentence vectors come from
+    the index), and a bonus for numbers when a number is asked for."""
+    if not cands:
+        return
+    q = embedder.embed_query(question) if embedder is not None else None
+    wants_number = bool(_WANTS_NUMBER.search(question))
+    for c in cands:
+        c.lexical = coverage(weights, c.text + " " + c.chunk.section)
+        c.dense = float(c.vector @ q) if (q is not None and c.vector is not None) else c.chunk_dense
+        c.score = 0.55 * c.lexical + 0.45 * c.dense + 0.08 / c.rank
+        if wants_number and numbers(strip_footnote_marks(c.text)) - numbers(question):
+            c.score += 0.08
+        if c.chunk.meta.get("table"):
+            c.score *= 0.85  # a whole table matches many words; prefer the sentence that states the fact
+
+
+def select(cands: list[Candidate], max_sentences: int) -> list[Candidate]:
+    """The best sentence, then others close to it in score that add new words."""
+    ranked = sorted(cands, key=lambda c: -c.score)
+    if not ranked:
+        return []
+    best = ranked[0].score
+    chosen: list[Candidate] = []
+    for c in ranked:
+        if len(chosen) >= max_sentences:
+            break
+        if chosen and c.score < 0.72 * best:
+            break
+        words = set(tokenize(c.text))
+        if any(len(words & set(tokenize(o.text))) > 0.7 * max(len(words), 1) for o in chosen):
+            continue
+        chosen.append(c)
+    return _with_figure_references(chosen, cands)
+
+
+def _with_figure_references(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
+    """A figure is presented with the sentence that discusses it ("... (Figure 1),¹"): that
+    sentence states the finding in words and carries the footnote of its source."""
+    out = list(chosen)
+    for c in chosen:
+        figure = c.chunk.meta.get("figure")
+        if not figure:
+            continue
+        ref = re.compile(rf"\b{re.escape(figure)}\b(?!\s*:)")
+        mentions = [x for x in cands if x is not c and x not in out and ref.search(x.text)]
+        if mentions:
+            out.insert(out.index(c), max(mentions, key=lambda x: x.score))
+    return out
+
+
+def compose(chosen: list[Candidate], question: str = "") -> tuple[str, list[tuple[Chunk, list[str]]]]:
+    """Answer text with [n] markers, and the (chunk, quoted sentences) behind each number.
+    Sentences of one passage keep the passage's order; passages appear by best score."""
+    order: list[str] = []
+    quotes: dict[str, list[Candidate]] = {}
+    for c in chosen:
+        if c.chunk.id not in quotes:
+            order.append(c.chunk.id)
+            quotes[c.chunk.id] = []
+        quotes[c.chunk.id].append(c)
+    parts, used = [], []
+    for n, cid in enumerate(order, start=1):
+        sents = sorted(quotes[cid], key=lambda c: c.chunk.text.find(c.text))
+        for s in sents:
+            parts.append(_with_marker(_as_answer_sentence(s, question), n))
+        used.append((sents[0].chunk, [s.text for s in sents]))
+    return " ".join(parts), used
+
+
+def _with_marker(sentence: str, n: int) -> str:
+    """"... billion [1]." — the marker sits inside the sentence it supports."""
+    body = sentence.rstrip()
+    end = ""
+    while body and body[-1] in ".!?;:":
+        end = body[-1] + end
+        body = body[:-1]
+    return f"{body} [{n}]{end or '.'}"
+
+
+def table_rows(table_text: str, question: str) -> str:
+    """A table quoted in an answer: its title and the rows that share the most words with the
+    question, each cell named by its column ("Mexico: Total U.S. Trade With (2024) 840")."""
+    lines = table_text.split("\n")
+    title = lines[0] if lines and "\t" not in lines[0] else ""
+    rows = [ln.split("\t") for ln in lines if "\t" in ln]
+    if len(rows) < 2:
+        return collapse(table_text)
+    header, body = rows[0], rows[1:]
+    offset = len(header) - max(len(r) for r in body) + 1 if header and header[0] else 0
+    q = set(tokenize(question))
+    scored = sorted(body, key=lambda r: -len(q & set(tokenize(" ".join(r)))))
+    best = [r for r in scored[:2] if q & set(tokenize(" ".join(r)))] or scored[:1]
+    rendered = []
+    for r in best:
+        cells = [f"{header[i - 1 + offset] if 0 <= i - 1 + offset < len(header) else ''} {v}".strip()
+                 for i, v in enumerate(r[1:], start=1) if v.strip()]
+        rendered.append(f"{r[0]}: " + "; ".join(cells))
+    notes = [ln for ln in lines if ln.startswith("Units:")]
+    return f"{title} — " + " | ".join(rendered) + (f" ({notes[0]})" if notes else "")
+
+
+def _as_answer_sentence(c: Candidate, question: str = "") -> str:
+    if c.chunk.meta.get("table"):
+        return table_rows(c.text, question)
+    text = collapse(strip_footnote_marks(c.text).replace("\t", " "))
+    text = text.lstrip("• ").strip()
+    if text and text[-1] not in ".!?:;”\"'":
+        text += "."
+    return text

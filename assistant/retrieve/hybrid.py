@@ -1,0 +1,160 @@
+"""Hybrid retrieval: BM25 and dense candidates fused by weighted reciprocal rank, plus exact lookup.
+
+Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
+key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
+searched only when the question is about a tariff line or rate, or when the user asks for them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from assistant.domain import Chunk, ScoredChunk
+from assistant.index.embeddings import Embedder
+from assistant.index.store import IndexReader, Snapshot
+from assistant.index.vectors import VectorStore
+
+MODES = ("hybrid", "dense", "bm25")
+
+_TARIFF_ITEM = re.compile(r"\b(\d{4})\.(\d{2})(?:\.(\d{2}))?\b")
+_TARIFF_INTENT = re.compile(
+    r"\b(tariff (?:item|line|schedule|rate|heading)s?|duty rates?|rate of duty|staging|subheading|"
+    r"hs code|mfn rate|base rate)\b",
+    re.I,
+)
+_ARTICLE = re.compile(r"\b(?:article|art\.?)\s*(\d{1,2}\.\d{1,2})(?:\.(\d+))?", re.I)
+_ANNEX = re.compile(r"\bannex\s+(\d{1,2}-[A-Z])\b", re.I)
+_USC = re.compile(r"(?:§+|\bsection|\bsec\.)\s*(4[5-7]\d\d)\b", re.I)
+_PROCLAMATION_CLAUSE = re.compile(r"\bproclamation\s+(\d{5})\b.*?\b(?:clause|section|sec\.?|cl\.)\s*(\d+)", re.I)
+
+
+@dataclass
+class Query:
+    text: str
+    k: int = 8
+    kinds: set[str] | None = None
+    documents: set[str] | None = None
+    mode: str = "hybrid"
+
+
+def exact_keys(question: str) -> list[str]:
+    """Lookup keys named in the question, most specific first."""
+    keys: list[str] = []
+    for m in _TARIFF_ITEM.finditer(question):
+        keys.append(f"{m.group(1)}.{m.group(2)}.{m.group(3)}" if m.group(3) else f"{m.group(1)}.{m.group(2)}")
+    for m in _ARTICLE.finditer(question):
+        keys.append(m.group(1))
+    for m in _ANNEX.finditer(question):
+        keys.append(f"annex {m.group(1).upper()}")
+    for m in _USC.finditer(question):
+        keys.append(m.group(1))
+    for m in _PROCLAMATION_CLAUSE.finditer(question):
+        keys.append(f"{m.group(1)} cl. {m.group(2)}")
+    return keys
+
+
+def wants_tariff_lines(question: str) -> bool:
+    return bool(_TARIFF_ITEM.search(question) or _TARIFF_INTENT.search(question))
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        reader: IndexReader,
+        vectors: VectorStore,
+        embedder: Embedder,
+        *,
+        dense_candidates: int = 40,
+        lexical_candidates: int = 40,
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+        rrf_k: int = 60,
+    ):
+        self.reader = reader
+        self.vectors = vectors
+        self.embedder = embedder
+        self.dense_candidates = dense_candidates
+        self.lexical_candidates = lexical_candidates
+        self.dense_weight = dense_weight
+        self.lexical_weight = lexical_weight
+        self.rrf_k = rrf_k
+        self.last_timings: dict[str, float] = {}
+
+    def snapshot(self) -> Snapshot:
+        return self.reader.snapshot()
+
+    def search(self, q: Query) -> list[ScoredChunk]:
+        if q.mode not in MODES:
+            raise ValueError(f"unknown retrieval mode '{q.mode}' (choose from {', '.join(MODES)})")
+        snap = self.reader.snapshot()
+        if snap.empty:
+            return []
+        kinds = self._kinds(q, snap)
+        t0 = time.perf_counter()
+        lexical: list[tuple[str, float]] = []
+        dense: list[tuple[str, float]] = []
+        if q.mode in ("hybrid", "bm25"):
+            lexical = snap.lexical.search(q.text, self.lexical_candidates, snap.mask(kinds, q.documents))
+        t1 = time.perf_counter()
+        if q.mode in ("hybrid", "dense"):
+            dense = self._dense(q, snap, kinds)
+        t2 = time.perf_counter()
+        fused = self._fuse(lexical, dense, q.mode)
+        exact = [cid for key in exact_keys(q.text) for cid in snap.by_key.get(key.lower(), [])]
+        exact = [cid for cid in exact if self._allowed(snap.chunks[cid], kinds, q.documents)]
+        if exact:
+            top = max((s for s, _, _ in fused.values()), default=1.0)
+            for i, cid in enumerate(dict.fromkeys(exact)):
+                s, d, lx = fused.get(cid, (0.0, None, None))
+                fused[cid] = (top + 1.0 / (1 + i), d, lx)
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1][0])[: q.k]
+        self.last_timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000}
+        return [
+            ScoredChunk(chunk=snap.chunks[cid], score=s, dense=d, lexical=lx, rank=i + 1)
+            for i, (cid, (s, d, lx)) in enumerate(ranked)
+            if cid in snap.chunks
+        ]
+
+    def _kinds(self, q: Query, snap: Snapshot) -> set[str] | None:
+        if q.kinds:
+            return set(q.kinds)
+        present = set(snap.kinds.tolist())
+        if "tariff" in present and not wants_tariff_lines(q.text):
+            return present - {"tariff"}
+        return None
+
+    @staticmethod
+    def _allowed(c: Chunk, kinds: set[str] | None, documents: set[str] | None) -> bool:
+        return (not kinds or c.kind in kinds) and (not documents or c.document_id in documents)
+
+    def _dense(self, q: Query, snap: Snapshot, kinds: set[str] | None) -> list[tuple[str, float]]:
+        vec = self.embedder.embed_query(q.text)
+        where: dict | None = None
+        if kinds:
+            where = {"kind": {"$in": sorted(kinds)}}
+        if q.documents:
+            doc_filter = {"document_id": {"$in": sorted(q.documents)}}
+            where = {"$and": [where, doc_filter]} if where else doc_filter
+        hits = self.vectors.query(vec, self.dense_candidates, where)
+        # Vectors not in the committed snapshot (a crashed or running writer's) are ignored.
+        return [(cid, s) for cid, s in hits if cid in snap.chunks]
+
+    def _fuse(
+        self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]], mode: str
+    ) -> dict[str, tuple[float, float | None, float | None]]:
+        out: dict[str, tuple[float, float | None, float | None]] = {}
+        wl = self.lexical_weight if mode != "dense" else 0.0
+        wd = self.dense_weight if mode != "bm25" else 0.0
+        for rank, (cid, score) in enumerate(lexical):
+            s, d, _ = out.get(cid, (0.0, None, None))
+            out[cid] = (s + wl / (self.rrf_k + rank + 1), d, score)
+        for rank, (cid, score) in enumerate(dense):
+            s, _, lx = out.get(cid, (0.0, None, None))
+            out[cid] = (s + wd / (self.rrf_k + rank + 1), score, lx)
+        if mode == "bm25":
+            return {c: v for c, v in out.items() if v[2] is not None}
+        if mode == "dense":
+            return {c: v for c, v in out.items() if v[1] is not None}
+        return out
