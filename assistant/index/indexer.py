@@ -201,7 +201,16 @@ class Indexer:
         return plan
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, paths: list[Path] | None = None, *, rebuild: bool = False, lock_timeout: float = 0) -> IndexReport:
+    def run(
+        self,
+        paths: list[Path] | None = None,
+        *,
+        rebuild: bool = False,
+        lock_timeout: float = 0,
+        remove: list[str] | None = None,
+    ) -> IndexReport:
+        """Index `paths` (default: a full sync of the corpus folders) and drop the documents in
+        `remove`. Only one writer at a time: waits `lock_timeout` seconds, then raises IndexBusy."""
         lock = self.lock(lock_timeout)
         try:
             lock.acquire()
@@ -213,7 +222,7 @@ class Indexer:
         try:
             if rebuild:
                 self._reset()
-            return self._run_locked(paths)
+            return self._run_locked(paths, remove or [])
         finally:
             lock.release()
 
@@ -222,9 +231,14 @@ class Indexer:
         self.vectors.delete(self.vectors.all_ids())
         store.collect_garbage(self.index_dir, {"generation": "", "documents": {}})
 
-    def _run_locked(self, paths: list[Path] | None) -> IndexReport:
+    def remove(self, doc_ids: list[str], lock_timeout: float = 0) -> IndexReport:
+        """Drop documents (all their chunks, vectors and BM25 entries) without touching others."""
+        return self.run([], remove=doc_ids, lock_timeout=lock_timeout)
+
+    def _run_locked(self, paths: list[Path] | None, remove: list[str]) -> IndexReport:
         t0 = time.perf_counter()
         plan = self.plan(paths)
+        plan.remove = sorted(set(plan.remove) | set(remove))
         report = IndexReport(plan=plan, errors=dict(plan.errors))
         manifest = store.read_manifest(self.index_dir)
         old_docs: dict[str, dict] = manifest.get("documents", {})

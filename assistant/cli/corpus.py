@@ -1,0 +1,114 @@
+"""`sources` and `corpus fetch`: what is indexed, and getting the registry's documents."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from assistant.cli.common import (
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    RichProgress,
+    app,
+    console,
+    corpus_app,
+    err,
+    progress_bar,
+)
+from assistant.settings import get_settings
+
+
+@app.command()
+def sources(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """List indexed documents (and the brief's footnote sources with their indexed status)."""
+    from assistant.index.store import IndexReader
+
+    snap = IndexReader(get_settings().index_dir).snapshot()
+    docs = [
+        {
+            "document_id": d["id"],
+            "title": d.get("title", ""),
+            "kind": d.get("kind", ""),
+            "path": d.get("path", ""),
+            "chunks": d.get("chunks", 0),
+            "indexed_at": d.get("indexed_at", ""),
+            "url": d.get("url", ""),
+            "cited_by_footnotes": d.get("footnotes", []),
+        }
+        for d in sorted(snap.documents.values(), key=lambda d: (d.get("kind", ""), d["id"]))
+    ]
+    footnotes = [
+        {
+            "footnote": s.footnote,
+            "title": s.title,
+            "publisher": s.publisher,
+            "url": s.url,
+            "status": "indexed" if s.document_id else "reference only",
+            "document_id": s.document_id,
+        }
+        for s in sorted(snap.sources.values(), key=lambda s: s.footnote)
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("document", "kind", "passages", "indexed at", "title")
+    for d in docs:
+        table.add_row(escape(d["document_id"]), d["kind"], str(d["chunks"]), d["indexed_at"], escape(d["title"]))
+    console.print(table)
+    if footnotes:
+        ft = Table("fn", "status", "source", "url")
+        for f in footnotes:
+            ft.add_row(str(f["footnote"]), f["status"], escape(f["title"] or ""), escape(f["url"] or ""))
+        console.print(ft)
+
+
+@corpus_app.command("fetch")
+def corpus_fetch(
+    mirror: Annotated[Path | None, typer.Option(help="Copy from this local folder instead of downloading")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Only these document ids")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per request")] = 30.0,
+    retries: Annotated[int, typer.Option(help="Retries on timeouts and server errors")] = 3,
+) -> None:
+    """Download registry documents that are not local yet, or copy them from a mirror."""
+    from assistant.ingest.fetch import fetch_documents
+    from assistant.ingest.registry import load_registry
+
+    settings = get_settings()
+    if mirror is not None and not mirror.is_dir():
+        err.print(f"[red]error:[/] mirror folder {escape(str(mirror))} does not exist")
+        raise typer.Exit(EXIT_USAGE)
+    registry = load_registry(settings.registry_file)
+    dest = Path(settings.corpus_dirs[0])
+    with progress_bar() as progress:
+        bar = RichProgress(progress)
+        bar.stage("Fetching", len(registry.documents))
+        results = fetch_documents(
+            registry,
+            dest,
+            mirror=mirror,
+            only=only,
+            timeout=timeout,
+            retries=retries,
+            max_bytes=int(settings.max_file_mb * 1024 * 1024),
+            progress=lambda *_: bar.advance(),
+        )
+    table = Table("document", "status", "detail")
+    failed = 0
+    for r in results:
+        failed += r.status == "failed"
+        colour = {"failed": "red", "copied": "green", "downloaded": "green"}.get(r.status, "")
+        status = f"[{colour}]{r.status}[/]" if colour else r.status
+        table.add_row(escape(r.document_id), status, escape(r.reason or str(r.path or "")))
+    console.print(table)
+    if failed and mirror is None:
+        raise typer.Exit(EXIT_PARTIAL)
+
+

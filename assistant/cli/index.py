@@ -1,0 +1,73 @@
+"""`index`: incremental, crash-safe indexing of the corpus folders or given paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from assistant.cli.common import (
+    EXIT_BUSY,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    RichProgress,
+    app,
+    console,
+    err,
+    progress_bar,
+)
+from assistant.settings import get_settings
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folders)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for another writer to finish")] = 0.0,
+) -> None:
+    """Index new and changed documents; drop removed ones (incremental, crash-safe)."""
+    from assistant.index.indexer import IndexBusy, Indexer
+
+    settings = get_settings()
+    for p in paths or []:
+        if not p.exists():
+            err.print(f"[red]error:[/] {escape(str(p))}: no such file or folder")
+            raise typer.Exit(EXIT_USAGE)
+    if dry_run:
+        plan = Indexer(settings).plan(paths or None)
+        table = Table("action", "document", "path")
+        for t in plan.tasks:
+            if t.action != "unchanged":
+                table.add_row(t.action, escape(t.doc_id), escape(str(t.path)))
+        for d in plan.remove:
+            table.add_row("remove", escape(d), "")
+        for path, reason in plan.errors.items():
+            table.add_row("error", "", escape(f"{path}: {reason}"))
+        console.print(table)
+        console.print(plan.summary())
+        return
+    with progress_bar() as progress:
+        indexer = Indexer(settings, RichProgress(progress))
+        try:
+            report = indexer.run(paths or None, rebuild=rebuild, lock_timeout=wait)
+        except IndexBusy as e:
+            err.print(f"[red]error:[/] {escape(str(e))}")
+            raise typer.Exit(EXIT_BUSY) from e
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}")
+    for path, reason in report.errors.items():
+        err.print(f"[red]error:[/] {escape(path)}: {escape(reason)}")
+    s = report.plan.summary()
+    console.print(
+        f"indexed {len(report.indexed)} document(s), removed {len(report.removed)}, unchanged {s['unchanged']}, "
+        f"failed {len(report.errors)}; {report.chunks_total} passages "
+        f"({report.chunks_embedded} embedded) in {report.seconds['total']:.1f}s"
+    )
+    if report.errors:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
