@@ -14,7 +14,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from assistant.evaluate.metrics import EVIDENCE_DEPTH, METRIC_KEYS, percentile
 
@@ -76,6 +76,54 @@ def format_metric(key: str, value: Any) -> str:
     if key.startswith("latency"):
         return f"{float(value):,.0f}"
     return f"{100 * float(value):.1f}%"
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison with another run (`eval --compare`)
+
+
+class CompareRow(NamedTuple):
+    metric: str
+    this: float | None
+    other: float | None
+    difference: float | None  # this - other; None when either side is missing
+
+
+def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[CompareRow]:
+    """One row per README metric: this run (a), the other run (b) and a - b."""
+    rows = []
+    for key in METRIC_KEYS:
+        a, b = summary_a.get(key), summary_b.get(key)
+        diff = a - b if isinstance(a, int | float) and isinstance(b, int | float) else None
+        rows.append(CompareRow(key, a, b, diff))
+    return rows
+
+
+def format_difference(key: str, diff: float | None) -> str:
+    if diff is None:
+        return "–"
+    if key.startswith("latency") or key.startswith("n"):
+        text = format_metric(key, abs(diff))
+    else:
+        text = f"{100 * abs(diff):.1f} pp"
+    return ("+" if diff > 0 else "−" if diff < 0 else "±") + text
+
+
+def compare_markdown(
+    rows: Sequence[CompareRow], this_label: str = "this run", other_label: str = "other run"
+) -> str:
+    """The `--compare` table in Markdown. Share differences are in percentage points (pp); lower is
+    better for latency and false abstain rate, higher for the rest."""
+    lines = [
+        f"| metric | {this_label} | {other_label} | difference |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.metric} | {format_metric(r.metric, r.this)} | {format_metric(r.metric, r.other)} "
+            f"| {format_difference(r.metric, r.difference)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,9 +436,24 @@ def _question_table(rows: Sequence[dict[str, Any]]) -> _Table:
     return _Table(headers, body)
 
 
-def build_blocks(runs: Sequence[RunData]) -> tuple[list[_Block], dict[str, bytes]]:
+def difference_table(this: RunData, other: RunData) -> _Table:
+    rows = compare(this.summary, other.summary)
+    return _Table(
+        ["metric", this.name, other.name, "difference"],
+        [
+            [METRIC_LABELS[r.metric], format_metric(r.metric, r.this), format_metric(r.metric, r.other),
+             format_difference(r.metric, r.difference)]
+            for r in rows
+        ],
+    )
+
+
+def build_blocks(
+    runs: Sequence[RunData], differences: Sequence[RunData] = ()
+) -> tuple[list[_Block], dict[str, bytes]]:
     """Report content for `runs` (the first is the run reported on; the others are compared in the
-    headline table and the hit@k chart). Returns the blocks and the PNGs by file name."""
+    headline table and the hit@k chart). Each run in `differences` gets a table of differences
+    against the first run (`eval --compare`). Returns the blocks and the PNGs by file name."""
     if not runs:
         raise ValueError("write_report needs at least one run")
     main = runs[0]
@@ -441,6 +504,25 @@ def build_blocks(runs: Sequence[RunData]) -> tuple[list[_Block], dict[str, bytes
         )
     )
 
+    for other in differences:
+        blocks.append(_Heading(2, f"Differences against {other.name}"))
+        other_meta = other.summary.get("meta") or {}
+        blocks.append(
+            _Para(
+                f"{other.name}: retriever {other_meta.get('retriever') or '–'}, k {other_meta.get('k', '–')}, "
+                f"question file {other_meta.get('question_file') or '–'}, date {other_meta.get('date') or '–'}.",
+                muted=True,
+            )
+        )
+        blocks.append(difference_table(main, other))
+        blocks.append(
+            _Para(
+                "Difference = this run minus the other; shares in percentage points (pp). Higher is "
+                "better except for latency and false abstain rate.",
+                muted=True,
+            )
+        )
+
     blocks.append(_Heading(2, "Metrics by kind"))
     blocks.append(_kind_table(main.summary))
 
@@ -482,12 +564,14 @@ def build_blocks(runs: Sequence[RunData]) -> tuple[list[_Block], dict[str, bytes
     return blocks, pngs
 
 
-def write_report(out_dir: str | Path, runs: Sequence[RunData]) -> dict[str, Path]:
+def write_report(
+    out_dir: str | Path, runs: Sequence[RunData], differences: Sequence[RunData] = ()
+) -> dict[str, Path]:
     """Write report.md (linking hit_at_k.png and latency.png, saved beside it) and a self-contained
     report.html (charts inlined as data URIs). Returns the written paths by file name."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    blocks, pngs = build_blocks(runs)
+    blocks, pngs = build_blocks(runs, differences)
     written: dict[str, Path] = {}
     for name, data in pngs.items():
         (out / name).write_bytes(data)

@@ -25,19 +25,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from assistant.domain import Answer
 from assistant.evaluate.metrics import (
     EVIDENCE_DEPTH,
-    METRIC_KEYS,
     QuestionRecord,
     hit_at_k_curve,
     score_question,
     summarize,
 )
 from assistant.evaluate.questions import LineError, Question
-from assistant.evaluate.report import RunData, format_metric, write_report
+from assistant.evaluate.report import (  # noqa: F401 - compare helpers are part of this module's API
+    CompareRow,
+    RunData,
+    compare,
+    compare_markdown,
+    write_report,
+)
 
 WARMUP_QUESTION = "What does the agreement cover?"
 SNIPPET_CHARS = 300
@@ -154,6 +159,7 @@ def run_eval(
     backend: str | None = None,
     warmup: str | None = WARMUP_QUESTION,
     compare_with: Sequence[RunData] = (),
+    differences: Sequence[RunData] = (),
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, Any]:
     """Evaluate `questions` and write the run's files into `out_dir`; returns the summary dict.
@@ -162,7 +168,8 @@ def run_eval(
     `answer_fn`. `progress(done, total)` is called before the first and after every question.
     `line_errors` (from `load_questions`) are counted and listed in meta and the report.
     `backend` overrides the backend name otherwise taken from the answers. `compare_with` adds other
-    runs to the report's headline table and hit@k chart. `warmup=None` skips the warm-up call.
+    runs to the report's headline table and hit@k chart; each run in `differences` gets a table of
+    differences against this one (`eval --compare`). `warmup=None` skips the warm-up call.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,6 +219,7 @@ def run_eval(
         "latency_note": "warm: one untimed warm-up call first; questions that raised are excluded",
         "warmup_error": warmup_error,
         "duration_s": round(clock() - started, 3),
+        "compared_with": [d.name for d in differences],
     }
     (out / "summary.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -220,7 +228,7 @@ def run_eval(
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(_csv_row(r) for r in records)
-    write_report(out, [RunData(summary, rows)] + list(compare_with))
+    write_report(out, [RunData(summary, rows)] + list(compare_with), differences)
     return summary
 
 
@@ -233,47 +241,3 @@ def load_run(out_dir: str | Path, label: str = "") -> RunData:
     if path.exists():
         results = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return RunData(summary, results, label)
-
-
-class CompareRow(NamedTuple):
-    metric: str
-    this: float | None
-    other: float | None
-    difference: float | None  # this - other; None when either side is missing
-
-
-def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[CompareRow]:
-    """One row per README metric: this run (a), the other run (b) and a - b."""
-    rows = []
-    for key in METRIC_KEYS:
-        a, b = summary_a.get(key), summary_b.get(key)
-        diff = a - b if isinstance(a, int | float) and isinstance(b, int | float) else None
-        rows.append(CompareRow(key, a, b, diff))
-    return rows
-
-
-def _signed(key: str, diff: float | None) -> str:
-    if diff is None:
-        return "–"
-    if key.startswith("latency") or key.startswith("n"):
-        text = format_metric(key, abs(diff))
-    else:
-        text = f"{100 * abs(diff):.1f} pp"
-    return ("+" if diff > 0 else "−" if diff < 0 else "±") + text
-
-
-def compare_markdown(
-    rows: Sequence[CompareRow], this_label: str = "this run", other_label: str = "other run"
-) -> str:
-    """The `--compare` table in Markdown. Share differences are in percentage points (pp); lower is
-    better for latency and false abstain rate, higher for the rest."""
-    lines = [
-        f"| metric | {this_label} | {other_label} | difference |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.metric} | {format_metric(r.metric, r.this)} | {format_metric(r.metric, r.other)} "
-            f"| {_signed(r.metric, r.difference)} |"
-        )
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,89 @@
+"""One answer function per retriever, so an evaluation run can compare retrievers on equal terms.
+
+`hybrid`, `dense` and `bm25` are the product itself (`Assistant.ask(question, mode=...)`). `naive` is
+the stock LangChain recipe (`assistant.retrieve.naive`) put in place of the product's retrieval
+inside the same `Assistant`: question handling, abstention, the extractive composer (or the LLM
+backend), verification and citations are the product's, so the metrics differ only by what was
+retrieved. The index holds no sentence vectors for naive pieces, so the composer and the
+abstention rule fall back to each piece's similarity (their `vector=None` path). The brief's
+recommendation summary, which answers "what does the brief recommend on X" without retrieval, is
+not available to the naive baseline: it would hide the retriever being measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from assistant.domain import Answer, ScoredChunk
+from assistant.index.vectors import VectorStore
+from assistant.pipeline import Assistant
+from assistant.retrieve import naive
+
+RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
+PRODUCT_MODES = ("hybrid", "dense", "bm25")
+
+AnswerFn = Callable[[str], Answer]
+
+
+def make_naive_retriever(assistant: Assistant) -> naive.NaiveRetriever:
+    """The naive retriever over the assistant's index, with its own Chroma collection."""
+    vectors = VectorStore(assistant.vectors.client, assistant.settings.embedding_model, namespace=naive.NAMESPACE)
+    return naive.NaiveRetriever(assistant.reader, vectors, assistant.embedder)
+
+
+class NaiveAssistant(Assistant):
+    """The product's answering pipeline fed by the naive retriever.
+
+    Shares the base assistant's settings, index reader, embedding model and Chroma client."""
+
+    def __init__(self, base: Assistant, retriever: naive.NaiveRetriever | None = None):
+        super().__init__(base.settings)
+        self.reader = base.reader
+        # cached_property keeps its value in the instance dict: reuse the loaded resources
+        self.__dict__["embedder"] = base.embedder
+        self.__dict__["vectors"] = base.vectors
+        self.naive = retriever or make_naive_retriever(base)
+
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        kinds: set[str] | None = None,
+        documents: set[str] | None = None,
+        mode: str = "hybrid",
+        **_ignored: Any,
+    ) -> list[ScoredChunk]:
+        """Top-k naive pieces (k defaults to the recipe's 4); `mode` has no meaning here."""
+        return self.naive.search(question, k or naive.TOP_K, kinds=kinds, documents=documents)
+
+    def _recommendations(self, q: Any) -> Answer | None:  # the recipe has no recommendation summary
+        return None
+
+
+def effective_k(name: str, assistant: Assistant, k: int | None) -> int:
+    """The depth a retriever really uses: the given k, else its own default."""
+    if k:
+        return k
+    return naive.TOP_K if name == "naive" else assistant.settings.top_k
+
+
+def make_answer_fn(
+    name: str,
+    assistant: Assistant,
+    *,
+    k: int | None = None,
+    backend: str | None = None,
+) -> AnswerFn:
+    """question -> Answer for one retriever name (see RETRIEVERS). `backend` (None: the
+    settings' answer backend) is passed to `Assistant.ask` by keyword."""
+    options: dict[str, Any] = {"k": k}
+    if backend:
+        options["backend"] = backend
+    if name in PRODUCT_MODES:
+        return lambda question: assistant.ask(question, mode=name, **options)
+    if name == "naive":
+        naive_assistant = NaiveAssistant(assistant)
+        return lambda question: naive_assistant.ask(question, **options)
+    raise ValueError(f"unknown retriever '{name}' (choose from {', '.join(RETRIEVERS)})")
