@@ -3,12 +3,23 @@
 Documents are keyed by id (registry id, else the path under its corpus folder) and content hash:
 unchanged documents are skipped, changed ones have all their chunks replaced, removed ones are
 deleted, a renamed or copied file with the same content is not indexed twice. Passage and
-sentence vectors come from one forward pass of the model.
+sentence vectors come from one forward pass of the model; a chunk whose id and text are already
+indexed (a renamed file) keeps its vectors.
+
+One run, under the write lock: finish any interrupted run (journal), journal the vector ids this
+run may touch, upsert vectors, write the new generation, commit documents.json (the only moment
+readers see a change), delete the vectors no longer referenced, drop the journal. A SIGKILL at
+any point leaves the old or the new state; the next run converges. `check`/`repair` (the
+`doctor` command) find and fix drift between the manifest, the generation files and Chroma.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shlex
+import signal
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +29,7 @@ from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
-from assistant.domain import Chunk, SourceRef, content_hash
+from assistant.domain import Chunk, SourceRef
 from assistant.index import store
 from assistant.index.embeddings import get_embedder
 from assistant.index.vectors import VectorStore, make_client
@@ -27,6 +38,22 @@ from assistant.ingest.loaders import file_format
 from assistant.ingest.parse import parse_file
 from assistant.settings import Settings
 from assistant.textutil import split_sentences
+
+# Test hooks: SIGKILL ourselves, or pause, at a named checkpoint of a run (see `_checkpoint`).
+CRASH_ENV = "ASSISTANT_TEST_CRASH_AT"
+PAUSE_ENV = "ASSISTANT_TEST_PAUSE_AT"
+CHECKPOINTS = ("locked", "journaled", "upsert_batch", "upserted", "generation", "committed", "cleaned")
+EMBED_BATCH = 256
+
+
+def _checkpoint(name: str) -> None:
+    """`ASSISTANT_TEST_CRASH_AT=<name>` kills the process here (crash-safety tests);
+    `ASSISTANT_TEST_PAUSE_AT=<name>:<seconds>` sleeps here (locking and concurrency tests)."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+    point, _, seconds = os.environ.get(PAUSE_ENV, "").partition(":")
+    if point == name:
+        time.sleep(float(seconds or 5))
 
 
 def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
@@ -60,6 +87,8 @@ class FileTask:
     sha256: str
     info: DocumentInfo
     action: str  # add | update | unchanged | rename | duplicate
+    replaces: str = ""  # rename: the document id the file was indexed under before
+    same_as: str = ""  # duplicate: the document that already holds this content
 
 
 @dataclass
@@ -85,13 +114,42 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # path -> reason
     warnings: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # what was finished for an interrupted run
     chunks_embedded: int = 0
+    chunks_reused: int = 0  # already-indexed chunks (renamed or copied files) that kept their vectors
     chunks_total: int = 0
+    generation: str = ""
+    committed: bool = False  # False when nothing changed and documents.json was left alone
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclass
+class Problem:
+    """One inconsistency `check` found, and what `repair` does about it."""
+
+    code: str  # busy | stale-writer | interrupted-run | temp-files | manifest | generation | texts |
+    #            chroma | vectors-elsewhere | missing-vectors | orphan-vectors | missing-files
+    detail: str
+    fix: str
+    severity: str = "error"  # error: answers may be wrong or incomplete; warning: housekeeping
+
+
+@dataclass
+class Health:
+    problems: list[Problem] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    def codes(self) -> set[str]:
+        return {p.code for p in self.problems}
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -113,6 +171,15 @@ def discover(paths: Iterable[Path]) -> list[Path]:
             seen.add(r)
             out.append(f)
     return out
+
+
+def hash_file(path: Path) -> str:
+    """sha256 of a file, read in blocks (the same value as `domain.content_hash` of its bytes)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _load_registry(settings: Settings) -> Any:
@@ -139,6 +206,10 @@ def document_info(path: Path, roots: list[Path], registry: Any) -> DocumentInfo:
     return DocumentInfo(id=rel, title="", kind="user", path=rel)
 
 
+def _without_timestamps(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k != "updated_at"}
+
+
 class Indexer:
     def __init__(self, settings: Settings, progress: Progress | None = None):
         self.settings = settings
@@ -157,48 +228,110 @@ class Indexer:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.index_dir / "write.lock"), timeout=timeout)
 
+    def _acquire(self, timeout: float, command: str) -> FileLock:
+        """The write lock, or IndexBusy naming the holder. Records us as the writer."""
+        lock = self.lock(timeout)
+        try:
+            lock.acquire()
+        except Timeout as e:
+            holder = store.describe_writer(store.read_writer_record(self.index_dir))
+            waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
+            raise IndexBusy(
+                f"the index in {self.index_dir} is busy{waited}: {holder} is writing it. "
+                "Wait for it to finish (e.g. `index --wait 600`) or retry later."
+            ) from e
+        store.write_writer_record(self.index_dir, command)
+        # Start from a fresh Chroma view: a long-lived process may hold one from before another
+        # writer's run, and writing through a stale in-memory HNSW index can lose vectors.
+        self._vectors = None
+        return lock
+
+    def _release(self, lock: FileLock) -> None:
+        store.clear_writer_record(self.index_dir)
+        lock.release()
+
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, paths: list[Path] | None = None) -> Plan:
-        """What a run would do. With explicit paths, documents elsewhere are left alone."""
+    def plan(
+        self, paths: list[Path] | None = None, *, force: Iterable[str] = (), rebuild: bool = False
+    ) -> Plan:
+        """What a run would do. With explicit paths, documents elsewhere are left alone.
+        `force` document ids (or all, with `rebuild`) are parsed and embedded again."""
         roots = [Path(p) for p in self.settings.corpus_dirs]
         full_sync = paths is None
         files = discover(roots if full_sync else paths)
+        missing_roots = [r for r in roots if full_sync and not r.is_dir()]
         registry = _load_registry(self.settings)
-        manifest = store.read_manifest(self.index_dir)
-        docs: dict[str, dict] = manifest.get("documents", {})
-        by_hash = {d["sha256"]: doc_id for doc_id, d in docs.items()}
+        try:
+            docs: dict[str, dict] = store.read_manifest(self.index_dir).get("documents", {})
+        except store.CorruptIndex:
+            docs, rebuild = {}, True
+        forced = set(force)
         plan = Plan()
-        seen_ids: set[str] = set()
-        seen_hashes: dict[str, str] = {}
+        entries: list[tuple[Path, str, DocumentInfo]] = []
+        unreadable_ids: set[str] = set()
         for f in files:
-            try:
-                data = f.read_bytes()
-            except OSError as e:
-                plan.errors[str(f)] = f"cannot read file ({e.strerror or e})"
-                continue
-            digest = content_hash(data)
             info = document_info(f, roots, registry)
+            try:
+                digest = hash_file(f)
+            except OSError as e:
+                plan.errors[str(f)] = f"cannot read file ({e.strerror or e})" + (
+                    "; the previously indexed version is kept" if info.id in docs else ""
+                )
+                unreadable_ids.add(info.id)
+                continue
+            entries.append((f, digest, info))
+        # Files already indexed under their own id with this content claim it first, so a new
+        # copy never displaces the document it copies.
+        entries.sort(key=lambda e: 0 if docs.get(e[2].id, {}).get("sha256") == e[1] else 1)
+        found_hash = {info.id: digest for _, digest, info in entries}
+        by_hash = {d["sha256"]: doc_id for doc_id, d in sorted(docs.items())}
+        seen_ids: set[str] = set()
+        claimed: dict[str, str] = {}  # content hash -> document id holding it in this plan
+        for f, digest, info in entries:
             if info.id in seen_ids:
                 info.id = f"{info.id}#{digest[:8]}"
-            if digest in seen_hashes:
-                plan.tasks.append(FileTask(f, info.id, digest, info, "duplicate"))
+            if digest in claimed:
+                plan.tasks.append(FileTask(f, info.id, digest, info, "duplicate", same_as=claimed[digest]))
                 continue
-            seen_hashes[digest] = info.id
-            seen_ids.add(info.id)
             old = docs.get(info.id)
+            replaces = same_as = ""
             if old and old["sha256"] == digest:
-                action = "unchanged"
+                action = "update" if rebuild or info.id in forced else "unchanged"
             elif old:
                 action = "update"
-            elif digest in by_hash and not Path(docs[by_hash[digest]].get("abs_path", "")).exists():
-                action = "rename"
+            elif digest in by_hash:
+                other = by_hash[digest]
+                other_now = found_hash.get(other) if full_sync else self._hash_on_disk(docs[other])
+                if other_now == digest and other not in seen_ids:
+                    action, same_as = "duplicate", other  # the indexed file is still there
+                elif other_now is None:
+                    action, replaces = "rename", other  # the indexed file is gone: moved here
+                else:
+                    action = "add"  # a copy of a version the other file no longer has
             else:
                 action = "add"
-            plan.tasks.append(FileTask(f, info.id, digest, info, action))
-        if full_sync:
-            present = {t.doc_id for t in plan.tasks if t.action != "duplicate"}
-            plan.remove = sorted(d for d in docs if d not in present)
+            if action == "duplicate":
+                plan.tasks.append(FileTask(f, info.id, digest, info, action, same_as=same_as))
+                continue
+            claimed[digest] = info.id
+            seen_ids.add(info.id)
+            plan.tasks.append(FileTask(f, info.id, digest, info, action, replaces=replaces))
+        kept = {t.doc_id for t in plan.tasks if t.action != "duplicate"} | unreadable_ids
+        gone = {t.replaces for t in plan.tasks if t.replaces}
+        for r in missing_roots:
+            plan.errors[str(r)] = "corpus folder does not exist (ASSISTANT_CORPUS_DIRS); its documents are kept"
+        if full_sync and not missing_roots:
+            gone |= {d for d in docs if d not in kept}
+        plan.remove = sorted(gone - kept)
         return plan
+
+    @staticmethod
+    def _hash_on_disk(doc: dict[str, Any]) -> str | None:
+        path = Path(doc.get("abs_path", ""))
+        try:
+            return hash_file(path) if path.is_file() else None
+        except OSError:
+            return None
 
     # -- running ----------------------------------------------------------------------------
     def run(
@@ -208,41 +341,80 @@ class Indexer:
         rebuild: bool = False,
         lock_timeout: float = 0,
         remove: list[str] | None = None,
+        force: Iterable[str] = (),
     ) -> IndexReport:
         """Index `paths` (default: a full sync of the corpus folders) and drop the documents in
-        `remove`. Only one writer at a time: waits `lock_timeout` seconds, then raises IndexBusy."""
-        lock = self.lock(lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout as e:
-            raise IndexBusy(
-                f"another process is writing the index in {self.index_dir} (lock file write.lock); "
-                "wait for it to finish or retry later"
-            ) from e
-        try:
-            if rebuild:
-                self._reset()
-            return self._run_locked(paths, remove or [])
-        finally:
-            lock.release()
+        `remove`. Only one writer at a time: waits `lock_timeout` seconds, then raises IndexBusy.
 
-    def _reset(self) -> None:
-        store.write_manifest(self.index_dir, {"version": store.MANIFEST_VERSION, "generation": "", "documents": {}})
-        self.vectors.delete(self.vectors.all_ids())
-        store.collect_garbage(self.index_dir, {"generation": "", "documents": {}})
+        `rebuild` parses and embeds every document again and drops every vector the new index
+        does not reference; like any run it commits atomically, so readers keep the old index
+        until the new one is complete. `force` does the same for some document ids."""
+        lock = self._acquire(lock_timeout, shlex.join(sys.argv) or "python")
+        try:
+            _checkpoint("locked")
+            recovered = self._recover()
+            report = self._run_locked(paths, list(remove or []), rebuild=rebuild, force=set(force))
+            report.recovered = recovered + report.recovered
+            return report
+        finally:
+            self._release(lock)
 
     def remove(self, doc_ids: list[str], lock_timeout: float = 0) -> IndexReport:
         """Drop documents (all their chunks, vectors and BM25 entries) without touching others."""
         return self.run([], remove=doc_ids, lock_timeout=lock_timeout)
 
-    def _run_locked(self, paths: list[Path] | None, remove: list[str]) -> IndexReport:
+    def _recover(self) -> list[str]:
+        """Finish what an interrupted run left: temp files, and vectors it added (or made
+        unreferenced) that the committed manifest does not reference."""
+        notes = []
+        leftovers = store.remove_leftovers(self.index_dir)
+        if leftovers:
+            notes.append(f"removed {len(leftovers)} temp file(s) left by an interrupted run")
+        journal = store.read_journal(self.index_dir)
+        if journal is not None:
+            try:
+                referenced = store.manifest_chunk_ids(store.read_manifest(self.index_dir))
+            except store.CorruptIndex:
+                referenced = journal  # decided later by a rebuild's full scan
+            orphans = journal - referenced
+            if orphans:
+                self.vectors.delete(orphans)
+            store.clear_journal(self.index_dir)
+            notes.append(f"finished an interrupted run: deleted {len(orphans)} uncommitted or stale vector(s)")
+        return notes
+
+    def _current(self, rebuild: bool) -> tuple[dict[str, Any], store.Snapshot, bool, list[str]]:
+        """The committed manifest and snapshot; an unreadable one turns this run into a rebuild."""
+        notes = []
+        try:
+            manifest = store.read_manifest(self.index_dir)
+        except store.CorruptIndex as e:
+            notes.append(f"{e}; rebuilding the index from the documents on disk")
+            return store.empty_manifest(), store.empty_snapshot(), True, notes
+        try:
+            current = store.load_snapshot(self.index_dir)
+        except (store.CorruptIndex, FileNotFoundError) as e:
+            notes.append(f"the committed index files cannot be read ({e}); re-parsing every document")
+            current = store.empty_snapshot()
+            rebuild = True
+        previous_location = manifest.get("vectors", "")
+        if manifest.get("generation") and previous_location and (
+            previous_location != self.vectors.location or manifest.get("collection") != self.vectors.name
+        ):
+            notes.append(
+                f"the index's vectors were stored in {previous_location} ({manifest.get('collection')}), "
+                f"now {self.vectors.location} ({self.vectors.name}); embedding every document again"
+            )
+            rebuild = True
+        return manifest, current, rebuild, notes
+
+    def _run_locked(self, paths: list[Path] | None, remove: list[str], *, rebuild: bool, force: set[str]) -> IndexReport:
         t0 = time.perf_counter()
-        plan = self.plan(paths)
+        manifest, current, rebuild, notes = self._current(rebuild)
+        plan = self.plan(paths, force=force, rebuild=rebuild)
         plan.remove = sorted(set(plan.remove) | set(remove))
-        report = IndexReport(plan=plan, errors=dict(plan.errors))
-        manifest = store.read_manifest(self.index_dir)
+        report = IndexReport(plan=plan, errors=dict(plan.errors), recovered=notes)
         old_docs: dict[str, dict] = manifest.get("documents", {})
-        current = store.load_snapshot(self.index_dir)
 
         # 1. parse what is new or changed
         todo = [t for t in plan.tasks if t.action in ("add", "update", "rename")]
@@ -259,51 +431,140 @@ class Indexer:
                 )
                 report.warnings.extend(parsed[t.doc_id].warnings)
             except IngestError as e:
-                report.errors[str(t.path)] = e.reason
+                kept = "; the previously indexed version is kept" if t.doc_id in old_docs else ""
+                report.errors[str(t.path)] = e.reason + kept
             self.progress.advance()
         for t in plan.tasks:
             if t.action == "duplicate":
-                report.warnings.append(f"{t.path}: same content as {t.info.id}; indexed once")
+                report.warnings.append(f"{t.path}: same content as document '{t.same_as}'; indexed once")
+        failed_renames = {t.replaces for t in todo if t.replaces and t.doc_id not in parsed}
+        removed = set(plan.remove) - failed_renames
         report.seconds["parse"] = time.perf_counter() - t0
 
-        # 2. embed new chunks (passage and sentence vectors in one pass) and store the vectors
+        # 2. journal every vector id this run may add or leave unreferenced, before touching Chroma
         new_chunks = [c for p in parsed.values() for c in p.chunks]
+        touched = {c.id for c in new_chunks}
+        for doc_id in removed | set(parsed):
+            touched.update(old_docs.get(doc_id, {}).get("chunk_ids", []))
+        if touched:
+            store.write_journal(self.index_dir, touched)
+        _checkpoint("journaled")
+
+        # 3. embed new chunks (passage and sentence vectors in one pass); reuse indexed ones
         t1 = time.perf_counter()
         sentences: dict[str, tuple[list[tuple[int, int]], Any]] = {}
-        if new_chunks:
-            self.progress.stage("Embedding", len(new_chunks))
-            embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
-            step = 256
-            for i in range(0, len(new_chunks), step):
-                batch = new_chunks[i : i + step]
-                spans = [sentence_spans(c) for c in batch]
-                shift = [len(c.search_text) - len(c.text) for c in batch]
-                vecs, sent_vecs = embedder.embed_with_sentences(
-                    [c.search_text for c in batch],
-                    [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans, shift, strict=True)],
-                    progress=self.progress.advance,
-                )
-                self.vectors.upsert(
-                    [c.id for c in batch], vecs, [c.text for c in batch], [c.to_metadata() for c in batch]
-                )
-                for c, sp, sv in zip(batch, spans, sent_vecs, strict=True):
-                    sentences[c.id] = (sp, sv)
-        report.chunks_embedded = len(new_chunks)
+        to_embed = new_chunks
+        if not rebuild and new_chunks:
+            to_embed = self._reuse(new_chunks, current, sentences)
+            report.chunks_reused = len(new_chunks) - len(to_embed)
+        if to_embed:
+            self._embed_and_upsert(to_embed, sentences)
+        _checkpoint("upserted")
+        report.chunks_embedded = len(to_embed)
         report.seconds["embed"] = time.perf_counter() - t1
 
-        # 3. the new generation: kept documents + new ones; failed updates keep their old version
+        # 4. the new generation: kept documents + new ones; failed updates keep their old version
         t2 = time.perf_counter()
         self.progress.stage("Writing index", 1)
-        new_docs: dict[str, dict] = {}
-        removed = set(plan.remove)
-        for doc_id, d in old_docs.items():
-            if doc_id in removed or doc_id in parsed:
-                continue
-            new_docs[doc_id] = d
+        new_docs = self._new_documents(plan, old_docs, parsed, removed, rebuild)
+        chunks: list[Chunk] = []
+        for doc_id in sorted(new_docs):
+            if doc_id in parsed:
+                chunks.extend(parsed[doc_id].chunks)
+            else:
+                kept = [current.chunks[c] for c in new_docs[doc_id]["chunk_ids"] if c in current.chunks]
+                chunks.extend(kept)
+                for c in kept:
+                    sentences[c.id] = current.sentences(c.id)
+        sources = self._sources(parsed, current.sources, new_docs)
+        old_generation = manifest.get("generation", "")
+        content_changed = bool(parsed) or bool(removed & set(old_docs)) or set(new_docs) != set(old_docs)
+        generation = old_generation
+        if content_changed or not old_generation or rebuild:
+            generation = f"g{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{len(chunks)}"
+            store.write_generation(self.index_dir, generation, chunks, sources, sentences)
+        _checkpoint("generation")
+        new_manifest = {
+            "version": store.MANIFEST_VERSION,
+            "generation": generation,
+            "embedding_model": self.settings.embedding_model,
+            "collection": self.vectors.name,
+            "vectors": self.vectors.location,
+            "documents": new_docs,
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "last_errors": report.errors,
+        }
+        if _without_timestamps(new_manifest) != _without_timestamps(manifest):
+            store.write_manifest(self.index_dir, new_manifest)  # the commit point
+            report.committed = True
+        _checkpoint("committed")
+        self.progress.advance()
+
+        # 5. clean up what no manifest references any more
+        referenced = store.manifest_chunk_ids(new_manifest)
+        stale = touched - referenced
+        if rebuild:
+            stale |= self.vectors.all_ids() - referenced
+        if stale:
+            self.vectors.delete(stale)
+        _checkpoint("cleaned")
+        store.clear_journal(self.index_dir)
+        store.collect_garbage(self.index_dir, new_manifest, keep_previous=old_generation)
+        report.indexed = sorted(parsed)
+        report.removed = sorted(removed & set(old_docs))
+        report.chunks_total = len(chunks)
+        report.generation = generation
+        report.seconds["write"] = time.perf_counter() - t2
+        report.seconds["total"] = time.perf_counter() - t0
+        return report
+
+    def _reuse(
+        self, chunks: list[Chunk], current: store.Snapshot, sentences: dict[str, tuple[list, Any]]
+    ) -> list[Chunk]:
+        """Chunks already indexed with the same text keep their vectors (their metadata is updated);
+        the rest are returned for embedding."""
+        same = [c for c in chunks if c.id in current.chunks and current.chunks[c.id].search_text == c.search_text]
+        have = self.vectors.present(c.id for c in same) if same else set()
+        reused = [c for c in same if c.id in have]
+        changed = [c for c in reused if current.chunks[c.id].to_metadata() != c.to_metadata()]
+        if changed:
+            self.vectors.update_metadata([c.id for c in changed], [c.to_metadata() for c in changed])
+        for c in reused:
+            sentences[c.id] = current.sentences(c.id)
+        done = {c.id for c in reused}
+        return [c for c in chunks if c.id not in done]
+
+    def _embed_and_upsert(self, chunks: list[Chunk], sentences: dict[str, tuple[list, Any]] | None) -> None:
+        self.progress.stage("Embedding", len(chunks))
+        embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        for i in range(0, len(chunks), EMBED_BATCH):
+            batch = chunks[i : i + EMBED_BATCH]
+            spans = [sentence_spans(c) for c in batch]
+            shift = [len(c.search_text) - len(c.text) for c in batch]
+            vecs, sent_vecs = embedder.embed_with_sentences(
+                [c.search_text for c in batch],
+                [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans, shift, strict=True)],
+                progress=self.progress.advance,
+            )
+            self.vectors.upsert([c.id for c in batch], vecs, [c.text for c in batch], [c.to_metadata() for c in batch])
+            if sentences is not None:
+                for c, sp, sv in zip(batch, spans, sent_vecs, strict=True):
+                    sentences[c.id] = (sp, sv)
+            _checkpoint("upsert_batch")
+
+    def _new_documents(
+        self,
+        plan: Plan,
+        old_docs: dict[str, dict],
+        parsed: dict[str, ParsedDocument],
+        removed: set[str],
+        rebuild: bool,
+    ) -> dict[str, dict]:
+        new_docs = {doc_id: dict(d) for doc_id, d in old_docs.items() if doc_id not in removed and doc_id not in parsed}
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        for t in todo:
+        for t in plan.tasks:
             p = parsed.get(t.doc_id)
-            if p is None:
+            if p is None or t.action == "duplicate":
                 continue
             new_docs[t.doc_id] = {
                 "id": t.doc_id,
@@ -322,53 +583,12 @@ class Indexer:
                 "indexed_at": now,
                 "warnings": p.warnings,
             }
-            store.write_text(self.index_dir, t.sha256, p.text)
-        for t in plan.tasks:  # a renamed file keeps its record under the new path
+            store.write_text(self.index_dir, t.sha256, p.text, overwrite=rebuild)
+        for t in plan.tasks:  # an unchanged document may have moved between corpus folders
             if t.action == "unchanged" and t.doc_id in new_docs:
                 new_docs[t.doc_id]["path"] = str(t.path)
                 new_docs[t.doc_id]["abs_path"] = str(t.path.resolve())
-
-        chunks: list[Chunk] = []
-        for doc_id in sorted(new_docs):
-            if doc_id in parsed:
-                chunks.extend(parsed[doc_id].chunks)
-            else:
-                kept = [current.chunks[c] for c in new_docs[doc_id]["chunk_ids"] if c in current.chunks]
-                chunks.extend(kept)
-                for c in kept:
-                    sentences[c.id] = current.sentences(c.id)
-        sources = self._sources(parsed, current.sources, new_docs)
-        changed = bool(parsed) or bool(removed) or set(new_docs) != set(old_docs)
-        old_generation = manifest.get("generation", "")
-        if changed or not old_generation:
-            generation = f"g{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{len(chunks)}"
-            store.write_generation(self.index_dir, generation, chunks, sources, sentences)
-        else:
-            generation = old_generation
-        new_manifest = {
-            "version": store.MANIFEST_VERSION,
-            "generation": generation,
-            "embedding_model": self.settings.embedding_model,
-            "collection": self.vectors.name,
-            "documents": new_docs,
-            "updated_at": now,
-            "last_errors": report.errors,
-        }
-        store.write_manifest(self.index_dir, new_manifest)  # the commit point
-        self.progress.advance()
-
-        # 4. clean up what no manifest references any more
-        kept_ids = {c.id for c in chunks}
-        stale = {cid for d in old_docs.values() for cid in d.get("chunk_ids", [])} - kept_ids
-        if stale:
-            self.vectors.delete(stale)
-        store.collect_garbage(self.index_dir, new_manifest, keep_previous=old_generation)
-        report.indexed = sorted(parsed)
-        report.removed = sorted(removed)
-        report.chunks_total = len(chunks)
-        report.seconds["write"] = time.perf_counter() - t2
-        report.seconds["total"] = time.perf_counter() - t0
-        return report
+        return new_docs
 
     def _sources(
         self, parsed: dict[str, ParsedDocument], previous: dict[int, SourceRef], docs: dict[str, dict]
@@ -386,3 +606,163 @@ class Indexer:
             linked = by_footnote.get(n, "")
             out[n] = SourceRef(**{**s.__dict__, "document_id": linked})
         return out
+
+    # -- consistency check and repair (`usmca-assistant doctor`) -----------------------------
+    def check(self) -> Health:
+        """Compare the manifest, the generation files, the stored texts and Chroma. Read-only."""
+        return self._check(holding_lock=False)
+
+    def _check(self, holding_lock: bool) -> Health:
+        health = Health()
+        record = None if holding_lock else store.read_writer_record(self.index_dir)
+        writing = store.writer_alive(record)
+        if writing:
+            health.problems.append(Problem(
+                "busy", f"{store.describe_writer(record)} is writing the index; results below may be in flux",
+                "wait for it to finish, then run doctor again", "warning"))
+        elif record:
+            health.problems.append(Problem(
+                "stale-writer", f"{store.describe_writer(record)} stopped without finishing (crashed or killed)",
+                "clear the record and finish its run"))
+        if not writing and store.read_journal(self.index_dir) is not None:
+            health.problems.append(Problem(
+                "interrupted-run", "an indexing run was interrupted before cleaning up (pending.json)",
+                "delete the vectors it added that the index does not reference"))
+        leftovers = [] if writing else store.leftover_temp_files(self.index_dir)
+        if leftovers:
+            health.problems.append(Problem(
+                "temp-files", f"{len(leftovers)} leftover temp file(s): " + ", ".join(p.name for p in leftovers[:5]),
+                "delete them", "warning"))
+        try:
+            manifest = store.read_manifest(self.index_dir)
+        except store.CorruptIndex as e:
+            health.problems.append(Problem("manifest", str(e), "rebuild the index from the documents on disk"))
+            return health
+        docs = manifest.get("documents", {})
+        expected = store.manifest_chunk_ids(manifest)
+        health.stats.update(documents=len(docs), chunks=len(expected))
+        generation = manifest.get("generation", "")
+        if generation:
+            self._check_generation(health, generation, expected)
+        missing_texts = [d["id"] for d in docs.values() if not store.has_text(self.index_dir, d["sha256"])]
+        if missing_texts:
+            health.problems.append(Problem(
+                "texts", f"stored text missing for {len(missing_texts)} document(s): {', '.join(missing_texts[:5])}",
+                "re-index those documents from their files", "warning"))
+        gone = [d["id"] for d in docs.values() if not Path(d.get("abs_path", "")).is_file()]
+        if gone:
+            health.problems.append(Problem(
+                "missing-files", f"{len(gone)} indexed document(s) no longer have their file: {', '.join(gone[:5])}",
+                "none: they keep answering; `usmca-assistant index` removes them", "warning"))
+        self._check_vectors(health, manifest, expected, writing)
+        return health
+
+    def _check_generation(self, health: Health, generation: str, expected: set[str]) -> None:
+        problems = store.verify_generation(self.index_dir, generation)
+        if not problems:
+            try:
+                snap = store.load_snapshot(self.index_dir)
+            except (store.CorruptIndex, FileNotFoundError) as e:
+                problems = [str(e)]
+            else:
+                lexical_ids = set(snap.lexical.ids)
+                if set(snap.chunks) != expected:
+                    problems.append(f"the doc store holds {len(snap.chunks)} chunks, the manifest lists {len(expected)}")
+                if lexical_ids != expected or len(snap.lexical.ids) != len(lexical_ids):
+                    problems.append(f"BM25 holds {len(snap.lexical.ids)} ids, the manifest lists {len(expected)}")
+                if set(snap.sentence_spans) != expected:
+                    problems.append("sentence vectors do not cover the manifest's chunks")
+                health.stats["bm25"] = len(snap.lexical.ids)
+        if problems:
+            health.problems.append(Problem(
+                "generation", "; ".join(problems[:3]), "rebuild the generation from the documents on disk"))
+
+    def _check_vectors(self, health: Health, manifest: dict[str, Any], expected: set[str], writing: bool) -> None:
+        try:
+            vectors = self.vectors
+            present = vectors.all_ids()
+        except Exception as e:  # noqa: BLE001 - any failure to open or read the store is the finding
+            health.problems.append(Problem(
+                "chroma", f"the vector store cannot be read ({type(e).__name__}: {e})",
+                "move the embedded Chroma folder aside and embed every document again"))
+            return
+        health.stats["vectors"] = len(present)
+        location = manifest.get("vectors", "")
+        if manifest.get("generation") and location and location != vectors.location:
+            health.problems.append(Problem(
+                "vectors-elsewhere", f"the index was embedded into {location}, settings now point to {vectors.location}",
+                "embed the missing vectors here", "warning"))
+        missing = expected - present
+        if missing:
+            health.problems.append(Problem(
+                "missing-vectors", f"{len(missing)} indexed chunk(s) have no vector in Chroma (dense search misses them)",
+                "embed those chunks again"))
+        orphans = present - expected
+        if orphans and not writing:
+            health.problems.append(Problem(
+                "orphan-vectors", f"{len(orphans)} vector(s) in Chroma belong to no indexed chunk",
+                "delete them", "warning"))
+
+    def repair(self, lock_timeout: float = 0) -> Health:
+        """Fix what `check` finds, under the write lock; returns the health after repairing."""
+        prior = store.read_writer_record(self.index_dir)
+        lock = self._acquire(lock_timeout, "doctor --repair")
+        repaired: list[str] = []
+        try:
+            if prior:
+                repaired.append(f"cleared the record of {store.describe_writer(prior)}, which had stopped")
+            codes = self._check(holding_lock=True).codes()
+            repaired += self._recover()
+            if "chroma" in codes and not self.settings.chroma_host:
+                aside = self.index_dir / f"chroma.broken-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+                (self.index_dir / "chroma").rename(aside)
+                self._vectors = None
+                repaired.append(f"moved the unreadable Chroma folder to {aside.name}")
+                codes.add("missing-vectors")
+            if codes & {"manifest", "generation"}:
+                report = self._run_locked(None, [], rebuild=True, force=set())
+                repaired.append(
+                    f"rebuilt the index from the documents on disk: {len(report.indexed)} document(s), "
+                    f"{report.chunks_total} chunks" + (f", {len(report.errors)} failed" if report.errors else "")
+                )
+            else:
+                repaired += self._repair_vectors(codes)
+                if "texts" in codes:
+                    repaired += self._repair_texts()
+            after = self._check(holding_lock=True)
+            after.repaired = repaired
+            return after
+        finally:
+            self._release(lock)
+
+    def _repair_vectors(self, codes: set[str]) -> list[str]:
+        out: list[str] = []
+        if not codes & {"missing-vectors", "orphan-vectors", "vectors-elsewhere"}:
+            return out
+        manifest = store.read_manifest(self.index_dir)
+        expected = store.manifest_chunk_ids(manifest)
+        present = self.vectors.all_ids()
+        missing = expected - present
+        if missing:
+            snap = store.load_snapshot(self.index_dir)
+            chunks = [snap.chunks[c] for c in sorted(missing) if c in snap.chunks]
+            self._embed_and_upsert(chunks, None)
+            out.append(f"embedded {len(chunks)} chunk(s) that had no vector")
+        orphans = present - expected
+        if orphans:
+            self.vectors.delete(orphans)
+            out.append(f"deleted {len(orphans)} orphan vector(s)")
+        if manifest.get("generation") and manifest.get("vectors") != self.vectors.location:
+            manifest.update(vectors=self.vectors.location, collection=self.vectors.name)
+            store.write_manifest(self.index_dir, manifest)
+            out.append(f"recorded {self.vectors.location} as the index's vector store")
+        return out
+
+    def _repair_texts(self) -> list[str]:
+        docs = store.read_manifest(self.index_dir).get("documents", {})
+        todo = [d for d in docs.values() if not store.has_text(self.index_dir, d["sha256"])]
+        paths = [Path(d["abs_path"]) for d in todo if Path(d.get("abs_path", "")).is_file()]
+        if not paths:
+            return [f"{len(todo)} document(s) lack their stored text and their files are gone; not repaired"]
+        report = self._run_locked(paths, [], rebuild=False, force={d["id"] for d in todo})
+        return [f"re-indexed {len(report.indexed)} document(s) whose stored text was missing"]

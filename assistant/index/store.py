@@ -2,24 +2,34 @@
 
     index/
       documents.json        the manifest: current generation + every indexed document (atomic)
-      gen/<generation>/     immutable once written: chunks.jsonl (the doc store), bm25/, sources.json
+      gen/<generation>/     immutable once written: chunks.jsonl (the doc store), bm25/, sentence
+                            vectors, sources.json, files.json (size and sha256 of each file)
       texts/<sha256>.txt    each document's text, for "view in document"
       chroma/               the embedded Chroma folder (unless a Chroma server is configured)
-      write.lock            one writer at a time
+      write.lock            one writer at a time (an flock: the OS releases it when the writer dies)
+      writer.json           who holds the lock (pid, host, start time), for messages and `doctor`
+      pending.json          the write-ahead journal: vector ids a run may add or drop before its
+                            commit is known to be complete
 
-A writer builds a new generation folder, upserts vectors, and only then replaces documents.json
-in one atomic rename. Readers follow documents.json, so a crash at any moment leaves either the old
-or the new state; vectors in Chroma that no manifest references are ignored and cleaned later.
+A writer journals the ids it will touch, upserts vectors, builds a new generation folder, and only
+then replaces documents.json in one atomic rename. Readers follow documents.json, so a crash at any
+moment leaves either the old or the new state; vectors in Chroma that no manifest references are
+ignored by readers, and the next writer deletes the journalled ones that the manifest does not
+reference.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +40,17 @@ from assistant.index.lexical import LexicalIndex
 
 MANIFEST = "documents.json"
 MANIFEST_VERSION = 1
+WRITER = "writer.json"
+JOURNAL = "pending.json"
+GENERATION_FILES = "files.json"
+
+log = logging.getLogger(__name__)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -37,6 +58,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; readers may run as another user
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -68,11 +90,31 @@ def fsync_tree(folder: Path) -> None:
         fsync_dir(d)
 
 
+class CorruptIndex(RuntimeError):
+    """A committed index file cannot be read; `usmca-assistant doctor --repair` rebuilds it."""
+
+
+def empty_manifest() -> dict[str, Any]:
+    return {"version": MANIFEST_VERSION, "generation": "", "documents": {}}
+
+
 def read_manifest(index_dir: Path) -> dict[str, Any]:
     path = Path(index_dir) / MANIFEST
-    if not path.exists():
-        return {"version": MANIFEST_VERSION, "generation": "", "documents": {}}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return empty_manifest()
+    try:
+        manifest = json.loads(text)
+    except ValueError as e:
+        raise CorruptIndex(f"{path} is not valid JSON ({e}); run `usmca-assistant doctor --repair`") from e
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("documents"), dict):
+        raise CorruptIndex(f"{path} is not an index manifest; run `usmca-assistant doctor --repair`")
+    return manifest
+
+
+def manifest_chunk_ids(manifest: dict[str, Any]) -> set[str]:
+    return {cid for d in manifest.get("documents", {}).values() for cid in d.get("chunk_ids", [])}
 
 
 def write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
@@ -114,6 +156,7 @@ def write_generation(
         json.dumps([s.__dict__ for s in sorted(sources.values(), key=lambda s: s.footnote)], ensure_ascii=False),
         encoding="utf-8",
     )
+    (tmp / GENERATION_FILES).write_text(json.dumps(_file_digests(tmp), indent=1), encoding="utf-8")
     fsync_tree(tmp)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -121,15 +164,138 @@ def write_generation(
     return final
 
 
-def write_text(index_dir: Path, sha256: str, text: str) -> None:
+def _file_digests(folder: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != GENERATION_FILES:
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[p.relative_to(folder).as_posix()] = {"size": p.stat().st_size, "sha256": h.hexdigest()}
+    return out
+
+
+def verify_generation(index_dir: Path, generation: str) -> list[str]:
+    """Problems with a generation folder's files (missing, truncated, altered); empty when intact."""
+    folder = generation_dir(index_dir, generation)
+    if not folder.is_dir():
+        return [f"generation folder {folder} is missing"]
+    listing = folder / GENERATION_FILES
+    if not listing.exists():
+        required = ["chunks.jsonl", "bm25/ids.json", "sentences.npy", "sentences.json"]
+        return [f"{folder / name} is missing" for name in required if not (folder / name).exists()]
+    try:
+        expected = json.loads(listing.read_text(encoding="utf-8"))
+    except ValueError:
+        return [f"{listing} is corrupt"]
+    actual = _file_digests(folder)
+    problems = []
+    for name, want in expected.items():
+        got = actual.get(name)
+        if got is None:
+            problems.append(f"{folder / name} is missing")
+        elif got != want:
+            problems.append(f"{folder / name} is corrupt (size or checksum differs from when it was written)")
+    return problems
+
+
+def write_text(index_dir: Path, sha256: str, text: str, *, overwrite: bool = False) -> None:
     path = Path(index_dir) / "texts" / f"{sha256}.txt"
-    if not path.exists():
+    if overwrite or not path.exists():
         atomic_write_text(path, text)
+
+
+def has_text(index_dir: Path, sha256: str) -> bool:
+    return (Path(index_dir) / "texts" / f"{sha256}.txt").is_file()
 
 
 def read_text(index_dir: Path, sha256: str) -> str | None:
     path = Path(index_dir) / "texts" / f"{sha256}.txt"
     return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def leftover_temp_files(index_dir: Path) -> list[Path]:
+    """Temp files and folders an interrupted writer left behind (never read by anyone)."""
+    root = Path(index_dir)
+    found = [p for p in root.glob(".*.tmp")]
+    found += [p for p in (root / "texts").glob(".*.tmp")]
+    found += [p for p in (root / "gen").glob("*.tmp")]
+    return sorted(found)
+
+
+def remove_leftovers(index_dir: Path) -> list[Path]:
+    """Delete leftover temp files; call only while holding the write lock."""
+    found = leftover_temp_files(index_dir)
+    for p in found:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return found
+
+
+# -- the writer's record and write-ahead journal ------------------------------------------------
+def write_writer_record(index_dir: Path, command: str) -> None:
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+    }
+    atomic_write_text(Path(index_dir) / WRITER, json.dumps(record))
+
+
+def read_writer_record(index_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(index_dir) / WRITER).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def clear_writer_record(index_dir: Path) -> None:
+    (Path(index_dir) / WRITER).unlink(missing_ok=True)
+
+
+def writer_alive(record: dict[str, Any] | None) -> bool:
+    """Whether the process a writer record names still runs (unknown hosts count as alive)."""
+    if not record:
+        return False
+    if record.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(record["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, KeyError, TypeError):
+        return True
+    return True
+
+
+def describe_writer(record: dict[str, Any] | None) -> str:
+    if not record:
+        return "another process"
+    return f"process {record.get('pid')} on {record.get('host')} (`{record.get('command', '?')}`, since {record.get('started')})"
+
+
+def write_journal(index_dir: Path, ids: set[str]) -> None:
+    """Record, before touching Chroma, every vector id this run may add or make unreferenced."""
+    atomic_write_text(Path(index_dir) / JOURNAL, json.dumps({"ids": sorted(ids)}))
+
+
+def read_journal(index_dir: Path) -> set[str] | None:
+    try:
+        data = json.loads((Path(index_dir) / JOURNAL).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return set()  # a torn journal can only come from before any vector was touched
+    return set(data.get("ids", []))
+
+
+def clear_journal(index_dir: Path) -> None:
+    (Path(index_dir) / JOURNAL).unlink(missing_ok=True)
+    fsync_dir(Path(index_dir))
 
 
 def collect_garbage(index_dir: Path, manifest: dict[str, Any], keep_previous: str = "") -> None:
@@ -185,12 +351,28 @@ class Snapshot:
         return m
 
 
+def empty_snapshot() -> Snapshot:
+    return Snapshot("", {}, {}, LexicalIndex.build([], []), {})
+
+
 def load_snapshot(index_dir: Path) -> Snapshot:
     manifest = read_manifest(index_dir)
     generation = manifest.get("generation", "")
     if not generation:
-        return Snapshot("", {}, {}, LexicalIndex.build([], []), {})
+        return empty_snapshot()
     folder = generation_dir(index_dir, generation)
+    try:
+        return _load_generation(folder, generation, manifest)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any unreadable file means a damaged generation
+        raise CorruptIndex(
+            f"index generation {folder} cannot be read ({type(e).__name__}: {e}); "
+            "run `usmca-assistant doctor --repair`"
+        ) from e
+
+
+def _load_generation(folder: Path, generation: str, manifest: dict[str, Any]) -> Snapshot:
     chunks: dict[str, Chunk] = {}
     with open(folder / "chunks.jsonl", encoding="utf-8") as f:
         for line in f:
@@ -225,35 +407,48 @@ def load_snapshot(index_dir: Path) -> Snapshot:
 
 
 class IndexReader:
-    """Hands out the current snapshot and reloads it when another process commits a new one."""
+    """Hands out the current snapshot and reloads it when another process commits a new one.
+
+    A commit replaces documents.json by rename, so its (inode, mtime, size) changes; the check is
+    one stat per call. If the new generation cannot be read (a writer's garbage collection raced
+    us, or files were damaged) the previous snapshot keeps answering and `last_error` says why.
+    """
 
     def __init__(self, index_dir: Path):
         self.index_dir = Path(index_dir)
         self._snapshot: Snapshot | None = None
-        self._stamp: tuple[float, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
+        self.last_error: str = ""
 
-    def _manifest_stamp(self) -> tuple[float, int] | None:
+    def _manifest_stamp(self) -> tuple[int, int, int] | None:
         try:
             st = (self.index_dir / MANIFEST).stat()
         except FileNotFoundError:
             return None
-        return (st.st_mtime, st.st_size)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def snapshot(self) -> Snapshot:
         stamp = self._manifest_stamp()
+        if self._snapshot is not None and stamp == self._stamp:
+            return self._snapshot
         with self._lock:
-            if self._snapshot is None or stamp != self._stamp:
-                for attempt in range(3):
-                    try:
-                        self._snapshot = load_snapshot(self.index_dir)
-                        break
-                    except FileNotFoundError:
-                        # a writer replaced the generation while we were reading: read the new one
-                        if attempt == 2 and self._snapshot is not None:
-                            return self._snapshot
-                        if attempt == 2:
-                            raise
+            if self._snapshot is not None and stamp == self._stamp:
+                return self._snapshot
+            for attempt in range(3):
+                try:
+                    self._snapshot = load_snapshot(self.index_dir)
+                    self.last_error = ""
+                    break
+                except (FileNotFoundError, CorruptIndex, ValueError, OSError) as e:
+                    # FileNotFoundError: a writer replaced the generation while we read it; retry
+                    self.last_error = f"{type(e).__name__}: {e}"
+                    if attempt < 2 and isinstance(e, FileNotFoundError):
                         stamp = self._manifest_stamp()
-                self._stamp = stamp
+                        continue
+                    if self._snapshot is not None:
+                        log.warning("keeping the previous index snapshot: %s", self.last_error)
+                        break
+                    raise
+            self._stamp = stamp
             return self._snapshot

@@ -1,13 +1,16 @@
 """Read a file from disk into a `RawDocument`, or fail with an `IngestError` naming file and reason.
 
-Bad input is expected (corrupt, encrypted or empty PDFs, binary files with a text extension,
-non-UTF-8 text, huge files): every case gets a clear reason so the rest of the corpus still indexes.
+Bad input is expected (corrupt, truncated, encrypted or empty PDFs, binary files with a text
+extension, non-UTF-8 text, huge files): every case gets a clear reason so the rest of the corpus
+still indexes. Text that reads like instructions to an AI assistant gets a warning: it is indexed
+as what it is, document text, and never followed.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
 
 from assistant.domain import content_hash
@@ -17,6 +20,28 @@ SUPPORTED = {".pdf": "pdf", ".html": "html", ".htm": "html", ".md": "md", ".mark
 
 # pypdf logs every malformed object at WARNING; the loader reports problems itself.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+# Phrases that address an AI model rather than a human reader (prompt injection).
+_INSTRUCTION_LIKE = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*"
+    r"(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions|prompts?|directions|rules|messages)"
+    r"|\byou are now (?:a|an|in)\b|\b(?:reveal|print|show) (?:your|the) system prompt\b"
+    r"|\bnew instructions\s*:|<\s*/?\s*(?:system|im_start|im_end)\s*>|\[/?INST\]",
+    re.I,
+)
+
+
+def instruction_warning(path: Path, text: str) -> str | None:
+    """A warning naming the file when its text contains what looks like a prompt injection."""
+    m = _INSTRUCTION_LIKE.search(text)
+    if not m:
+        return None
+    snippet = " ".join(text[max(0, m.start() - 20) : m.end() + 40].split())
+    return (
+        f"{path}: contains text that reads like instructions to an AI assistant (\u201c\u2026{snippet}\u2026\u201d); "
+        "it is indexed as document text only and never followed"
+    )
 
 
 def file_format(path: Path) -> str | None:
@@ -42,11 +67,15 @@ def load(path: Path, *, max_bytes: int = 60 * 1024 * 1024, max_pages: int = 2000
     digest = content_hash(data)
     if fmt == "pdf":
         text, page_starts, warnings = _pdf_text(path, data, max_pages)
-        return RawDocument(path, data, fmt, text, digest, page_starts, warnings)
-    text, warnings = decode_text(path, data)
-    if not text.strip():
-        raise IngestError(path, "file contains no text")
-    return RawDocument(path, data, fmt, text, digest, [], warnings)
+    else:
+        text, warnings = decode_text(path, data)
+        page_starts = []
+        if not text.strip():
+            raise IngestError(path, "file contains no text")
+    injection = instruction_warning(path, text)
+    if injection:
+        warnings.append(injection)
+    return RawDocument(path, data, fmt, text, digest, page_starts, warnings)
 
 
 def decode_text(path: Path, data: bytes) -> tuple[str, list[str]]:
@@ -84,6 +113,9 @@ def _pdf_text(path: Path, data: bytes, max_pages: int) -> tuple[str, list[int], 
     warnings: list[str] = []
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise IngestError(path, "not a PDF file (missing %PDF header; corrupt or wrong extension)")
+    truncated = b"%%EOF" not in data[-2048:]
+    if truncated:
+        warnings.append(f"{path}: PDF has no end-of-file marker (truncated download?); its text may be incomplete")
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -98,7 +130,8 @@ def _pdf_text(path: Path, data: bytes, max_pages: int) -> tuple[str, list[int], 
     except IngestError:
         raise
     except (PdfReadError, Exception) as e:  # noqa: BLE001 - any parser failure means a corrupt file
-        raise IngestError(path, f"corrupt or unreadable PDF ({type(e).__name__}: {e})") from e
+        what = "truncated PDF (no end-of-file marker)" if truncated else "corrupt or unreadable PDF"
+        raise IngestError(path, f"{what} ({type(e).__name__}: {e})") from e
     if n_pages == 0:
         raise IngestError(path, "PDF has no pages")
     if n_pages > max_pages:
