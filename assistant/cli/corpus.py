@@ -102,12 +102,20 @@ def corpus_fetch(
         )
     table = Table("document", "status", "detail")
     failed = 0
+    skipped = [r for r in results if r.status == "skipped"]
     for r in results:
         failed += r.status == "failed"
+        if r.status == "skipped":
+            continue
         colour = {"failed": "red", "copied": "green", "downloaded": "green"}.get(r.status, "")
         status = f"[{colour}]{r.status}[/]" if colour else r.status
         table.add_row(escape(r.document_id), status, escape(r.reason or str(r.path or "")))
     console.print(table)
+    if skipped:
+        console.print(
+            f"{len(skipped)} registry document(s) skipped: not in the mirror or not downloadable "
+            "(run without --mirror when online to download them)"
+        )
     if failed and mirror is None:
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -97,7 +97,7 @@ def _merge_small(blocks: list[Block], merge_words: int) -> list[Block]:
             and not b.keep_whole
             and word_count(prev.text) + word_count(b.text) <= merge_words
         ):
-            merged_meta = dict(prev.meta)
+            merged_meta = _merge_meta(prev.meta, b.meta)
             labels = merged_meta.setdefault("labels", [prev.label] if prev.label else [])
             if b.label and b.label not in labels:
                 labels.append(b.label)
@@ -115,6 +115,19 @@ def _merge_small(blocks: list[Block], merge_words: int) -> list[Block]:
             )
         else:
             out.append(b)
+    return out
+
+
+def _merge_meta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Lists are combined (cross-references of both blocks); differing single values are dropped
+    because they no longer describe the merged passage."""
+    out: dict[str, Any] = {}
+    for k in dict.fromkeys([*a, *b]):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, list) or isinstance(vb, list):
+            out[k] = list(dict.fromkeys([*(va or []), *(vb or [])]))
+        elif k not in b or k not in a or va == vb:
+            out[k] = va if k in a else vb
     return out
 
 
