@@ -3,7 +3,7 @@
 Each command lives in its own module and registers itself on the shared Typer app.
 """
 
-from assistant.cli import ask, corpus, doctor, evaluate, index  # noqa: F401 - registers the commands
+from assistant.cli import ask, corpus, doctor, evaluate, index, recommend  # noqa: F401 - registers the commands
 from assistant.cli.common import app
 
 
