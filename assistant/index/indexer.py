@@ -43,7 +43,7 @@ from assistant.textutil import split_sentences
 CRASH_ENV = "ASSISTANT_TEST_CRASH_AT"
 PAUSE_ENV = "ASSISTANT_TEST_PAUSE_AT"
 CHECKPOINTS = ("locked", "journaled", "upsert_batch", "upserted", "generation", "committed", "cleaned")
-EMBED_BATCH = 256
+UPSERT_BATCHES_PER_STEP = 8  # chunks embedded and upserted together: 8 model batches
 
 
 def _checkpoint(name: str) -> None:
@@ -537,8 +537,9 @@ class Indexer:
     def _embed_and_upsert(self, chunks: list[Chunk], sentences: dict[str, tuple[list, Any]] | None) -> None:
         self.progress.stage("Embedding", len(chunks))
         embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
-        for i in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[i : i + EMBED_BATCH]
+        step = max(1, self.settings.embedding_batch_size) * UPSERT_BATCHES_PER_STEP
+        for i in range(0, len(chunks), step):
+            batch = chunks[i : i + step]
             spans = [sentence_spans(c) for c in batch]
             shift = [len(c.search_text) - len(c.text) for c in batch]
             vecs, sent_vecs = embedder.embed_with_sentences(
