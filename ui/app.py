@@ -1,40 +1,30 @@
-"""Streamlit chat page (minimal; the full negotiator UI builds on this)."""
+"""Entry point of the Streamlit app: `streamlit run ui/app.py`.
+
+Streamlit runs this file as a script, so the project root is put on `sys.path` first to make the
+`ui` and `assistant` packages importable; each page is a small file in `ui/views/` that calls the
+page's `render()`.
+"""
 
 from __future__ import annotations
 
-import streamlit as st
+import sys
+from pathlib import Path
 
-from assistant.pipeline import Assistant
-from assistant.settings import get_settings
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-st.set_page_config(page_title="USMCA Review Assistant", layout="wide")
+import streamlit as st  # noqa: E402
 
+VIEWS = Path(__file__).resolve().parent / "views"
 
-@st.cache_resource(show_spinner="Loading the index and the embedding model…")
-def assistant() -> Assistant:
-    a = Assistant(get_settings())
-    a.retriever  # noqa: B018 - load model and Chroma once per process
-    return a
-
-
-st.title("USMCA Review Assistant")
-if "messages" not in st.session_state:
-    st.session_state.messages = []
-
-for role, text in st.session_state.messages:
-    with st.chat_message(role):
-        st.text(text)
-
-if question := st.chat_input("Ask about the brief, the USMCA text or its sources"):
-    st.session_state.messages.append(("user", question))
-    with st.chat_message("user"):
-        st.text(question)
-    answer = assistant().ask(question)
-    with st.chat_message("assistant"):
-        st.text(answer.text)
-        for c in answer.citations:
-            with st.expander(f"[{c.number}] {c.title} — {c.location}"):
-                st.text(c.quote)
-                if c.url:
-                    st.text(c.url)
-    st.session_state.messages.append(("assistant", answer.text))
+st.set_page_config(page_title="USMCA Review Assistant", page_icon=":material/gavel:", layout="wide")
+page = st.navigation(
+    [
+        st.Page(VIEWS / "chat.py", title="Ask", icon=":material/forum:", default=True),
+        st.Page(VIEWS / "recommendations.py", title="Recommendations", icon=":material/checklist:"),
+        st.Page(VIEWS / "corpus.py", title="Corpus", icon=":material/library_books:"),
+        st.Page(VIEWS / "evaluation.py", title="Evaluation", icon=":material/analytics:"),
+    ]
+)
+page.run()

@@ -1,0 +1,1 @@
+"""The Streamlit app (`streamlit run ui/app.py`): chat, recommendations, corpus, evaluation."""

@@ -1,0 +1,167 @@
+"""The chat page: ask, read a streamed cited answer, follow up, filter, export, rate.
+
+The conversation lives in `st.session_state` (one per browser session). A question streams through
+`Assistant.stream` (or `ask`), with the previous turns as history so a follow-up such as "and for
+Canada?" is searched as a complete question; the answer's details (citations, backend, warnings)
+appear under it once the final `Answer` arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import streamlit as st
+
+from assistant.domain import Answer
+from assistant.index.store import Snapshot
+from assistant.settings import Settings
+from ui.citations import kind_label, render_details
+from ui.conversation import Turn, history
+from ui.export import conversation_markdown, export_filename
+from ui.feedback import append_feedback, feedback_record
+from ui.resources import answer_stream, available_backends, get_assistant, load_settings, snapshot
+from ui.safety import md_escape
+
+TURNS = "turns"
+
+
+def _turns() -> list[Turn]:
+    return st.session_state.setdefault(TURNS, [])
+
+
+def _new_conversation() -> None:
+    st.session_state[TURNS] = []
+
+
+def _conversation_actions(slot: st.delta_generator.DeltaGenerator) -> None:
+    """"New conversation" and the Markdown export, drawn last so they include the newest answer."""
+    turns = _turns()
+    with slot.container():
+        st.button("New conversation", icon=":material/add_comment:", on_click=_new_conversation,
+                  width="stretch", disabled=not turns)
+        st.download_button(
+            "Export conversation (Markdown)", conversation_markdown(turns) if turns else "",
+            file_name=export_filename(), mime="text/markdown", icon=":material/download:",
+            disabled=not turns, width="stretch", key="export", on_click="ignore",
+        )
+
+
+def _filters(settings: Settings, snap: Snapshot) -> tuple[list[str], list[str], str]:
+    """Sidebar: the kinds and documents a question is restricted to, and the answer backend."""
+    with st.sidebar:
+        st.subheader("Search in")
+        present = sorted({d.get("kind", "user") for d in snap.documents.values()})
+        kinds = st.multiselect("Document kinds", present, format_func=kind_label, key="filter_kinds",
+                               placeholder="All kinds")
+        docs = {i: d for i, d in snap.documents.items() if not kinds or d.get("kind") in kinds}
+        chosen = [d for d in st.session_state.get("filter_documents", []) if d in docs]
+        st.session_state["filter_documents"] = chosen
+        documents = st.multiselect(
+            "Documents", sorted(docs, key=lambda i: (docs[i].get("kind", ""), docs[i].get("title") or i)),
+            format_func=lambda i: docs[i].get("title") or i, key="filter_documents", placeholder="All documents",
+        )
+        backends = available_backends(settings)
+        backend = st.selectbox("Answer backend", backends, index=backends.index(settings.answer_backend)
+                               if settings.answer_backend in backends else 0, key="backend",
+                               help="Extractive answers quote the passages verbatim and need no model.")
+    return kinds, documents, backend
+
+
+def _feedback(turn: Turn, settings: Settings) -> None:
+    if turn.feedback is not None:
+        thumb = "👍" if turn.feedback["rating"] == "up" else "👎"
+        note = f": {md_escape(turn.feedback['comment'])}" if turn.feedback["comment"] else ""
+        st.caption(f"Feedback recorded {thumb}{note}")
+        return
+    with st.form(key=f"fb-{turn.id}", border=False, enter_to_submit=False):
+        rating = st.feedback("thumbs", key=f"fb-rating-{turn.id}")
+        comment = st.text_input("Comment (optional)", key=f"fb-comment-{turn.id}",
+                                placeholder="What was right or wrong with this answer?")
+        sent = st.form_submit_button("Send feedback")
+    if sent:
+        if rating is None:
+            st.warning("Choose 👍 or 👎 before sending.")
+            return
+        record = feedback_record(turn.question, turn.answer, rating, comment)
+        try:
+            append_feedback(settings.feedback_file, record)
+        except OSError as e:
+            st.error(f"Could not save the feedback: {md_escape(e)}")
+            return
+        turn.feedback = record
+        st.rerun()
+
+
+def _user_message(question: str, kinds: list[str], documents: list[str], snap: Snapshot) -> None:
+    with st.chat_message("user"):
+        st.markdown(md_escape(question))
+        if kinds or documents:
+            names = [kind_label(k) for k in kinds] + [snap.documents.get(d, {}).get("title") or d for d in documents]
+            st.caption("Searched only in: " + md_escape(", ".join(names)))
+
+
+def _render_turn(turn: Turn, settings: Settings, snap: Snapshot) -> None:
+    _user_message(turn.question, turn.kinds, turn.documents, snap)
+    with st.chat_message("assistant"):
+        st.markdown(md_escape(turn.answer.text))
+        render_details(turn.answer, turn.question, snap, settings.index_dir, key=turn.id)
+        _feedback(turn, settings)
+
+
+def _ask(question: str, settings: Settings, kinds: list[str], documents: list[str], backend: str) -> None:
+    turns = _turns()
+    _user_message(question, kinds, documents, snapshot(settings))
+    with st.chat_message("assistant"):
+        holder: list[Answer] = []
+
+        def pieces(stream: Iterator[str | Answer]) -> Iterator[str]:
+            for piece in stream:
+                if isinstance(piece, Answer):
+                    holder.append(piece)
+                else:
+                    yield md_escape(piece, line_start=False)
+
+        placeholder = st.empty()
+        try:
+            stream = answer_stream(
+                get_assistant(settings), question, history=history(turns), backend=backend,
+                kinds=set(kinds) or None, documents=set(documents) or None,
+            )
+            with placeholder.container():
+                streamed = st.write_stream(pieces(stream))
+        except Exception as e:  # noqa: BLE001 - a failed answer must not take the page down
+            placeholder.error(f"The question could not be answered: {md_escape(f'{type(e).__name__}: {e}')}")
+            return
+        if not holder:
+            placeholder.error("The answer stream ended without an answer.")
+            return
+        answer = holder[0]
+        if not isinstance(streamed, str) or streamed != md_escape(answer.text, line_start=False):
+            placeholder.markdown(md_escape(answer.text))
+        turn = Turn(question, answer, list(kinds), list(documents), backend)
+        turns.append(turn)
+        render_details(answer, question, snapshot(settings), settings.index_dir, key=turn.id)
+        _feedback(turn, settings)
+
+
+def render() -> None:
+    settings = load_settings()
+    st.title("USMCA Review Assistant")
+    st.caption(
+        "Questions about the Quincy Institute brief on U.S.–Mexico relations, the USMCA text, the U.S. "
+        "implementing law and the brief's sources. Every answer sentence cites the passage it quotes; "
+        "when the documents do not answer, the assistant says so."
+    )
+    snap = snapshot(settings)
+    actions = st.sidebar.empty()
+    kinds, documents, backend = _filters(settings, snap)
+    if snap.empty:
+        st.warning("The index is empty. Add documents on the Corpus page, or run `usmca-assistant index`.")
+    for turn in _turns():
+        _render_turn(turn, settings, snap)
+    scope = ", ".join([kind_label(k) for k in kinds] + [snap.documents[d].get("title") or d for d in documents])
+    prompt = "Ask about the brief, the USMCA text or its sources" + (f" (only in: {scope})" if scope else "")
+    question = st.chat_input(prompt[:200], disabled=snap.empty, key="question", max_chars=2000)
+    if question and question.strip():
+        _ask(question.strip(), settings, kinds, documents, backend)
+    _conversation_actions(actions)

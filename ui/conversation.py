@@ -1,0 +1,34 @@
+"""One conversation in one browser session: the turns asked and answered so far.
+
+Kept in `st.session_state` (per browser tab), so two negotiators never see each other's questions;
+plain data so export and feedback can be unit-tested without Streamlit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from assistant.domain import Answer
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: Answer
+    kinds: list[str] = field(default_factory=list)  # filters the question was asked with
+    documents: list[str] = field(default_factory=list)
+    backend: str = ""  # the backend asked for (the answer says which one answered)
+    asked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # stable widget keys
+    feedback: dict | None = None  # the record written, once the user sent feedback
+
+
+def history(turns: list[Turn]) -> list[tuple[str, str]]:
+    """The (role, text) pairs a follow-up question is rewritten against."""
+    out: list[tuple[str, str]] = []
+    for t in turns:
+        out.append(("user", t.question))
+        out.append(("assistant", t.answer.text))
+    return out

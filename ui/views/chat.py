@@ -1,0 +1,5 @@
+"""The chat page (see ui/chat.py)."""
+
+from ui.chat import render
+
+render()

@@ -1,0 +1,5 @@
+"""The evaluation page (see ui/evaluation.py)."""
+
+from ui.evaluation import render
+
+render()
