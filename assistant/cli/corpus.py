@@ -27,6 +27,9 @@ from assistant.settings import get_settings
 @app.command()
 def sources(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    footnotes_only: Annotated[
+        bool, typer.Option("--footnotes", help="List the brief's footnote sources (indexed or reference only)")
+    ] = False,
 ) -> None:
     """List indexed documents (and the brief's footnote sources with their indexed status)."""
     from assistant.index.store import IndexReader
@@ -57,7 +60,7 @@ def sources(
         for s in sorted(snap.sources.values(), key=lambda s: s.footnote)
     ]
     if as_json:
-        sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(footnotes if footnotes_only else docs, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table("document", "kind", "passages", "indexed at", "title")
     for d in docs:

@@ -216,13 +216,16 @@ def _split(
     if not cuts:
         return [_block(text, start, paras[-1].end, section, label, meta, group=label, group_label=label)]
     out: list[Block] = []
-    if cuts[0] > 0:  # the lead-in before the first marker
+    # A lead-in that is only a heading ("(4) Actions by Secretary of Labor") travels with the first
+    # marked paragraph instead of becoming a passage of its own.
+    short_lead = cuts[0] > 0 and word_count(text[start : paras[cuts[0] - 1].end]) < 20
+    if cuts[0] > 0 and not short_lead:  # the lead-in before the first marker
         out.append(
             _block(text, start, paras[cuts[0] - 1].end, section, label, meta, group=label, group_label=label)
         )
     for k, i in enumerate(cuts):
         child = paras[i : cuts[k + 1] if k + 1 < len(cuts) else len(paras)]
-        c_start = start if k == 0 and cuts[0] == 0 else child[0].start  # keeps a "(b) Heading" line
+        c_start = start if k == 0 and (cuts[0] == 0 or short_lead) else child[0].start  # keeps the heading
         child_label = f"{label}({child[0].marker})"
         child_meta = {**meta, "paragraph": _outline(child_label)}
         if word_count(text[c_start : child[-1].end]) <= MAX_WORDS:
