@@ -19,7 +19,14 @@ from ui.citations import kind_label, render_details
 from ui.conversation import Turn, history
 from ui.export import conversation_markdown, export_filename
 from ui.feedback import append_feedback, feedback_record
-from ui.resources import answer_stream, available_backends, get_assistant, load_settings, snapshot
+from ui.resources import (
+    answer_stream,
+    available_backends,
+    get_assistant,
+    load_settings,
+    model_ready,
+    snapshot,
+)
 from ui.safety import md_escape
 
 TURNS = "turns"
@@ -33,10 +40,12 @@ def _new_conversation() -> None:
     st.session_state[TURNS] = []
 
 
-def _conversation_actions(slot: st.delta_generator.DeltaGenerator) -> None:
+def _conversation_actions(slot: st.delta_generator.DeltaGenerator, settings: Settings) -> None:
     """"New conversation" and the Markdown export, drawn last so they include the newest answer."""
     turns = _turns()
     with slot.container():
+        if not model_ready(settings):
+            st.caption(":material/hourglass_top: Loading the embedding model; the first answer may take a moment.")
         st.button("New conversation", icon=":material/add_comment:", on_click=_new_conversation,
                   width="stretch", disabled=not turns)
         st.download_button(
@@ -164,4 +173,4 @@ def render() -> None:
     question = st.chat_input(prompt[:200], disabled=snap.empty, key="question", max_chars=2000)
     if question and question.strip():
         _ask(question.strip(), settings, kinds, documents, backend)
-    _conversation_actions(actions)
+    _conversation_actions(actions, settings)

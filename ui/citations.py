@@ -17,7 +17,7 @@ import streamlit as st
 
 from assistant.domain import Answer, Citation, ScoredChunk, SentenceSupport
 from assistant.index.store import Snapshot, read_text
-from assistant.textutil import collapse, normalize_for_match, sentences, superscript
+from assistant.textutil import collapse, sentences, superscript
 from ui.safety import md_escape, md_highlight, md_link
 
 CONTEXT_CHARS = 1500  # shown on each side of a passage in "view in document"
@@ -104,11 +104,6 @@ def readable(source: str) -> str:
     return _MD_HEADING.sub("", text)
 
 
-def _same_start(a: str, b: str, n: int = 40) -> bool:
-    """Whether the stored offsets still point at the chunk (not at a changed file)."""
-    return normalize_for_match(a)[:n] == normalize_for_match(b)[:n]
-
-
 @dataclass(frozen=True)
 class DocumentContext:
     text: str  # a window of the document's text around the passage
@@ -129,8 +124,10 @@ def document_context(index_dir: Path, snap: Snapshot, chunk_id: str, chars: int 
     full = read_text(index_dir, doc.get("sha256", ""))
     if full is None:
         return None
+    # texts are stored under their content hash, so a chunk's offsets always refer to this text;
+    # a parser that reformats a passage (tables) still points at its source span
     start, end = chunk.start, chunk.end
-    if not (0 <= start < end <= len(full)) or not _same_start(readable(full[start:end]), chunk.text):
+    if not (0 <= start < end <= len(full)):
         span = find_span(full, chunk.text)
         if span is None:
             return None
@@ -182,16 +179,18 @@ def _badge(sup: Support) -> None:
         st.badge("not verified", icon=":material/help:", color="gray")
 
 
-def render_citation(c: Citation, support: list[SentenceSupport], snap: Snapshot, index_dir: Path, key: str,
+def render_citation(c: Citation, support: list[SentenceSupport] | None, snap: Snapshot, index_dir: Path, key: str,
                     *, nested: bool = False) -> None:
-    """One card. `nested=True` inside an expander, where Streamlit forbids another expander: the
-    document view then opens with a toggle."""
+    """One card. `support` is the verifier's verdicts on the answer (None: not an answer, no badge).
+    `nested=True` inside an expander, where Streamlit forbids another expander: the document view
+    then opens with a toggle."""
     with st.container(border=True):
         head, badge = st.columns([5, 1])
         head.markdown(f"**\\[{c.number}\\] {md_escape(c.title)}**  \n{md_escape(kind_label(c.kind))} · {md_escape(c.location)}")
-        with badge:
-            sup = citation_support(c.number, support)
-            _badge(sup)
+        sup = citation_support(c.number, support or [])
+        if support is not None:
+            with badge:
+                _badge(sup)
         details = []
         if c.section and c.section not in c.location:
             details.append(f"Section: {md_escape(c.section)}")
@@ -244,7 +243,7 @@ def _render_passage(passage: str, quote: str) -> None:
 def _render_context(c: Citation, snap: Snapshot, index_dir: Path) -> None:
     ctx = document_context(index_dir, snap, c.chunk_id)
     if ctx is None:
-        st.info("This passage is no longer in the index (the document was removed or re-indexed).")
+        st.info("The document's text is no longer in the index (it was removed or changed since this answer).")
         return
     st.caption(f"{md_escape(c.title)}: the cited passage in bold, with the text around it.")
     if not ctx.starts_at_beginning:

@@ -106,4 +106,4 @@ def render() -> None:
                 st.markdown("**Evidence**")
             for role, c in cards:
                 st.caption(ROLE_LABELS.get(role, md_escape(role)))
-                render_citation(c, [], snap, settings.index_dir, key=f"rec-{_slug(rec.title)}-{c.number}", nested=True)
+                render_citation(c, None, snap, settings.index_dir, key=f"rec-{_slug(rec.title)}-{c.number}", nested=True)

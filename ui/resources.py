@@ -10,6 +10,8 @@ changes (after an upload or removal).
 from __future__ import annotations
 
 import inspect
+import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,17 +23,33 @@ from assistant.pipeline import Assistant
 from assistant.settings import Settings
 
 EXTRACTIVE = "extractive"
+log = logging.getLogger(__name__)
 
 
 def load_settings() -> Settings:
     return Settings()
 
 
-@st.cache_resource(show_spinner="Loading the index and the embedding model…", max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _assistant(settings_json: str) -> Assistant:
+    """One Assistant per settings and process. The page only needs the index snapshot, so the
+    embedding model and Chroma load in the background while the user reads and types; a question
+    asked before that finishes waits for it (the Assistant's cached properties are locked)."""
     assistant = Assistant(Settings.model_validate_json(settings_json))
-    assistant.retriever  # noqa: B018 - load the model and open Chroma once per process
+    threading.Thread(target=_warm_up, args=(assistant,), name="assistant-warm-up", daemon=True).start()
     return assistant
+
+
+def _warm_up(assistant: Assistant) -> None:
+    try:
+        assistant.retriever  # noqa: B018 - loads the embedding model and opens Chroma
+        assistant.embedder.embed_query("warm up")
+    except Exception:  # the first question raises it again, where the user sees it
+        log.exception("warming up the assistant failed")
+
+
+def model_ready(settings: Settings) -> bool:
+    return "retriever" in vars(get_assistant(settings))
 
 
 def get_assistant(settings: Settings) -> Assistant:
