@@ -8,6 +8,7 @@ appear under it once the final `Answer` arrives.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import streamlit as st
@@ -136,8 +137,11 @@ def _ask(question: str, settings: Settings, kinds: list[str], documents: list[st
                 get_assistant(settings), question, history=history(turns), backend=backend,
                 kinds=set(kinds) or None, documents=set(documents) or None,
             )
+            text = pieces(stream)
             with placeholder.container():
-                streamed = st.write_stream(pieces(stream))
+                with st.spinner("Searching the documents…"):
+                    first = next(text, None)  # retrieval and verification happen before the first words
+                streamed = st.write_stream(itertools.chain([] if first is None else [first], text))
         except Exception as e:  # noqa: BLE001 - a failed answer must not take the page down
             placeholder.error(f"The question could not be answered: {md_escape(f'{type(e).__name__}: {e}')}")
             return

@@ -168,7 +168,13 @@ def _documents_table(snap: Snapshot) -> None:
         }
         for doc_id, d in sorted(snap.documents.items(), key=lambda kv: (kv[1].get("kind", ""), kv[0]))
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(
+        rows, hide_index=True, width="stretch",
+        column_config={
+            "title": st.column_config.TextColumn("title", width="large"),
+            "document id": st.column_config.TextColumn("document id", width="medium"),
+        },
+    )
     sources = sorted(snap.sources.values(), key=lambda s: s.footnote)
     if sources:
         with st.expander(f"The brief's {len(sources)} footnote sources"):

@@ -8,18 +8,20 @@ shown here and every output file can be downloaded. Output goes to a fresh tempo
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from assistant.evaluate.answerers import RETRIEVERS, make_answer_fn
 from assistant.evaluate.metrics import METRIC_KEYS
 from assistant.evaluate.questions import load_questions
 from assistant.evaluate.report import format_metric
 from assistant.evaluate.run import run_eval
 from assistant.settings import Settings
-from ui.resources import get_assistant, load_settings, snapshot
+from ui.resources import available_backends, get_assistant, load_settings, snapshot
 from ui.safety import md_escape
 
 RUN = "eval_run"
@@ -42,20 +44,21 @@ LABELS = {
 }
 
 
-def run_questions(data: bytes, file_name: str, settings: Settings, k: int, progress: Any) -> dict[str, Any]:
-    """Evaluate an uploaded question file; returns where the outputs are and what was found."""
+def run_questions(data: bytes, file_name: str, settings: Settings, k: int, progress: Any, *,
+                  retriever: str = "hybrid", backend: str | None = None) -> dict[str, Any]:
+    """Evaluate an uploaded question file with the same answer function as `usmca-assistant eval`;
+    returns where the outputs are and what was found."""
     out = Path(tempfile.mkdtemp(prefix="usmca-eval-"))
     qfile = out / "questions.jsonl"
     qfile.write_bytes(data)
     questions, line_errors = load_questions(qfile)
     if not questions:
         return {"out_dir": None, "line_errors": line_errors, "summary": None, "file": file_name}
-    assistant = get_assistant(settings)
     summary = run_eval(
         questions,
-        lambda q: assistant.ask(q, k=k),
+        make_answer_fn(retriever, get_assistant(settings), k=k, backend=backend),
         out,
-        retriever="hybrid",
+        retriever=retriever,
         k=k,
         progress=progress,
         question_file=file_name,
@@ -121,15 +124,26 @@ def render() -> None:
         st.warning("The index is empty: add documents on the Corpus page first.")
         return
     upload = st.file_uploader("Question file", type=["jsonl", "json", "txt"], key="eval_file")
-    k = st.slider("Passages retrieved per question (k)", 1, 20, min(settings.top_k, 20), key="eval_k")
+    left, mid, right = st.columns(3)
+    retriever = left.selectbox("Retriever", RETRIEVERS, key="eval_retriever",
+                               help="hybrid is the product; dense, bm25 and naive are for comparison.")
+    backends = available_backends(settings)
+    backend = mid.selectbox("Answer backend", backends, key="eval_backend",
+                            index=backends.index(settings.answer_backend) if settings.answer_backend in backends else 0)
+    k = right.slider("Passages retrieved per question (k)", 1, 20, min(settings.top_k, 20), key="eval_k")
     if st.button("Run evaluation", type="primary", disabled=upload is None, icon=":material/play_arrow:"):
         bar = st.progress(0.0, text="Warming up")
 
         def progress(done: int, total: int) -> None:
             bar.progress(done / max(total, 1), text=f"Question {done} of {total}")
 
+        previous = (st.session_state.pop(RUN, None) or {}).get("out_dir")
+        if previous and Path(previous).name.startswith("usmca-eval-"):
+            shutil.rmtree(previous, ignore_errors=True)  # one run's files per session are kept
         try:
-            st.session_state[RUN] = run_questions(upload.getvalue(), upload.name, settings, k, progress)
+            st.session_state[RUN] = run_questions(
+                upload.getvalue(), upload.name, settings, k, progress, retriever=retriever, backend=backend
+            )
         except Exception as e:  # noqa: BLE001 - a broken file must not take the page down
             st.session_state.pop(RUN, None)
             st.error(f"The evaluation failed: {md_escape(f'{type(e).__name__}: {e}')}")
