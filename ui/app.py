@@ -18,6 +18,7 @@ import streamlit as st  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
+st.set_option("client.toolbarMode", "viewer")  # negotiators need no deploy / rerun / clear-cache buttons
 st.set_page_config(page_title="USMCA Review Assistant", page_icon=":material/gavel:", layout="wide")
 page = st.navigation(
     [
