@@ -17,6 +17,7 @@ from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
 
 MODES = ("hybrid", "dense", "bm25")
+MAX_EXACT = 3  # passages of one named article/section boosted to the top
 
 _TARIFF_ITEM = re.compile(r"\b(\d{4})\.(\d{2})(?:\.(\d{2}))?\b")
 _TARIFF_INTENT = re.compile(
@@ -26,7 +27,7 @@ _TARIFF_INTENT = re.compile(
 )
 _ARTICLE = re.compile(r"\b(?:article|art\.?)\s*(\d{1,2}\.\d{1,2})(?:\.(\d+))?", re.I)
 _ANNEX = re.compile(r"\bannex\s+(\d{1,2}-[A-Z])\b", re.I)
-_USC = re.compile(r"(?:§+|\bsection|\bsec\.)\s*(4[5-7]\d\d)\b", re.I)
+_USC = re.compile(r"(?:§+|\bsections?|\bsec\.|\bU\.?S\.?C\.?)\s*(?:§+\s*)?(4[5-7]\d\d)\b", re.I)
 _PROCLAMATION_CLAUSE = re.compile(r"\bproclamation\s+(\d{5})\b.*?\b(?:clause|section|sec\.?|cl\.)\s*(\d+)", re.I)
 
 
@@ -53,6 +54,13 @@ def exact_keys(question: str) -> list[str]:
     for m in _PROCLAMATION_CLAUSE.finditer(question):
         keys.append(f"{m.group(1)} cl. {m.group(2)}")
     return keys
+
+
+def specific_refs(question: str) -> list[str]:
+    """Label fragments of a paragraph or subsection named in the question: "Art. 2.4.2", "§ 4611(b)"."""
+    refs = [f"Art. {m.group(1)}.{m.group(2)}" for m in _ARTICLE.finditer(question) if m.group(2)]
+    refs += [f"§ {m.group(1)}{m.group(2)}" for m in re.finditer(r"(4[5-7]\d\d)((?:\([a-zA-Z0-9]+\))+)", question)]
+    return refs
 
 
 def wants_tariff_lines(question: str) -> bool:
@@ -103,11 +111,21 @@ class HybridRetriever:
         t2 = time.perf_counter()
         fused = self._fuse(lexical, dense, q.mode)
         exact = [cid for key in exact_keys(q.text) for cid in snap.by_key.get(key.lower(), [])]
-        exact = [cid for cid in exact if self._allowed(snap.chunks[cid], kinds, q.documents)]
+        exact = [cid for cid in dict.fromkeys(exact) if self._allowed(snap.chunks[cid], kinds, q.documents)]
         if exact:
+            # The passages of a named article/section/tariff line go first: the most specific
+            # (the named paragraph or subsection), then the best-scoring ones, at most MAX_EXACT.
+            specific = specific_refs(q.text)
+            exact.sort(
+                key=lambda cid: (
+                    not any(sp in snap.chunks[cid].label for sp in specific),
+                    -fused.get(cid, (0.0, None, None))[0],
+                    snap.chunks[cid].position,
+                )
+            )
             top = max((s for s, _, _ in fused.values()), default=1.0)
-            for i, cid in enumerate(dict.fromkeys(exact)):
-                s, d, lx = fused.get(cid, (0.0, None, None))
+            for i, cid in enumerate(exact[:MAX_EXACT]):
+                _, d, lx = fused.get(cid, (0.0, None, None))
                 fused[cid] = (top + 1.0 / (1 + i), d, lx)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1][0])[: q.k]
         self.last_timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000}
