@@ -20,6 +20,7 @@ def doctor(
 ) -> None:
     """Consistency check of the index. Exit status: 0 healthy, 1 problems remain, 3 busy."""
     from assistant.index.indexer import IndexBusy, Indexer
+    from assistant.index.vectors import VectorStoreUnavailable
 
     indexer = Indexer(get_settings())
     if repair:
@@ -28,6 +29,9 @@ def doctor(
         except IndexBusy as e:
             err.print(f"[red]error:[/] {escape(str(e))}")
             raise typer.Exit(EXIT_BUSY) from e
+        except VectorStoreUnavailable as e:
+            err.print(f"[red]error:[/] {escape(str(e))}")
+            raise typer.Exit(EXIT_PARTIAL) from e
         for note in health.repaired:
             console.print(f"[green]repaired:[/] {escape(note)}")
     else:

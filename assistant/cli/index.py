@@ -36,6 +36,7 @@ def index(
     Exit status: 0 done, 1 some files failed (the rest were indexed), 2 usage error,
     3 another process is writing the index."""
     from assistant.index.indexer import IndexBusy, Indexer
+    from assistant.index.vectors import VectorStoreUnavailable
 
     settings = get_settings()
     for p in paths or []:
@@ -55,6 +56,9 @@ def index(
         except IndexBusy as e:
             err.print(f"[red]error:[/] {escape(str(e))}")
             raise typer.Exit(EXIT_BUSY) from e
+        except VectorStoreUnavailable as e:
+            err.print(f"[red]error:[/] {escape(str(e))}")
+            raise typer.Exit(EXIT_USAGE) from e
     for note in report.recovered:
         err.print(f"[cyan]note:[/] {escape(note)}")
     for w in report.warnings:

@@ -683,9 +683,12 @@ class Indexer:
             vectors = self.vectors
             present = vectors.all_ids()
         except Exception as e:  # noqa: BLE001 - any failure to open or read the store is the finding
-            health.problems.append(Problem(
-                "chroma", f"the vector store cannot be read ({type(e).__name__}: {e})",
-                "move the embedded Chroma folder aside and embed every document again"))
+            fix = (
+                "none: start the Chroma server or fix ASSISTANT_CHROMA_HOST / ASSISTANT_CHROMA_PORT"
+                if self.settings.chroma_host
+                else "move the embedded Chroma folder aside and embed every document again"
+            )
+            health.problems.append(Problem("chroma", f"the vector store cannot be read ({e})", fix))
             return
         health.stats["vectors"] = len(present)
         location = manifest.get("vectors", "")

@@ -31,6 +31,10 @@ _BATCH = 2000
 DEFAULT_TIMEOUT_S = 30.0
 
 
+class VectorStoreUnavailable(RuntimeError):
+    """The configured Chroma server cannot be reached."""
+
+
 def make_client(index_dir: Path, host: str | None = None, port: int = 8000, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
     """An HTTP client when a server is configured, else an embedded client with its own System."""
     import chromadb
@@ -38,7 +42,13 @@ def make_client(index_dir: Path, host: str | None = None, port: int = 8000, time
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if host:
-        client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+        try:
+            client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+        except ValueError as e:  # chromadb's "Could not connect to a Chroma server"
+            raise VectorStoreUnavailable(
+                f"cannot reach the Chroma server at {host}:{port} ({e}); start it, or fix or unset "
+                "ASSISTANT_CHROMA_HOST / ASSISTANT_CHROMA_PORT"
+            ) from e
         _set_http_timeout(client, timeout_s)
         return client
     path = Path(index_dir) / "chroma"
@@ -134,6 +144,8 @@ class VectorStore:
     def reopen(self, stamp: tuple[int, int, int] | None = None) -> None:
         """A new client and collection handle; queries in flight finish on the old one."""
         with self._lock:
+            if stamp is not None and stamp == self._stamp:
+                return  # another thread reopened for this commit already
             if self._index_dir is not None:
                 client = make_client(self._index_dir)
                 self.client, self.collection = client, self._open(client)
