@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     llm_api_key: str = ""
     llm_timeout_s: float = 60.0
     llamacpp_model_path: str = ""
+    llamacpp_n_ctx: int = 4096
+    llm_temperature: float = 0.0
+    llm_max_tokens: int = 512
+    llm_passages: int = 6  # passages put in the LLM prompt
+    unsupported_sentences: str = "drop"  # drop | mark: what verification does with an unsupported sentence
+    history_turns: int = 6  # recent (role, text) turns used to rewrite a follow-up question
 
     # Limits on input
     max_file_mb: float = 60.0

@@ -6,6 +6,8 @@ source is itself indexed, the citation also offers that source's best-matching p
 
 from __future__ import annotations
 
+import re
+
 from assistant.domain import Chunk, Citation, SourceRef
 from assistant.textutil import footnote_marks
 
@@ -45,3 +47,43 @@ def build_citation(
 def _url(chunk: Chunk, refs: list[SourceRef]) -> str:
     """The document's own URL, else the URL of the first source the passage cites."""
     return chunk.url or (refs[0].url if refs else "")
+
+
+class MarkerMapper:
+    """Rewrites an LLM's passage ids ("[P3]", "[P1, P4]", "[2]") into answer citation numbers while
+    the text streams in: passages are numbered 1..n in order of first citation, and a marker
+    naming no passage of the prompt is dropped. Text that may be the start of a marker is held back
+    until it is complete, so every piece handed out is final."""
+
+    _MARKER = re.compile(r"\[\s*P?\s*\d+(?:\s*[,;]\s*P?\s*\d+)*\s*\]", re.I)
+    _PARTIAL = re.compile(r"\[[\sPp\d,;]*$")
+
+    def __init__(self, n_passages: int):
+        self.n_passages = n_passages
+        self.numbers: dict[int, int] = {}  # prompt passage (1-based) -> citation number
+        self.dropped: list[str] = []
+        self._pending = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._pending + piece
+        partial = self._PARTIAL.search(text)
+        if partial and len(text) - partial.start() <= 24:
+            text, self._pending = text[: partial.start()], text[partial.start():]
+        else:
+            self._pending = ""
+        return self._MARKER.sub(self._replace, text)
+
+    def flush(self) -> str:
+        """The held-back end of the text; an unfinished marker ("... [P") is dropped."""
+        text, self._pending = self._pending, ""
+        return "" if self._PARTIAL.fullmatch(text) else self._MARKER.sub(self._replace, text)
+
+    def _replace(self, m: re.Match[str]) -> str:
+        out = []
+        for raw in re.findall(r"\d+", m.group(0)):
+            p = int(raw)
+            if not 1 <= p <= self.n_passages:
+                self.dropped.append(f"P{p}")
+                continue
+            out.append(self.numbers.setdefault(p, len(self.numbers) + 1))
+        return "".join(f"[{n}]" for n in dict.fromkeys(out))

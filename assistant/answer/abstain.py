@@ -1,0 +1,126 @@
+"""Abstention decided in code, from the retrieval evidence, before any backend writes a word.
+
+Features of the question against what retrieval found (all cheap: BM25 idf from the snapshot,
+sentence vectors from the index, the query vector retrieval already computed):
+
+- `coverage`: the largest idf-weighted share of the question's terms that one top passage (its
+  text and heading) contains. A question whose rare terms ("tomato", "softwood") occur in no top
+  passage is asking about something the passages do not discuss.
+- `sentence_coverage`: the same for the best single sentence.
+- `dense`: the best cosine between the question and a sentence of a top passage.
+- `unknown_share`: the share of the question's idf weight carried by terms the corpus never uses.
+
+`decide` applies the calibrated rule (thresholds and the measurements behind them are in
+bench/abstain_calibration.py; the rule is fitted on a question set written for calibration and
+checked on the dev set, never fitted to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from assistant.domain import ScoredChunk
+from assistant.index.lexical import tokenize
+from assistant.index.store import Snapshot
+
+EVIDENCE_PASSAGES = 6  # the passages whose evidence counts (the ones an answer is drawn from)
+UBIQUITOUS_IDF = 1.0  # terms in most passages ("Mexico", "USMCA") say nothing about coverage
+
+# The calibrated rule (see module docstring and bench/abstain_calibration.py).
+MAX_UNKNOWN_SHARE = 0.5  # abstain when more of the question's weight is on words no document uses
+MIN_COVERAGE = 0.15  # ... or when no passage holds even this share of the question's topic terms
+MIN_EVIDENCE = 0.95  # ... or when coverage + sentence similarity stays below this
+
+# General English question vocabulary (verbs, adverbs, adjectives of asking and comparing): not
+# topic words, so their absence from a passage says nothing about whether it answers.
+QUESTION_VOCABULARY = frozenset(tokenize(
+    "be have do say get got make go goes went gone know take took taken see come came think look want give "
+    "gave given use find tell ask seem feel try tried leave call keep kept let begin help show hear play run "
+    "move live believe bring happen sit stand lose lost meet include continue set learn lead understand "
+    "watch follow stop create speak read allow add spend open walk win offer remember consider appear buy "
+    "wait serve send expect build stay fall reach remain suggest pass sell decide pull put mean means meant "
+    "point turn face hold hit way ways thing things kind sort lot lots part overall far ahead long often "
+    "fast quick quickly big large larger small little main mainly mostly really actually already still yet "
+    "ever never always even enough better best worse worst good bad new old first last next same different "
+    "current currently recent recently today now bottom line side sides whole general generally specific "
+    "specifically particular particularly exactly roughly approximately around nearly almost well right "
+    "wrong sure true false able likely possible need needs needed instead elsewhere else compared compare "
+    "comparison seems happens happened doing done told"
+))
+
+
+@dataclass(frozen=True)
+class EvidenceFeatures:
+    coverage: float
+    sentence_coverage: float
+    dense: float
+    unknown_share: float
+    n_terms: int
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in asdict(self).items()}
+
+
+def term_weights(question: str, snap: Snapshot) -> tuple[dict[str, float], set[str]]:
+    """idf per topic term of the question, and the terms the corpus never uses (weighted as the
+    rarest possible). Question vocabulary and terms found in nearly every passage are left out."""
+    n = max(len(snap.lexical.ids), 1)
+    unseen = float(np.log(1 + (n + 0.5) / 0.5))
+    weights: dict[str, float] = {}
+    unknown: set[str] = set()
+    for t in tokenize(question):
+        if t in QUESTION_VOCABULARY:
+            continue
+        idf = snap.lexical.idf(t)
+        if not idf:
+            unknown.add(t)
+        elif idf < UBIQUITOUS_IDF:
+            continue
+        weights[t] = idf or unseen
+    return weights, unknown
+
+
+def _share(weights: dict[str, float], present: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def features(
+    question: str,
+    retrieved: list[ScoredChunk],
+    snap: Snapshot,
+    query_vector: np.ndarray | None,
+) -> EvidenceFeatures:
+    """The evidence features of `question` (in English: a Spanish question's gloss) against the
+    top retrieved passages."""
+    weights, unknown = term_weights(question, snap)
+    total = sum(weights.values())
+    unknown_share = sum(weights[t] for t in unknown) / total if total else 0.0
+    coverage = sentence_coverage = 0.0
+    dense = -1.0
+    for sc in retrieved[:EVIDENCE_PASSAGES]:
+        c = sc.chunk
+        coverage = max(coverage, _share(weights, set(tokenize(c.search_text))))
+        spans, vecs = snap.sentences(c.id) if c.id in snap.sentence_spans else ([(0, len(c.text))], None)
+        for i, (a, b) in enumerate(spans):
+            sentence_coverage = max(sentence_coverage, _share(weights, set(tokenize(c.text[a:b]))))
+            if vecs is not None and query_vector is not None:
+                dense = max(dense, float(vecs[i] @ query_vector))
+        if vecs is None and sc.dense is not None:
+            dense = max(dense, sc.dense)
+    if not weights:  # nothing but question words and ubiquitous terms: let similarity decide
+        coverage = sentence_coverage = 1.0 if retrieved else 0.0
+    return EvidenceFeatures(coverage, sentence_coverage, max(dense, 0.0), unknown_share, len(weights))
+
+
+def decide(f: EvidenceFeatures) -> tuple[bool, str]:
+    """(abstain?, why) under the calibrated rule."""
+    if f.unknown_share > MAX_UNKNOWN_SHARE:
+        return True, f"{f.unknown_share:.0%} of the question's weight is on terms no document uses"
+    if f.coverage < MIN_COVERAGE:
+        return True, f"no passage covers the question's terms (best {f.coverage:.2f})"
+    if f.coverage + f.dense < MIN_EVIDENCE:
+        return True, f"weak evidence (term coverage {f.coverage:.2f}, similarity {f.dense:.2f})"
+    return False, ""

@@ -1,0 +1,120 @@
+"""Citation verification: numbers, names and wording of each sentence against its cited passages."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+from assistant.answer.verify import UNVERIFIED_TAG, check_sentence, names, split_answer, verify
+from assistant.domain import Chunk
+from assistant.pipeline import Assistant
+
+RRM_Q = "How many workers did the Rapid Response Mechanism settlements benefit?"
+
+
+def rrm_chunk(assistant: Assistant) -> Chunk:
+    return next(sc.chunk for sc in assistant.retrieve(RRM_Q, 8) if "36,000" in sc.chunk.text)
+
+
+def test_a_changed_number_is_unsupported_even_with_identical_words(brief_assistant):
+    chunk = rrm_chunk(brief_assistant)
+    text = "The settlements benefited 36,000 workers [1]. The settlements benefited 63,000 workers [1]."
+    v = verify(text, {1: chunk})
+    good, bad = v.support
+    assert good.supported and good.citations == [1]
+    assert not bad.supported and "63000" in bad.reason and "number" in bad.reason
+    assert v.text == "The settlements benefited 36,000 workers [1]." and v.dropped == 1
+
+
+def test_mark_policy_keeps_the_sentence_visibly_flagged(brief_assistant):
+    chunk = rrm_chunk(brief_assistant)
+    text = "The settlements benefited 36,000 workers [1]. The settlements benefited 63,000 workers [1]."
+    v = verify(text, {1: chunk}, policy="mark")
+    assert v.text.endswith(f"63,000 workers {UNVERIFIED_TAG}.") and "[1]" in v.text
+
+
+def test_a_name_absent_from_the_passage_is_unsupported(brief_assistant):
+    chunk = rrm_chunk(brief_assistant)
+    ok, _, reason = check_sentence("The settlements benefited 36,000 workers in Guatemala [1].", [chunk])
+    assert ok is False and "guatemala" in reason
+    assert check_sentence("Settlements benefited 36,000 workers in Mexico [1].", [chunk])[0] is not False
+
+
+def test_markers_to_missing_passages_disappear_and_numbers_are_renumbered(brief_assistant):
+    chunk = rrm_chunk(brief_assistant)
+    text = "Cases were settled and 36,000 workers benefited [7][2].\nMost of the workers moved to Canada [9]."
+    v = verify(text, {2: chunk})
+    assert v.numbering == {2: 1}
+    assert re.findall(r"\[(\d+)\]", v.text) == ["1"]
+    assert "Canada" not in v.text  # its only marker pointed nowhere, and no neighbour supports it
+
+
+def test_uncited_sentence_borrows_its_neighbours_citation_when_supported(brief_assistant):
+    chunk = rrm_chunk(brief_assistant)
+    text = "The settlements benefited 36,000 workers. They resulted in higher wages and union elections [1]."
+    v = verify(text, {1: chunk})
+    assert all(s.supported for s in v.support)
+    assert v.text.count("[1]") == 2
+
+
+def test_borderline_sentences_are_settled_by_embedding_similarity(brief_assistant):
+    snap = brief_assistant.reader.snapshot()
+    calls: list[list[str]] = []
+
+    def embed(texts):
+        calls.append(texts)
+        return np.asarray(brief_assistant.embedder.embed(texts))
+
+    def check(sentence: str, anchor: str):
+        chunk = next(c for c in snap.chunks.values() if anchor in c.text)
+        v = verify(sentence, {1: chunk}, embed=embed, sentence_vectors=lambda cid: snap.sentences(cid))
+        return v.support[0]
+
+    paraphrase = check("Sheinbaum sent 29 jailed cartel bosses to the United States shortly before the tariff "
+                       "deadline [1].", "29 major cartel leaders")
+    assert calls, "a sentence with partial wording overlap is embedded"
+    assert paraphrase.supported and "similarity" in paraphrase.reason, paraphrase
+    claim = check("China owns 43 percent of the electronics factories in northern Mexico [1].",
+                  "43 percent coming from China")
+    assert not claim.supported and "similarity" in claim.reason, claim
+
+
+def test_quotes_are_passage_sentences(brief_assistant):
+    chunk = rrm_chunk(brief_assistant)
+    v = verify("36,000 workers benefited from the settlements [1].", {1: chunk})
+    (quote,) = v.quotes[1]
+    assert "36,000" in quote and quote in chunk.text
+
+
+def test_split_answer_moves_markers_after_the_stop_into_the_sentence():
+    parts = split_answer("Trade grew.[1] Mexico leads [2][3].\n- a list item [4]")
+    assert [p[1] for p in parts] == [[1], [2, 3], [4]]
+    assert parts[2][2] == "\n"
+
+
+def test_names_skip_the_first_word_but_keep_acronyms():
+    assert names("The USMCA review involves Mexico and Canada.") == {"usmca", "mexico", "canada"}
+    assert names("Article 2.4 applies.") == set()
+
+
+def test_every_extractive_answer_is_verified_and_supported(brief_assistant):
+    for q in ("How much did U.S.-Mexico trade total in 2024?", RRM_Q, "How did Trump describe AMLO?"):
+        a = brief_assistant.ask(q)
+        assert not a.abstained
+        assert a.support and all(s.supported for s in a.support), a.support
+        cited = {n for s in a.support for n in s.citations}
+        assert cited == {c.number for c in a.citations}
+
+
+def test_llm_sentence_with_a_wrong_number_is_dropped_and_recorded(brief_assistant):
+    top = brief_assistant.retrieve(RRM_Q)[: brief_assistant.settings.llm_passages]
+    n = next(i for i, sc in enumerate(top, 1) if "36,000" in sc.chunk.text)
+    reply = f"The settlements benefited 36,000 workers [P{n}]. Of the 27 cases, 25 had been settled [P{n}]."
+    model = GenericFakeChatModel(messages=iter([reply]))
+    a = Assistant(brief_assistant.settings, chat_models={"fakellm": model}).ask(RRM_Q, backend="fakellm")
+    assert a.text == "The settlements benefited 36,000 workers [1]."
+    flagged = [s for s in a.support if not s.supported]
+    assert len(flagged) == 1 and "25" in flagged[0].reason
+    assert any("removed" in w for w in a.warnings)
