@@ -158,6 +158,7 @@ class VectorStore:
         return int(self.collection.count())
 
     def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str], metadatas: list[dict]) -> None:
+        self.refresh()  # never write through a view older than the last commit
         for i in range(0, len(ids), _BATCH):
             self.collection.upsert(
                 ids=ids[i : i + _BATCH],
@@ -168,11 +169,13 @@ class VectorStore:
 
     def update_metadata(self, ids: list[str], metadatas: list[dict]) -> None:
         """Change what a vector says about its chunk (a renamed document) without re-embedding."""
+        self.refresh()
         for i in range(0, len(ids), _BATCH):
             self.collection.update(ids=ids[i : i + _BATCH], metadatas=metadatas[i : i + _BATCH])
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = sorted(ids)
+        self.refresh()
         for i in range(0, len(ids), _BATCH):
             self.collection.delete(ids=ids[i : i + _BATCH])
 
