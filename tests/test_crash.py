@@ -239,3 +239,18 @@ def test_doctor_re_embeds_a_lost_vector_store(v1_index):
     state = index_state(settings)
     assert_consistent(state)
     assert state["chroma_ids"] == v1["chroma_ids"]
+
+
+def test_partial_index_run_over_a_corrupt_generation_keeps_every_document(v1_index):
+    settings, v1 = v1_index
+    generation = store.read_manifest(settings.index_dir)["generation"]
+    (store.generation_dir(settings.index_dir, generation) / "sentences.npy").write_bytes(b"\x93NUMPY garbage")
+    note = Path(settings.corpus_dirs[0]) / "note.md"
+    note.write_text("# Note\n\nA short note on sugar quotas.\n", encoding="utf-8")
+    report = Indexer(settings).run([note])
+    assert report.ok and any("re-parsing every document" in n for n in report.recovered)
+    state = index_state(settings)
+    assert_consistent(state)
+    assert set(state["documents"]) == set(v1["documents"]) | {"note.md"}
+    for doc, entry in v1["documents"].items():
+        assert state["documents"][doc] == entry

@@ -411,10 +411,14 @@ class Indexer:
     def _run_locked(self, paths: list[Path] | None, remove: list[str], *, rebuild: bool, force: set[str]) -> IndexReport:
         t0 = time.perf_counter()
         manifest, current, rebuild, notes = self._current(rebuild)
+        old_docs: dict[str, dict] = manifest.get("documents", {})
+        if paths is not None and current.empty and old_docs:
+            # The old chunks are unreadable: documents outside `paths` must be parsed again too.
+            extra = [Path(d["abs_path"]) for d in old_docs.values() if Path(d.get("abs_path", "")).is_file()]
+            paths = [*paths, *extra]
         plan = self.plan(paths, force=force, rebuild=rebuild)
         plan.remove = sorted(set(plan.remove) | set(remove))
         report = IndexReport(plan=plan, errors=dict(plan.errors), recovered=notes)
-        old_docs: dict[str, dict] = manifest.get("documents", {})
 
         # 1. parse what is new or changed
         todo = [t for t in plan.tasks if t.action in ("add", "update", "rename")]
@@ -473,6 +477,13 @@ class Indexer:
                 chunks.extend(parsed[doc_id].chunks)
             else:
                 kept = [current.chunks[c] for c in new_docs[doc_id]["chunk_ids"] if c in current.chunks]
+                if len(kept) != len(new_docs[doc_id]["chunk_ids"]):  # unreadable old generation
+                    report.warnings.append(
+                        f"{doc_id}: dropped; its indexed chunks could not be read and its file "
+                        f"{new_docs[doc_id].get('path', '')} could not be parsed again"
+                    )
+                    del new_docs[doc_id]
+                    continue
                 chunks.extend(kept)
                 for c in kept:
                     sentences[c.id] = current.sentences(c.id)
