@@ -11,7 +11,9 @@ One question goes through the same steps whatever the backend:
 3. otherwise the question (with an English gloss when it is Spanish, `translate`) is retrieved;
 4. the evidence decides abstention (`abstain`), in code, for every backend;
 5. the extractive composer or an LLM writes the answer, streamed in pieces;
-6. every answer is verified sentence by sentence against its citations (`verify`).
+6. every answer is verified sentence by sentence against its citations (`verify`), and each
+   citation gets its related passages: the cited source's own words, cross-referenced articles
+   (`related`).
 
 An LLM backend that cannot be built or reached, or whose answer does not survive verification,
 leaves a warning and the extractive answer, never an exception.
@@ -35,6 +37,7 @@ from assistant.answer.extractive import compose, query_weights, score_candidates
 from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
 from assistant.answer.recommend import is_recommendation_question, summary_answer
+from assistant.answer.related import related_passages
 from assistant.answer.verify import verify
 from assistant.domain import Answer, Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder, get_embedder
@@ -91,17 +94,7 @@ class Assistant:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        s = self.settings
-        return HybridRetriever(
-            self.reader,
-            self.vectors,
-            self.embedder,
-            dense_candidates=s.dense_candidates,
-            lexical_candidates=s.lexical_candidates,
-            dense_weight=s.dense_weight,
-            lexical_weight=s.lexical_weight,
-            rrf_k=s.rrf_k,
-        )
+        return HybridRetriever.from_settings(self.reader, self.vectors, self.embedder, self.settings)
 
     def chat_model(self, backend: str) -> BaseChatModel:
         """The chat model of an LLM backend, built once (raises `BackendUnavailable`)."""
@@ -223,8 +216,9 @@ class Assistant:
         query_vector = self.embedder.embed_query(q.search_text) if mode != "bm25" else None
         cands = sentence_candidates(retrieved, snap)
         score_candidates(q.search_text, cands, query_weights(q.search_text, snap), self.embedder)
-        english = english_gloss(q.standalone) if question_language(q.standalone) == "es" else q.standalone
-        feats = abstention.features(english, retrieved, snap, query_vector)
+        spanish = question_language(q.standalone) == "es"
+        english = english_gloss(q.standalone) if spanish else q.standalone
+        feats = abstention.features(english, retrieved, snap, query_vector, translated=spanish)
         abstain, reason = abstention.decide(feats)
         return _Evidence(retrieved, snap, cands, abstain, reason, feats)
 
@@ -255,9 +249,10 @@ class Assistant:
         chosen = select(ev.candidates, self.settings.max_answer_sentences)
         if not chosen:
             return self._abstention(q, ev, EXTRACTIVE)
-        text, used = compose(chosen, q.standalone)
+        text, used = compose(chosen, q.standalone, ev.snap.sources)
         passages = {n: chunk for n, (chunk, _) in enumerate(used, start=1)}
-        checked = verify(text, passages, policy=self.settings.unsupported_sentences, verbatim=True)
+        notes = {c.id: _cited_sources(c, ev.snap) for c in passages.values()}
+        checked = verify(text, passages, policy=self.settings.unsupported_sentences, verbatim=True, notes=notes)
         quotes = {n: sents for n, (_, sents) in enumerate(used, start=1)}
         citations = [
             build_citation(new, passages[old], quotes[old], ev.snap.sources)
@@ -359,6 +354,13 @@ class Assistant:
     # ---- shared ends ------------------------------------------------------------------------
 
     def _finish(self, q: _Question, answer: Answer) -> Answer:
+        if answer.citations:
+            snap = self.reader.snapshot()
+            for c in answer.citations:
+                try:
+                    c.related = related_passages(c, snap, self.retriever)
+                except Exception as e:  # a missing link must not cost the answer
+                    q.warnings.append(f"related passages for [{c.number}] unavailable ({_describe(e)})")
         answer.standalone_question = q.standalone
         answer.warnings = list(dict.fromkeys(q.warnings + answer.warnings))
         total = (time.perf_counter() - q.started) * 1000

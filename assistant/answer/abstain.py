@@ -9,6 +9,8 @@ sentence vectors from the index, the query vector retrieval already computed):
 - `sentence_coverage`: the same for the best single sentence.
 - `dense`: the best cosine between the question and a sentence of a top passage.
 - `unknown_share`: the share of the question's idf weight carried by terms the corpus never uses.
+- `missing_ids`: treaty articles, annexes, U.S. Code sections or tariff items the question names
+  that no indexed document contains ("Article 32.10" when only chapter 2 is indexed): decisive.
 
 `decide` applies the calibrated rule (thresholds and the measurements behind them are in
 bench/abstain_calibration.py; the rule is fitted on a question set written for calibration and
@@ -17,6 +19,7 @@ checked on the dev set, never fitted to it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,14 +27,15 @@ import numpy as np
 from assistant.domain import ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
+from assistant.retrieve.hybrid import exact_keys
 
 EVIDENCE_PASSAGES = 6  # the passages whose evidence counts (the ones an answer is drawn from)
 UBIQUITOUS_IDF = 1.0  # terms in most passages ("Mexico", "USMCA") say nothing about coverage
 
 # The calibrated rule (see module docstring and bench/abstain_calibration.py).
-MAX_UNKNOWN_SHARE = 0.5  # abstain when more of the question's weight is on words no document uses
-MIN_COVERAGE = 0.15  # ... or when no passage holds even this share of the question's topic terms
-MIN_EVIDENCE = 0.95  # ... or when coverage + sentence similarity stays below this
+MAX_UNKNOWN_SHARE = 0.75  # abstain when more of the question's weight is on words no document uses
+MIN_COVERAGE = 0.1  # ... or when no passage holds even this share of the question's topic terms
+MIN_EVIDENCE = 0.78  # ... or when coverage + sentence similarity stays below this
 
 # General English question vocabulary (verbs, adverbs, adjectives of asking and comparing): not
 # topic words, so their absence from a passage says nothing about whether it answers.
@@ -58,9 +62,10 @@ class EvidenceFeatures:
     dense: float
     unknown_share: float
     n_terms: int
+    missing_ids: tuple[str, ...] = ()  # article/section/annex/tariff ids named but in no document
 
-    def to_dict(self) -> dict[str, float]:
-        return {k: round(float(v), 4) for k, v in asdict(self).items()}
+    def to_dict(self) -> dict[str, object]:
+        return {k: v if isinstance(v, tuple) else round(float(v), 4) for k, v in asdict(self).items()}
 
 
 def term_weights(question: str, snap: Snapshot) -> tuple[dict[str, float], set[str]]:
@@ -87,15 +92,35 @@ def _share(weights: dict[str, float], present: set[str]) -> float:
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
+def missing_identifiers(question: str, snap: Snapshot) -> tuple[str, ...]:
+    """Identifiers the question names ("Article 32.10", "§ 4999", "Annex 3-B", "0203.22.10") that
+    no indexed document has as a key nor mentions anywhere in its text."""
+    missing = []
+    for key in exact_keys(question):
+        k = key.lower()
+        if k in snap.by_key or any(snap.lexical.idf(t) for t in tokenize(key) if any(ch.isdigit() for ch in t)):
+            continue
+        if re.fullmatch(r"\d{4}\.\d{2}", k) and any(x.startswith(k) for x in snap.by_key):
+            continue  # a tariff subheading: its lines are keyed by the full item
+        missing.append(key)
+    return tuple(missing)
+
+
 def features(
     question: str,
     retrieved: list[ScoredChunk],
     snap: Snapshot,
     query_vector: np.ndarray | None,
+    *,
+    translated: bool = False,
 ) -> EvidenceFeatures:
-    """The evidence features of `question` (in English: a Spanish question's gloss) against the
-    top retrieved passages."""
+    """The evidence features of `question` (in English: a Spanish question's gloss, with
+    `translated=True`, whose words the glossary did not know are not counted as unknown) against
+    the top retrieved passages."""
     weights, unknown = term_weights(question, snap)
+    if translated:
+        weights = {t: w for t, w in weights.items() if t not in unknown}
+        unknown = set()
     total = sum(weights.values())
     unknown_share = sum(weights[t] for t in unknown) / total if total else 0.0
     coverage = sentence_coverage = 0.0
@@ -112,11 +137,14 @@ def features(
             dense = max(dense, sc.dense)
     if not weights:  # nothing but question words and ubiquitous terms: let similarity decide
         coverage = sentence_coverage = 1.0 if retrieved else 0.0
-    return EvidenceFeatures(coverage, sentence_coverage, max(dense, 0.0), unknown_share, len(weights))
+    return EvidenceFeatures(coverage, sentence_coverage, max(dense, 0.0), unknown_share, len(weights),
+                            missing_identifiers(question, snap))
 
 
 def decide(f: EvidenceFeatures) -> tuple[bool, str]:
     """(abstain?, why) under the calibrated rule."""
+    if f.missing_ids:
+        return True, f"the indexed documents do not contain {', '.join(f.missing_ids)}"
     if f.unknown_share > MAX_UNKNOWN_SHARE:
         return True, f"{f.unknown_share:.0%} of the question's weight is on terms no document uses"
     if f.coverage < MIN_COVERAGE:

@@ -12,13 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.domain import Chunk, ScoredChunk
+from assistant.domain import Chunk, ScoredChunk, SourceRef
 from assistant.index.embeddings import Embedder
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
-from assistant.textutil import collapse, numbers, strip_footnote_marks
+from assistant.textutil import collapse, footnote_marks, numbers, strip_footnote_marks
 
-MAX_PASSAGES = 6  # sentences are drawn from the top passages only
+MAX_PASSAGES = 8  # sentences are drawn from the top passages only
+MAX_PER_PASSAGE = 2  # more sentences of one passage only when they are its list items' lead-in
+LABELLED_KINDS = ("law", "treaty", "source")  # legal text is quoted with its article/section label
+_ENUMERATOR = re.compile(r"^\s*(?:\((?:[a-z]{1,3}|[A-Z]|\d{1,3}|[ivxl]+)\)|\d{1,2}\.|[a-z]\.)\s+")
+_LEAD_IN_END = re.compile(r"(?:[:—–-]|\b(?:shall|may|must|means|include|includes|following|to|that|if|whether))\s*$")
+_WANTS_SOURCE = re.compile(
+    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|source|sources|paper|report|survey|author|cite[sd]?|citing|data)\b|"
+    r"\bwho is the source\b|\bsource (for|of|behind)\b|\bbacks?\b|\bqué (fuente|estudio)|\bquién\b.*\bfuente",
+    re.I,
+)
 _WANTS_NUMBER = re.compile(
     r"\b(how (much|many|large|big|fast|often|long)|what (share|percent|percentage|proportion|rate|ceiling|amount)|"
     r"when|which year|cuánt[oa]s?|qué porcentaje|cuándo)\b",
@@ -68,10 +77,24 @@ def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot) -> list[Ca
             spans, vecs = [(0, len(c.text))], None
         for i, (a, b) in enumerate(spans):
             unit = c.text[a:b]
-            if len(unit.split()) >= 3:
+            if len(unit.split()) >= 3 and not is_heading(unit):
                 vec = vecs[i] if vecs is not None else None
                 out.append(Candidate(c, sc.rank, unit, chunk_dense=sc.dense or 0.0, vector=vec))
     return out
+
+
+def is_heading(unit: str) -> bool:
+    """"(1) In general", "(h) Report to Congress": a numbered heading, not a statement."""
+    m = _ENUMERATOR.match(unit)
+    if not m:
+        return False
+    rest = unit[m.end():].strip()
+    return len(rest.split()) <= 5 and not rest.endswith((".", ";", ":", "—")) and not numbers(rest)
+
+
+def wants_source(question: str) -> bool:
+    """The question asks who or what the brief cites ("Which study ...", "Who is the source ...")."""
+    return bool(_WANTS_SOURCE.search(question))
 
 
 def score_candidates(
@@ -94,22 +117,45 @@ def score_candidates(
 
 
 def select(cands: list[Candidate], max_sentences: int) -> list[Candidate]:
-    """The best sentence, then others close to it in score that add new words."""
+    """The best sentence, then others close to it in score that add new words, at most
+    `MAX_PER_PASSAGE` from one passage (a second passage usually answers another part of the
+    question); a list item comes with the sentence that introduces the list."""
     ranked = sorted(cands, key=lambda c: -c.score)
     if not ranked:
         return []
     best = ranked[0].score
     chosen: list[Candidate] = []
+    per_passage: dict[str, int] = {}
     for c in ranked:
         if len(chosen) >= max_sentences:
             break
         if chosen and c.score < 0.72 * best:
             break
+        if per_passage.get(c.chunk.id, 0) >= MAX_PER_PASSAGE:
+            continue
         words = set(tokenize(c.text))
         if any(len(words & set(tokenize(o.text))) > 0.7 * max(len(words), 1) for o in chosen):
             continue
         chosen.append(c)
-    return _with_figure_references(chosen, cands)
+        per_passage[c.chunk.id] = per_passage.get(c.chunk.id, 0) + 1
+    return _with_lead_ins(_with_figure_references(chosen, cands), cands)
+
+
+def _with_lead_ins(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
+    """"(1) be co-chaired by ... the Secretary of Labor; and" means nothing without "The
+    Interagency Labor Committee shall": an enumerated item is preceded by its list's lead-in (the
+    nearest earlier unit of its passage that is not itself an item)."""
+    out = list(chosen)
+    for c in chosen:
+        if not _ENUMERATOR.match(c.text):
+            continue
+        start = c.chunk.text.find(c.text)
+        earlier = [x for x in cands if x.chunk.id == c.chunk.id and 0 <= c.chunk.text.find(x.text) < start]
+        earlier.sort(key=lambda x: c.chunk.text.find(x.text))
+        lead = next((x for x in reversed(earlier) if not _ENUMERATOR.match(x.text)), None)
+        if lead is not None and lead not in out and _LEAD_IN_END.search(lead.text.rstrip()):
+            out.insert(out.index(c), lead)
+    return out
 
 
 def _with_figure_references(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
@@ -127,9 +173,13 @@ def _with_figure_references(chosen: list[Candidate], cands: list[Candidate]) -> 
     return out
 
 
-def compose(chosen: list[Candidate], question: str = "") -> tuple[str, list[tuple[Chunk, list[str]]]]:
+def compose(
+    chosen: list[Candidate], question: str = "", sources: dict[int, SourceRef] | None = None
+) -> tuple[str, list[tuple[Chunk, list[str]]]]:
     """Answer text with [n] markers, and the (chunk, quoted sentences) behind each number.
-    Sentences of one passage keep the passage's order; passages appear by best score."""
+    Sentences of one passage keep the passage's order; passages appear by best score. Legal text
+    opens with its label ("19 U.S.C. § 4646: ..."); when the question asks for a source, a quoted
+    brief sentence is followed by the source its footnote cites."""
     order: list[str] = []
     quotes: dict[str, list[Candidate]] = {}
     for c in chosen:
@@ -137,13 +187,33 @@ def compose(chosen: list[Candidate], question: str = "") -> tuple[str, list[tupl
             order.append(c.chunk.id)
             quotes[c.chunk.id] = []
         quotes[c.chunk.id].append(c)
+    cite_sources = bool(sources) and wants_source(question)
     parts, used = [], []
     for n, cid in enumerate(order, start=1):
         sents = sorted(quotes[cid], key=lambda c: c.chunk.text.find(c.text))
-        for s in sents:
-            parts.append(_with_marker(_as_answer_sentence(s, question), n))
+        for i, s in enumerate(sents):
+            sentence = _as_answer_sentence(s, question)
+            if i == 0 and s.chunk.kind in LABELLED_KINDS and s.chunk.label:
+                sentence = f"{s.chunk.label}: {sentence}"
+            parts.append(_with_marker(sentence, n))
+            if cite_sources:
+                parts.extend(_with_marker(line, n) for line in _source_lines(s.text, sources or {}))
         used.append((sents[0].chunk, [s.text for s in sents]))
     return " ".join(parts), used
+
+
+def _source_lines(sentence: str, sources: dict[int, SourceRef]) -> list[str]:
+    """"The brief's source (note 10): Felipe Benguria, “The Impact of NAFTA ...,” ..." for each
+    footnote the sentence carries, without the URL."""
+    out = []
+    for n in dict.fromkeys(footnote_marks(sentence)):
+        ref = sources.get(n)
+        if ref is None:
+            continue
+        text = collapse(re.sub(r"<?https?://\S+>?|\[https?://[^\]]*\]\([^)]*\)", "", ref.text)).rstrip(" ,.;")
+        if text:
+            out.append(f"The brief's source (note {n}): {text}.")
+    return out
 
 
 def _with_marker(sentence: str, n: int) -> str:
