@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     lexical_candidates: int = 40
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    rrf_k: int = 60
+    rrf_k: int = 5  # small k lets a strong first place on either side count (measured: docs/benchmarks.md)
+    tariff_ratio: float = 1.0  # a tariff line joins prose candidates when its BM25 score >= ratio x best prose
+    brief_prior: float = 0.2  # relative boost of the brief's passages in the fused ranking
 
     # Chroma server (shared index); unset means embedded PersistentClient under index_dir
     chroma_host: str | None = None

@@ -15,6 +15,7 @@ from assistant.domain import Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
+from assistant.settings import Settings
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_EXACT = 3  # passages of one named article/section boosted to the top
@@ -79,6 +80,8 @@ class HybridRetriever:
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
         rrf_k: int = 60,
+        tariff_ratio: float = 1.0,
+        kind_prior: dict[str, float] | None = None,
     ):
         self.reader = reader
         self.vectors = vectors
@@ -88,7 +91,24 @@ class HybridRetriever:
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
         self.rrf_k = rrf_k
+        self.tariff_ratio = tariff_ratio
+        self.kind_prior = kind_prior or {}
         self.last_timings: dict[str, float] = {}
+
+    @classmethod
+    def from_settings(cls, reader: IndexReader, vectors: VectorStore, embedder: Embedder, s: Settings) -> HybridRetriever:
+        return cls(
+            reader,
+            vectors,
+            embedder,
+            dense_candidates=s.dense_candidates,
+            lexical_candidates=s.lexical_candidates,
+            dense_weight=s.dense_weight,
+            lexical_weight=s.lexical_weight,
+            rrf_k=s.rrf_k,
+            tariff_ratio=s.tariff_ratio,
+            kind_prior={"brief": s.brief_prior} if s.brief_prior else None,
+        )
 
     def snapshot(self) -> Snapshot:
         return self.reader.snapshot()
@@ -105,11 +125,18 @@ class HybridRetriever:
         dense: list[tuple[str, float]] = []
         if q.mode in ("hybrid", "bm25"):
             lexical = snap.lexical.search(q.text, self.lexical_candidates, snap.mask(kinds, q.documents))
+            if kinds is not None and not q.kinds and "tariff" not in kinds:
+                lexical = self._with_strong_tariff_lines(q, snap, lexical)
         t1 = time.perf_counter()
         if q.mode in ("hybrid", "dense"):
             dense = self._dense(q, snap, kinds)
         t2 = time.perf_counter()
         fused = self._fuse(lexical, dense, q.mode)
+        if self.kind_prior:
+            fused = {
+                cid: (v[0] * (1.0 + self.kind_prior.get(snap.chunks[cid].kind, 0.0)), v[1], v[2])
+                for cid, v in fused.items()
+            }
         exact = [cid for key in exact_keys(q.text) for cid in snap.by_key.get(key.lower(), [])]
         exact = [cid for cid in dict.fromkeys(exact) if self._allowed(snap.chunks[cid], kinds, q.documents)]
         if exact:
@@ -134,6 +161,19 @@ class HybridRetriever:
             for i, (cid, (s, d, lx)) in enumerate(ranked)
             if cid in snap.chunks
         ]
+
+    def _with_strong_tariff_lines(
+        self, q: Query, snap: Snapshot, lexical: list[tuple[str, float]]
+    ) -> list[tuple[str, float]]:
+        """A question that names a product ("butter substitutes", "maple syrup") without saying
+        "tariff": tariff lines join the candidates only when they match it at least as strongly as
+        the best prose passage does, so they never crowd out prose on other questions."""
+        lines = snap.lexical.search(q.text, 3, snap.mask({"tariff"}, q.documents))
+        best_prose = lexical[0][1] if lexical else 0.0
+        strong = [(cid, sc) for cid, sc in lines if sc >= self.tariff_ratio * best_prose]
+        if not strong:
+            return lexical
+        return sorted(lexical + strong, key=lambda x: -x[1])
 
     def _kinds(self, q: Query, snap: Snapshot) -> set[str] | None:
         if q.kinds:
