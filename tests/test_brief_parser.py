@@ -32,8 +32,12 @@ def test_sections_follow_headings(parsed):
     assert not any("**" in s for s in sections)
 
 
+def body_chunks(parsed):
+    return [c for c in parsed.chunks if "note" not in c.meta]
+
+
 def test_footnote_text_never_enters_the_body(parsed):
-    body = "\n".join(c.text for c in parsed.chunks)
+    body = "\n".join(c.text for c in body_chunks(parsed))
     assert "World Integrated Trade Solution, <https" not in body
     assert "Fact Sheet; The USMCA Rapid Response Mechanism Delivers" not in body
     assert "https://ustr.gov/issue-areas/enforcement" not in body
@@ -66,7 +70,7 @@ def test_footnotes_recorded_and_resolved(parsed):
 
 
 def test_pages_counted_from_the_cover(parsed):
-    pages = [c.page for c in parsed.chunks]
+    pages = [c.page for c in body_chunks(parsed)]
     assert pages == sorted(pages), "pages never go backwards"
     assert parsed.chunks[0].page == 1 and parsed.chunks[0].section == "Cover"
     assert find(parsed, "President Trump's policies carry risks").page == 2
@@ -117,3 +121,14 @@ def test_recommendation_heading_stays_with_its_argument(parsed):
     c = find(parsed, "Recognize President Sheinbaum’s popularity and openness to compromise as an opportunity")
     assert "Mexico has serious economic needs" in c.text
     assert c.section == "The way ahead: Some recommendations"
+
+
+def test_each_footnote_is_a_passage_of_its_own(parsed):
+    notes = {c.meta["note"]: c for c in parsed.chunks if "note" in c.meta}
+    assert sorted(notes) == list(range(1, 63))
+    n10 = notes[10]
+    assert n10.text.startswith("Note 10: Felipe Benguria, “The Impact of NAFTA on U.S. Local Labor Market Employment,”")
+    assert n10.footnotes == (10,) and n10.section == "Notes" and n10.page == find(parsed, "minority workers").page
+    # found by the claim it supports: the citing sentence is in the search text, not in the quote
+    assert "women without college educations" in n10.context and "women" not in n10.text
+    assert "ustr.gov/about-us/policy-offices/press-office/fact-sheets" in notes[13].text

@@ -13,13 +13,13 @@ where a paragraph is split with no footnotes in between.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.ingest.base import DocumentInfo, ParsedDocument, RawDocument
 from assistant.ingest.chunking import Block, build_chunks
-from assistant.ingest.footnotes import brief_sources
+from assistant.ingest.footnotes import brief_sources, extract_footnotes, footnote_blocks
 from assistant.ingest.markdown import clean_inline, heading_text, paragraphs
-from assistant.textutil import footnote_marks, superscript
+from assistant.textutil import footnote_marks, sentences, strip_footnote_marks, superscript
 
 _FOOTNOTE = re.compile(r"^\s*<sup>\s*\d+\s*</sup>")
 _URL_ONLY = re.compile(r"^\s*<?https?://\S+>?\.?\s*$")
@@ -46,13 +46,47 @@ def parse_brief(raw: RawDocument, info: DocumentInfo) -> ParsedDocument:
     paras = _classify(raw.text)
     _assign_pages(paras)
     blocks = _blocks(paras)
-    chunks = build_chunks(blocks, info, raw.sha256, context=None)
+    notes = _note_blocks(raw.text, blocks)
+    chunks = build_chunks(blocks + [b for b, _ in notes], info, raw.sha256, context=None)
+    cited_for = {b.meta["note"]: sentence for b, sentence in notes}
     chunks = [
-        c.__class__(**{**c.__dict__, "context": f"{DOC_SHORT}: {info.title} — {c.section}"}) for c in chunks
+        replace(c, context=_context(info, c, cited_for.get(c.meta.get("note")))) for c in chunks
     ]
     parsed = ParsedDocument(info, raw.text, chunks, raw.sha256, list(raw.warnings))
     parsed.sources = _sources(raw.text)
     return parsed
+
+
+def _context(info: DocumentInfo, chunk, cited_sentence: str | None) -> str:
+    if cited_sentence is not None:  # a note is found by the claim it supports, not only its own words
+        return f"{DOC_SHORT}: source cited in note {chunk.meta['note']} for: {cited_sentence}"
+    return f"{DOC_SHORT}: {info.title} — {chunk.section}"
+
+
+def _note_blocks(md: str, body: list[Block]) -> list[tuple[Block, str]]:
+    """One passage per footnote, so "which source backs X?" finds the citation itself. It is
+    placed on the page of the passage that cites it, with the citing sentence kept for search."""
+    texts = extract_footnotes(md)
+    out = []
+    for fb in footnote_blocks(md):
+        n = fb.number
+        citing = next((b for b in body if n in b.footnotes), None)
+        sentence = ""
+        if citing is not None:
+            sentence = next((x for x in sentences(citing.text) if n in footnote_marks(x)), "")
+        block = Block(
+            text=f"Note {n}: {texts.get(n, '')}",
+            start=fb.spans[0][0],
+            end=fb.spans[-1][1],
+            section="Notes",
+            label=f"{DOC_SHORT}, note {n}" + (f", p. {citing.page}" if citing and citing.page else ""),
+            page=citing.page if citing else None,
+            footnotes=(n,),
+            meta={"note": n},
+            keep_whole=True,
+        )
+        out.append((block, strip_footnote_marks(sentence)))
+    return out
 
 
 def _sources(md: str) -> list:
