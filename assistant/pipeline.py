@@ -33,7 +33,14 @@ from langchain_core.language_models import BaseChatModel
 from assistant.answer import abstain as abstention
 from assistant.answer.citations import MarkerMapper, build_citation, location
 from assistant.answer.conversation import standalone_question
-from assistant.answer.extractive import compose, query_weights, score_candidates, select, sentence_candidates
+from assistant.answer.extractive import (
+    compose,
+    query_weights,
+    score_candidates,
+    select,
+    sentence_candidates,
+    wants_source,
+)
 from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
 from assistant.answer.recommend import is_recommendation_question, summary_answer
@@ -214,7 +221,7 @@ class Assistant:
         if not retrieved:
             return _Evidence(retrieved, snap, [], True, "nothing retrieved")
         query_vector = self.embedder.embed_query(q.search_text) if mode != "bm25" else None
-        cands = sentence_candidates(retrieved, snap)
+        cands = sentence_candidates(retrieved, snap, notes=wants_source(q.standalone))
         score_candidates(q.search_text, cands, query_weights(q.search_text, snap), self.embedder)
         spanish = question_language(q.standalone) == "es"
         english = english_gloss(q.standalone) if spanish else q.standalone

@@ -118,3 +118,11 @@ def test_llm_sentence_with_a_wrong_number_is_dropped_and_recorded(brief_assistan
     flagged = [s for s in a.support if not s.supported]
     assert len(flagged) == 1 and "25" in flagged[0].reason
     assert any("removed" in w for w in a.warnings)
+
+
+def test_a_source_question_names_the_cited_source_and_it_verifies(brief_assistant):
+    a = brief_assistant.ask("Which source does the brief cite for the RRM settlements that benefited workers?")
+    assert not a.abstained and "Rapid Response Mechanism Delivers For Workers" in a.text
+    assert all(s.supported for s in a.support), a.support
+    plain = brief_assistant.ask(RRM_Q)
+    assert "The brief's source" not in plain.text, "only a question about sources gets them in the text"

@@ -24,8 +24,10 @@ LABELLED_KINDS = ("law", "treaty", "source")  # legal text is quoted with its ar
 _ENUMERATOR = re.compile(r"^\s*(?:\((?:[a-z]{1,3}|[A-Z]|\d{1,3}|[ivxl]+)\)|\d{1,2}\.|[a-z]\.)\s+")
 _LEAD_IN_END = re.compile(r"(?:[:—–-]|\b(?:shall|may|must|means|include|includes|following|to|that|if|whether))\s*$")
 _WANTS_SOURCE = re.compile(
-    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|source|sources|paper|report|survey|author|cite[sd]?|citing|data)\b|"
-    r"\bwho is the source\b|\bsource (for|of|behind)\b|\bbacks?\b|\bqué (fuente|estudio)|\bquién\b.*\bfuente",
+    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|sources?|paper|report|survey|author|cite[sd]?|citing|data|evidence)\b|"
+    r"\bsource (for|of|behind)\b|\bbacks?\b|\bwhere\b[^?]*\bfrom\b|\bcomes? from\b|"
+    r"\bwho (said|says|floated|proposed|argued|warned|noted|found|reported)\b|"
+    r"\b(fuente|estudio|medio|publicó|publicado|cita)\b",
     re.I,
 )
 _WANTS_NUMBER = re.compile(
@@ -66,10 +68,18 @@ def coverage(weights: dict[str, float], text: str) -> float:
     return sum(w for t, w in weights.items() if t in present) / total
 
 
-def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot) -> list[Candidate]:
-    """The quotable units of the top passages with their index-time vectors."""
+def is_note(chunk: Chunk) -> bool:
+    """A brief footnote indexed as a passage of its own ("Note 13: ..."): a source, not a claim."""
+    return "note" in chunk.meta
+
+
+def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot, *, notes: bool = False) -> list[Candidate]:
+    """The quotable units of the top passages with their index-time vectors. Footnote passages
+    count only when `notes` (the question asks for sources): otherwise the claim a footnote
+    supports is quoted from the brief's text, not from the note."""
     out = []
-    for sc in retrieved[:MAX_PASSAGES]:
+    passages = retrieved if notes else _claims_for_notes(retrieved, snap)
+    for sc in passages[:MAX_PASSAGES]:
         c = sc.chunk
         if c.id in snap.sentence_spans:
             spans, vecs = snap.sentences(c.id)
@@ -95,6 +105,32 @@ def is_heading(unit: str) -> bool:
 def wants_source(question: str) -> bool:
     """The question asks who or what the brief cites ("Which study ...", "Who is the source ...")."""
     return bool(_WANTS_SOURCE.search(question))
+
+
+def _claims_for_notes(retrieved: list[ScoredChunk], snap: Snapshot) -> list[ScoredChunk]:
+    """Retrieved passages with each footnote passage replaced by the brief passage that carries its
+    mark: a note is found by the claim it supports, and that claim is what the answer quotes."""
+    wanted = {(sc.chunk.document_id, sc.chunk.meta["note"]) for sc in retrieved if is_note(sc.chunk)}
+    claims: dict[tuple[str, int], Chunk] = {}
+    if wanted:
+        docs = {d for d, _ in wanted}
+        for c in snap.chunks.values():
+            if c.document_id in docs and not is_note(c):
+                for n in c.footnotes:
+                    if (c.document_id, n) in wanted:
+                        claims.setdefault((c.document_id, n), c)
+    out: list[ScoredChunk] = []
+    seen: set[str] = set()
+    for sc in retrieved:
+        if is_note(sc.chunk):
+            claim = claims.get((sc.chunk.document_id, sc.chunk.meta["note"]))
+            if claim is None:
+                continue
+            sc = ScoredChunk(claim, sc.score, sc.dense, sc.lexical, sc.rank)
+        if sc.chunk.id not in seen:
+            seen.add(sc.chunk.id)
+            out.append(sc)
+    return out
 
 
 def score_candidates(
@@ -193,6 +229,8 @@ def compose(
         sents = sorted(quotes[cid], key=lambda c: c.chunk.text.find(c.text))
         for i, s in enumerate(sents):
             sentence = _as_answer_sentence(s, question)
+            if not re.search(r"\w", sentence):
+                continue
             if i == 0 and s.chunk.kind in LABELLED_KINDS and s.chunk.label:
                 sentence = f"{s.chunk.label}: {sentence}"
             parts.append(_with_marker(sentence, n))
