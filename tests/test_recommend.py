@@ -126,6 +126,9 @@ def test_recommendation_questions_and_their_topics():
     assert lumber is not None and "softwood lumber" in lumber
     assert is_recommendation_question("How much did Texas export in goods in 2024?") is None
     assert is_recommendation_question("¿Cuál es el valor de las exportaciones agrícolas?") is None
+    # proposals and recommendations of others are not the brief's
+    assert is_recommendation_question("What did Mexico propose on semiconductors?") is None
+    assert is_recommendation_question("What recommendation must the Trade Representative report to Congress?") is None
 
 
 def test_summary_answer_cites_every_sentence(snap):

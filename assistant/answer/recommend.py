@@ -597,6 +597,16 @@ _REC_QUESTION = re.compile(
     r"\bque deberia\w* hacer\b",
     re.I,
 )
+# The brief as the one who recommends ...
+_BRIEF_AGENT = re.compile(r"\b(?:brief|(?:the|this) report|author|quincy|sankaran|informe|autor|documento)\b", re.I)
+# ... and others whose proposals and recommendations are not the brief's (the USTR's report to
+# Congress, Mexico's proposal on semiconductors, the UAW's demands).
+_OTHER_AGENT = re.compile(
+    r"\b(?:ustr|trade representative|president|congress|committee|commission|secretary|board|law|statute|"
+    r"section|§|article|annex|proclamation|mexico|canada|oecd|uaw|union|sheinbaum|trump|greer|ebrard|"
+    r"representante|presidenta?|congreso|comite|ley|mexico|canada)\b",
+    re.I,
+)
 _TOPIC_AFTER = re.compile(
     r"\b(?:on|about|regarding|concerning|for|in|sobre|en|acerca de|respecto a|respecto de|en materia de|para)\s+"
     r"(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s*[?.!]*$",
@@ -611,6 +621,8 @@ def is_recommendation_question(question: str) -> str | None:
     folded = fold(q)
     if not _REC_QUESTION.search(folded):
         return None
+    if not _BRIEF_AGENT.search(folded) and _OTHER_AGENT.search(folded):
+        return None  # someone else's recommendation or proposal
     english = _english(q)
     topics, mechanisms = _labels(english)
     if topics or mechanisms:
