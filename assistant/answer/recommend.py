@@ -238,8 +238,8 @@ def _units(chunks: list[Chunk], snapshot: Snapshot) -> list[_Unit]:
     seen: set[str] = set()
     units: list[_Unit] = []
     for c in chunks:
-        if c.meta.get("table"):
-            continue
+        if c.meta.get("table") or c.meta.get("note"):
+            continue  # figures and the notes (the sources the brief cites) recommend nothing
         vecs = None
         if c.id in snapshot.sentence_spans:
             spans, vecs = snapshot.sentences(c.id)

@@ -328,7 +328,10 @@ WORDS: dict[str, str] = {
     "impreso": "printed", "admision": "admission", "reparacion": "repair",
     "consultar": "consult", "consulta": "consultations", "notificar": "notify", "notificacion": "notification",
     "aviso": "notice", "publicar": "publish", "informar": "report", "audiencia": "hearing",
-    "dias": "days", "semana": "week", "anticipacion": "in advance before",
+    "dias": "days", "lugar": "place rank", "puesto": "place rank", "ocupa": "ranks holds",
+    "lider": "leaders", "entregar": "hand over transfer", "entrego": "handed over transferred",
+    "custodia": "custody", "sostener": "support sustain", "sostenian": "supported", "sostiene": "supports",
+    "apoyo": "support", "ayuda": "aid help", "apoyar": "support", "semana": "week", "anticipacion": "in advance before",
 }
 
 # Spanish function words: never searched (in the gloss); the original question keeps them.
@@ -339,7 +342,7 @@ _DROP = _wordset(
     "durante contra muy tan tanto tambien pero sino mas ya aun todavia otro otra otros otras mismo misma "
     "cada todo toda todos todas algun alguna algunos algunas ningun ninguna cual cuyo cuya ello ella el "
     "ellos ellas usted ustedes nosotros hoy aqui alli puede pueden podria podrian debe deben deberia "
-    "deberian tiene tienen tenia tener segun pues asi solo sola"
+    "deberian tiene tienen tenia tener tuvo tuvieron hicieron segun pues asi solo sola"
 ) - {"como", "cuando", "donde", "que", "segun", "cual"}
 
 
