@@ -126,3 +126,4 @@ def test_a_source_question_names_the_cited_source_and_it_verifies(brief_assistan
     assert all(s.supported for s in a.support), a.support
     plain = brief_assistant.ask(RRM_Q)
     assert "The brief's source" not in plain.text, "only a question about sources gets them in the text"
+

@@ -12,9 +12,21 @@ sentence vectors from the index, the query vector retrieval already computed):
 - `missing_ids`: treaty articles, annexes, U.S. Code sections or tariff items the question names
   that no indexed document contains ("Article 32.10" when only chapter 2 is indexed): decisive.
 
-`decide` applies the calibrated rule (thresholds and the measurements behind them are in
-bench/abstain_calibration.py; the rule is fitted on a question set written for calibration and
-checked on the dev set, never fitted to it).
+`decide` abstains when the question names an identifier no document contains, when more than
+`MAX_UNKNOWN_SHARE` of its topic weight is on words the corpus never uses, when no passage holds
+`MIN_COVERAGE` of its topic terms, or when coverage + similarity < `MIN_EVIDENCE`.
+
+Calibration (bench/abstain_calibration.py): the thresholds minimise errors on 159 questions that
+are not dev questions (bench/calibration_questions.jsonl, 39 answerable / 30 unanswerable, and the
+team's held-out set bench/questions/heldout.jsonl, 78 / 12), counting a false abstention and a
+missed one alike; the dev set is only a check. Measured (index of brief + mirror, 2026-11-28):
+calibration set 16/30 unanswerable abstain, 0/39 false; held-out 3/12 and 5/78; dev 2/4 and 4/36.
+The script prints the trade-off: raising MIN_EVIDENCE to 1.0, enough to abstain on every dev
+unanswerable, makes 18 of the 78 held-out answerable questions (and 7 of 36 dev) abstain. The limit is the features: near misses built from words the corpus
+uses ("the peso's exchange rate", "Canada's milk TRQ fill rate", "the 232 tariff on
+semiconductors") match passages as well as paraphrased answerable questions do. An LLM backend
+adds a second line: the model answers with the cannot-answer sentinel when the passages do not
+answer, and that becomes an abstention too.
 """
 
 from __future__ import annotations
@@ -33,9 +45,9 @@ EVIDENCE_PASSAGES = 6  # the passages whose evidence counts (the ones an answer 
 UBIQUITOUS_IDF = 1.0  # terms in most passages ("Mexico", "USMCA") say nothing about coverage
 
 # The calibrated rule (see module docstring and bench/abstain_calibration.py).
-MAX_UNKNOWN_SHARE = 0.75  # abstain when more of the question's weight is on words no document uses
+MAX_UNKNOWN_SHARE = 0.45  # abstain when more of the question's weight is on words no document uses
 MIN_COVERAGE = 0.1  # ... or when no passage holds even this share of the question's topic terms
-MIN_EVIDENCE = 0.78  # ... or when coverage + sentence similarity stays below this
+MIN_EVIDENCE = 0.84  # ... or when coverage + sentence similarity stays below this
 
 # General English question vocabulary (verbs, adverbs, adjectives of asking and comparing): not
 # topic words, so their absence from a passage says nothing about whether it answers.
