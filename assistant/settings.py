@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     lexical_weight: float = 1.0
     rrf_k: int = 5  # small k lets a strong first place on either side count (measured: docs/benchmarks.md)
     tariff_ratio: float = 1.0  # a tariff line joins prose candidates when its BM25 score >= ratio x best prose
+    # Kinds indexed for BM25 and exact lookup only, without vectors: the tariff schedule's lines
+    # are 90 % of all passages and are found by item number or product words.
+    lexical_only_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["tariff"])
     brief_prior: float = 0.2  # relative boost of the brief's passages in the fused ranking
 
     # Chroma server (shared index); unset means embedded PersistentClient under index_dir
@@ -71,7 +74,7 @@ class Settings(BaseSettings):
     max_pdf_pages: int = 2000
     max_chunks_per_document: int = 20000
 
-    @field_validator("corpus_dirs", mode="before")
+    @field_validator("corpus_dirs", "lexical_only_kinds", mode="before")
     @classmethod
     def _split_dirs(cls, v: object) -> object:
         if isinstance(v, str):

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from assistant.domain import Chunk, SourceRef
@@ -373,7 +374,7 @@ class Indexer:
         journal = store.read_journal(self.index_dir)
         if journal is not None:
             try:
-                referenced = store.manifest_chunk_ids(store.read_manifest(self.index_dir))
+                referenced = store.manifest_chunk_ids(store.read_manifest(self.index_dir), dense_only=True)
             except store.CorruptIndex:
                 referenced = journal  # decided later by a rebuild's full scan
             orphans = journal - referenced
@@ -512,7 +513,7 @@ class Indexer:
         self.progress.advance()
 
         # 5. clean up what no manifest references any more
-        referenced = store.manifest_chunk_ids(new_manifest)
+        referenced = store.manifest_chunk_ids(new_manifest, dense_only=True)
         stale = touched - referenced
         if rebuild:
             stale |= self.vectors.all_ids() - referenced
@@ -546,8 +547,19 @@ class Indexer:
         return [c for c in chunks if c.id not in done]
 
     def _embed_and_upsert(self, chunks: list[Chunk], sentences: dict[str, tuple[list, Any]] | None) -> None:
-        self.progress.stage("Embedding", len(chunks))
+        """Passage and sentence vectors in one forward pass. Chunks of lexical-only kinds (the
+        7,457 tariff lines: found by item number and BM25, and 90 % of the embedding time) get no
+        vector; their sentence row is zero."""
         embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        lexical_only = set(self.settings.lexical_only_kinds)
+        if sentences is not None:
+            for c in chunks:
+                if c.kind in lexical_only:
+                    sentences[c.id] = ([(0, len(c.text))], np.zeros((1, embedder.dimension), dtype=np.float32))
+        chunks = [c for c in chunks if c.kind not in lexical_only]
+        if not chunks:
+            return
+        self.progress.stage("Embedding", len(chunks))
         step = max(1, self.settings.embedding_batch_size) * UPSERT_BATCHES_PER_STEP
         for i in range(0, len(chunks), step):
             batch = chunks[i : i + step]
@@ -592,6 +604,7 @@ class Indexer:
                 "footnotes": list(p.info.footnotes),
                 "chunks": len(p.chunks),
                 "chunk_ids": [c.id for c in p.chunks],
+                "dense": p.info.kind not in self.settings.lexical_only_kinds,
                 "indexed_at": now,
                 "warnings": p.warnings,
             }
@@ -666,7 +679,7 @@ class Indexer:
             health.problems.append(Problem(
                 "missing-files", f"{len(gone)} indexed document(s) no longer have their file: {', '.join(gone[:5])}",
                 "none: they keep answering; `usmca-assistant index` removes them", "warning"))
-        self._check_vectors(health, manifest, expected, writing)
+        self._check_vectors(health, manifest, store.manifest_chunk_ids(manifest, dense_only=True), writing)
         return health
 
     def _check_generation(self, health: Health, generation: str, expected: set[str]) -> None:
@@ -755,7 +768,7 @@ class Indexer:
         if not codes & {"missing-vectors", "orphan-vectors", "vectors-elsewhere"}:
             return out
         manifest = store.read_manifest(self.index_dir)
-        expected = store.manifest_chunk_ids(manifest)
+        expected = store.manifest_chunk_ids(manifest, dense_only=True)
         present = self.vectors.all_ids()
         missing = expected - present
         if missing:

@@ -113,8 +113,15 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def manifest_chunk_ids(manifest: dict[str, Any]) -> set[str]:
-    return {cid for d in manifest.get("documents", {}).values() for cid in d.get("chunk_ids", [])}
+def manifest_chunk_ids(manifest: dict[str, Any], *, dense_only: bool = False) -> set[str]:
+    """Chunk ids the manifest references; with `dense_only`, those that must have a vector in Chroma
+    (documents of lexical-only kinds, such as tariff lines, have none)."""
+    return {
+        cid
+        for d in manifest.get("documents", {}).values()
+        if not dense_only or d.get("dense", True)
+        for cid in d.get("chunk_ids", [])
+    }
 
 
 def write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
