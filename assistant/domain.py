@@ -176,6 +176,7 @@ class Answer:
     retrieved: list[ScoredChunk]
     backend: str = "extractive"
     standalone_question: str = ""  # the question actually searched (after follow-up rewriting)
+    abstain_reason: str = ""  # why the evidence was judged too weak (abstentions only)
     support: list[SentenceSupport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -187,6 +188,7 @@ class Answer:
             "standalone_question": self.standalone_question or self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
             "backend": self.backend,
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [s.chunk.id for s in self.retrieved],

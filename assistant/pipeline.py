@@ -248,9 +248,9 @@ class Assistant:
     # ---- the answer's producers -----------------------------------------------------------
 
     def _abstention(self, q: _Question, ev: _Evidence, backend: str | None = None) -> Answer:
-        return self._finish(
-            q, Answer(q.question, ABSTAIN_TEXT, [], True, ev.retrieved, backend=backend or q.backend)
-        )
+        answer = Answer(q.question, ABSTAIN_TEXT, [], True, ev.retrieved, backend=backend or q.backend)
+        answer.abstain_reason = ev.reason
+        return self._finish(q, answer)
 
     def _extractive(self, q: _Question, ev: _Evidence) -> Answer:
         chosen = select(ev.candidates, self.settings.max_answer_sentences)

@@ -26,8 +26,12 @@ def ask(
     k: Annotated[int | None, typer.Option(help="Passages to retrieve")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Restrict to document kinds")] = None,
     document: Annotated[list[str] | None, typer.Option(help="Restrict to document ids")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="Answer backend: extractive (default), ollama, openai, llamacpp")
+    ] = None,
 ) -> None:
     """Answer a question with citations (or say the documents do not answer it)."""
+    from assistant.index.vectors import VectorStoreUnavailable
     from assistant.pipeline import Assistant
 
     if not question.strip():
@@ -37,11 +41,19 @@ def ask(
     if assistant.reader.snapshot().empty:
         err.print("[red]error:[/] the index is empty; run `usmca-assistant index` first")
         raise typer.Exit(EXIT_PARTIAL)
-    answer = assistant.ask(question, k=k, kinds=set(kind or []) or None, documents=set(document or []) or None)
+    try:
+        answer = assistant.ask(
+            question, k=k, kinds=set(kind or []) or None, documents=set(document or []) or None, backend=backend
+        )
+    except VectorStoreUnavailable as e:
+        err.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(EXIT_USAGE) from e
     if as_json:
         sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False, indent=2) + "\n")
         return
     console.print(escape(answer.text), highlight=False)
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        console.print(f"[dim]searched: {escape(answer.standalone_question)}[/]")
     if answer.abstained and answer.retrieved:
         console.print("\n[bold]Closest passages:[/]")
         for sc in answer.retrieved[:3]:
