@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     # Kinds indexed for BM25 and exact lookup only, without vectors: the tariff schedule's lines
     # are 90 % of all passages and are found by item number or product words.
     lexical_only_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["tariff"])
+    note_prior: float = 0.3  # weight of a footnote passage unless the question asks for a source
     brief_prior: float = 0.2  # relative boost of the brief's passages in the fused ranking
 
     # Chroma server (shared index); unset means embedded PersistentClient under index_dir

@@ -16,6 +16,7 @@ from assistant.domain import Chunk, ScoredChunk, SourceRef
 from assistant.index.embeddings import Embedder
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
+from assistant.retrieve.hybrid import asks_for_source
 from assistant.textutil import collapse, footnote_marks, numbers, strip_footnote_marks
 
 MAX_PASSAGES = 8  # sentences are drawn from the top passages only
@@ -28,13 +29,6 @@ KEEP_RATIO = 0.65  # further sentences must score at least this share of the bes
 LABELLED_KINDS = ("law", "treaty", "source")  # legal text is quoted with its article/section label
 _ENUMERATOR = re.compile(r"^\s*(?:\((?:[a-z]{1,3}|[A-Z]|\d{1,3}|[ivxl]+)\)|\d{1,2}\.|[a-z]\.)\s+")
 _LEAD_IN_END = re.compile(r"(?:[:—–-]|\b(?:shall|may|must|means|include|includes|following|to|that|if|whether))\s*$")
-_WANTS_SOURCE = re.compile(
-    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|sources?|paper|report|survey|author|cite[sd]?|citing|data|evidence)\b|"
-    r"\bsource (for|of|behind)\b|\bbacks?\b|\bwhere\b[^?]*\bfrom\b|\bcomes? from\b|"
-    r"\bwho (said|says|floated|proposed|argued|warned|noted|found|reported)\b|"
-    r"\b(fuente|estudio|medio|publicó|publicado|cita)\b",
-    re.I,
-)
 _WANTS_NUMBER = re.compile(
     r"\b(how (much|many|large|big|fast|often|long)|what (share|percent|percentage|proportion|rate|ceiling|amount)|"
     r"when|which year|cuánt[oa]s?|qué porcentaje|cuándo)\b",
@@ -109,7 +103,7 @@ def is_heading(unit: str) -> bool:
 
 def wants_source(question: str) -> bool:
     """The question asks who or what the brief cites ("Which study ...", "Who is the source ...")."""
-    return bool(_WANTS_SOURCE.search(question))
+    return asks_for_source(question)
 
 
 def _claims_for_notes(retrieved: list[ScoredChunk], snap: Snapshot) -> list[ScoredChunk]:

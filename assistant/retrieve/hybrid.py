@@ -64,6 +64,20 @@ def specific_refs(question: str) -> list[str]:
     return refs
 
 
+_ASKS_FOR_SOURCE = re.compile(
+    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|sources?|paper|report|survey|author|cite[sd]?|citing|data|evidence)\b|"
+    r"\bsource (for|of|behind)\b|\bbacks?\b|\bwhere\b[^?]*\bfrom\b|\bcomes? from\b|"
+    r"\bwho (said|says|floated|proposed|argued|warned|noted|found|reported)\b|"
+    r"\b(fuente|estudio|medio|publicó|publicado|cita)\b",
+    re.I,
+)
+
+
+def asks_for_source(question: str) -> bool:
+    """The question asks who or what the brief cites ("Which study ...", "Who is the source ...")."""
+    return bool(_ASKS_FOR_SOURCE.search(question))
+
+
 def wants_tariff_lines(question: str) -> bool:
     return bool(_TARIFF_ITEM.search(question) or _TARIFF_INTENT.search(question))
 
@@ -82,6 +96,7 @@ class HybridRetriever:
         rrf_k: int = 60,
         tariff_ratio: float = 1.0,
         kind_prior: dict[str, float] | None = None,
+        note_prior: float = 0.3,
     ):
         self.reader = reader
         self.vectors = vectors
@@ -93,6 +108,7 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.tariff_ratio = tariff_ratio
         self.kind_prior = kind_prior or {}
+        self.note_prior = note_prior
         self.last_timings: dict[str, float] = {}
 
     @classmethod
@@ -108,6 +124,7 @@ class HybridRetriever:
             rrf_k=s.rrf_k,
             tariff_ratio=s.tariff_ratio,
             kind_prior={"brief": s.brief_prior} if s.brief_prior else None,
+            note_prior=s.note_prior,
         )
 
     def snapshot(self) -> Snapshot:
@@ -132,6 +149,10 @@ class HybridRetriever:
             dense = self._dense(q, snap, kinds)
         t2 = time.perf_counter()
         fused = self._fuse(lexical, dense, q.mode)
+        if not asks_for_source(q.text):
+            # a footnote passage competes with the claim it supports only when sources are asked for
+            fused = {cid: (v[0] * self.note_prior, v[1], v[2]) if "note" in snap.chunks[cid].meta else v
+                     for cid, v in fused.items()}
         if self.kind_prior:
             fused = {
                 cid: (v[0] * (1.0 + self.kind_prior.get(snap.chunks[cid].kind, 0.0)), v[1], v[2])
