@@ -70,13 +70,64 @@ def test_features_see_terms_the_corpus_never_uses(brief_assistant):
     assert f2.unknown_share == 0 and f2.coverage > 0.8 and not decided2
 
 
-def test_rule_thresholds_are_applied_as_documented():
-    def f(coverage: float, dense: float, unknown: float = 0.0) -> abstain.EvidenceFeatures:
-        return abstain.EvidenceFeatures(coverage=coverage, sentence_coverage=coverage, dense=dense,
-                                        unknown_share=unknown, n_terms=3)
+def _features(**kw) -> abstain.EvidenceFeatures:
+    base = dict(coverage=0.8, sentence_coverage=0.8, dense=0.7, unknown_share=0.0, n_terms=3)
+    return abstain.EvidenceFeatures(**{**base, **kw})
 
-    assert abstain.decide(f(0.9, 0.7)) == (False, "")
-    assert abstain.decide(f(0.9, 0.7, unknown=abstain.MAX_UNKNOWN_SHARE + 0.01))[0]
-    assert abstain.decide(f(abstain.MIN_COVERAGE - 0.01, 0.99))[0]
-    edge = abstain.MIN_EVIDENCE - 0.6
-    assert abstain.decide(f(0.6, edge - 0.01))[0] and not abstain.decide(f(0.6, edge + 0.01))[0]
+
+def test_the_fitted_score_rises_as_the_evidence_weakens():
+    strong = _features()
+    assert abstain.decide(strong) == (False, "")
+    weaker = [
+        _features(dense=0.3),
+        _features(answer_slot="quantity", slot_coverage=0.1),
+        _features(unknown_names=("tesla",)),
+        _features(absent_numbers=("2025",)),
+    ]
+    for f in weaker:
+        assert abstain.evidence_score(f) > abstain.evidence_score(strong)
+    # the threshold is applied as stated: just above and just below the score of one feature set
+    f = _features(dense=0.45)
+    p = abstain.evidence_score(f)
+    assert abstain.decide(f, threshold=p - 0.01)[0] and not abstain.decide(f, threshold=p + 0.01)[0]
+    assert "score" in abstain.decide(f, threshold=p - 0.01)[1]
+
+
+def test_hard_rules_decide_whatever_the_score():
+    assert abstain.decide(_features(missing_ids=("32.10",)))[0]
+    abstained, reason = abstain.decide(_features(after_corpus="2027"))
+    assert abstained and "2027" in reason
+
+
+def test_a_figure_question_needs_a_figure_about_its_topic(brief_assistant):
+    # the brief mentions U.S. pressure to deploy troops, never a number of troops
+    f, decided, reason = brief_assistant.evidence("How many U.S. troops did the White House want to send into Mexico?")
+    assert f.answer_slot == "quantity" and f.slot_coverage < 0.5 and decided and "figure" in reason
+    # ... and it does state how many cartel leaders were handed over
+    f2, decided2, _ = brief_assistant.evidence("How many cartel leaders were sent to the United States by Sheinbaum?")
+    assert f2.answer_slot == "quantity" and f2.slot_coverage > 0.5 and not decided2
+    f3, _, _ = brief_assistant.evidence("Why does the brief call Mexico special?")
+    assert f3.answer_slot == "" and f3.slot_coverage == 1.0
+
+
+def test_answer_slots_are_read_from_the_question():
+    assert abstain.answer_slot("What share of Mexico's gas comes from the U.S.?") == "quantity"
+    assert abstain.answer_slot("When did Mexico overtake China?") == "date"
+    assert abstain.answer_slot("Can importers get duties back when goods are re-exported?") == ""
+    assert abstain.answer_slot("The brief quotes an order on what the auto tariffs are for. Which is it?") == ""
+
+
+def test_names_the_corpus_never_uses_and_acronyms_of_names_it_does(brief_assistant):
+    f, decided, reason = brief_assistant.evidence("How many cars will Tesla build in Monterrey next year?")
+    assert set(f.unknown_names) >= {"tesla", "monterrey"} and decided and "tesla" in reason
+    f2, _, _ = brief_assistant.evidence("How many cases had been brought under the RRM by September 2024?")
+    assert f2.unknown_names == () and "rrm" not in f2.absent_names  # "Rapid Response Mechanism" is there
+    f3, _, _ = brief_assistant.evidence("How many RRM cases had been settled by 1999?")
+    assert f3.absent_numbers == ("1999",)
+
+
+def test_questions_about_events_after_the_newest_document(brief_assistant):
+    f, decided, reason = brief_assistant.evidence("What did the 2027 joint review decide about auto tariffs?")
+    assert f.after_corpus == "2027" and decided and "after the newest indexed document" in reason
+    f2, _, _ = brief_assistant.evidence("What does the brief say must happen by July 1, 2026?")
+    assert f2.after_corpus == ""

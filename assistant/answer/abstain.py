@@ -3,30 +3,38 @@
 Features of the question against what retrieval found (all cheap: BM25 idf from the snapshot,
 sentence vectors from the index, the query vector retrieval already computed):
 
-- `coverage`: the largest idf-weighted share of the question's terms that one top passage (its
-  text and heading) contains. A question whose rare terms ("tomato", "softwood") occur in no top
-  passage is asking about something the passages do not discuss.
+- `coverage`: the largest idf-weighted share of the question's topic terms that one top passage
+  (its text and heading) contains. A question whose rare terms ("tomato", "softwood") occur in no
+  top passage is asking about something the passages do not discuss.
 - `sentence_coverage`: the same for the best single sentence.
 - `dense`: the best cosine between the question and a sentence of a top passage.
 - `unknown_share`: the share of the question's idf weight carried by terms the corpus never uses.
+- `answer_slot` / `slot_coverage`: what a quantity question ("how many", "what share") or a date
+  question ("when") needs is a sentence that states a figure (a date) *about the question's
+  topic*. `slot_coverage` is the topic coverage of the best top sentence (with the sentence before
+  it and its heading) that holds a number the question does not already contain, a date for "when".
+  A near miss built from the corpus's words ("how many troops did the White House want to deploy",
+  "what share of U.S. cheese exports ...") finds the topic sentence but no figure in it.
+- `unknown_names` / `absent_names`: names the question uses (capitalised words past the start of a
+  sentence, acronyms) that no document uses ("Tesla", "Banxico", "Ottawa"), or that the top
+  passages do not contain (an acronym counts as present when its expansion is there: "RRM" ~
+  "Rapid Response Mechanism").
+- `absent_numbers`: numbers and years of the question missing from the top passages ("in 2025"
+  when the passages report 2024).
+- `after_corpus`: the question asks what *happened* at a date later than the newest document ("Did
+  all three countries confirm the extension at the July 2026 review?"): no document can report it.
 - `missing_ids`: treaty articles, annexes, U.S. Code sections or tariff items the question names
-  that no indexed document contains ("Article 32.10" when only chapter 2 is indexed): decisive.
+  that no indexed document contains ("Article 32.10" when only chapter 2 is indexed).
 
-`decide` abstains when the question names an identifier no document contains, when more than
-`MAX_UNKNOWN_SHARE` of its topic weight is on words the corpus never uses, when no passage holds
-`MIN_COVERAGE` of its topic terms, or when coverage + similarity < `MIN_EVIDENCE`.
+`decide` abstains outright on a missing identifier or a question about events after the corpus;
+otherwise it abstains when the evidence score — a logistic combination of the features fitted by
+bench/abstain_calibration.py on questions that are not dev questions — says the passages more
+likely do not answer than do, at a decision threshold chosen on those questions to keep false
+abstentions at about 3 % (`ABSTAIN_ABOVE`). An LLM backend adds a second line: the model answers
+with the cannot-answer sentinel when the passages do not answer, and that becomes an abstention
+too.
 
-Calibration (bench/abstain_calibration.py): the thresholds minimise errors on 159 questions that
-are not dev questions (bench/calibration_questions.jsonl, 39 answerable / 30 unanswerable, and the
-team's held-out set bench/questions/heldout.jsonl, 78 / 12), counting a false abstention and a
-missed one alike; the dev set is only a check. Measured (index of brief + mirror, 2026-11-28):
-calibration set 16/30 unanswerable abstain, 0/39 false; held-out 3/12 and 5/78; dev 2/4 and 4/36.
-The script prints the trade-off: raising MIN_EVIDENCE to 1.0, enough to abstain on every dev
-unanswerable, makes 18 of the 78 held-out answerable questions (and 7 of 36 dev) abstain. The limit is the features: near misses built from words the corpus
-uses ("the peso's exchange rate", "Canada's milk TRQ fill rate", "the 232 tariff on
-semiconductors") match passages as well as paraphrased answerable questions do. An LLM backend
-adds a second line: the model answers with the cannot-answer sentinel when the passages do not
-answer, and that becomes an abstention too.
+Calibration and measured results: see `WEIGHTS` below and bench/abstain_calibration.py.
 """
 
 from __future__ import annotations
@@ -36,18 +44,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from assistant.answer.verify import fold, name_present, names
 from assistant.domain import ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
 from assistant.retrieve.hybrid import exact_keys
+from assistant.textutil import numbers, split_sentences, strip_footnote_marks
 
 EVIDENCE_PASSAGES = 6  # the passages whose evidence counts (the ones an answer is drawn from)
 UBIQUITOUS_IDF = 1.0  # terms in most passages ("Mexico", "USMCA") say nothing about coverage
-
-# The calibrated rule (see module docstring and bench/abstain_calibration.py).
-MAX_UNKNOWN_SHARE = 0.45  # abstain when more of the question's weight is on words no document uses
-MIN_COVERAGE = 0.1  # ... or when no passage holds even this share of the question's topic terms
-MIN_EVIDENCE = 0.84  # ... or when coverage + sentence similarity stays below this
 
 # General English question vocabulary (verbs, adverbs, adjectives of asking and comparing): not
 # topic words, so their absence from a passage says nothing about whether it answers.
@@ -67,6 +72,33 @@ QUESTION_VOCABULARY = frozenset(tokenize(
 ))
 
 
+_QUANTITY = re.compile(
+    r"\b(how (much|many|large|big|high|fast|far)|by how much|what (?:\w+ ){0,2}(share|percent|percentage|proportion|"
+    r"portion|fraction)\b|(?:^|[.?!,;]\s)\W*what (?:\w+ ){0,2}(rate|amount|number|level|ceiling|tariff|duty)s?\b|"
+    r"cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa))",
+    re.I,
+)
+_COUNTED = re.compile(r"\bhow many (\w+)", re.I)  # "how many troops": the figure must count troops
+_SHARE = re.compile(r"\bwhat (?:\w+ ){0,2}(share|percent|percentage|proportion|portion|fraction)\b", re.I)
+_SHARE_IN_TEXT = re.compile(r"%|\bper ?cent|\bin every\b|\bhalf\b|\bthird\b|\bquarter\b", re.I)
+_MONEY = re.compile(r"\bhow much (money|did \w+ (spend|invest|pay|earn|cost))|\bhow much (?:\w+ ){0,3}(spend|invest|cost|worth)\b", re.I)
+_MONEY_IN_TEXT = re.compile(r"\$|\bbillion\b|\bmillion\b|\bdollars?\b", re.I)
+_DATE = re.compile(r"^\W*when\b|\bwhen (?:did|does|do|will|was|were|is|are|has|have|had|would|could|should|can)\b|"
+                   r"\b(what date|which year|in what year|cu[aá]ndo)\b", re.I)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_DATE_IN_TEXT = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|\b(?:19|20)\d\d\b", re.I
+)
+_MONTHS = frozenset(re.findall(r"\w+", "january february march april may june july august september october "
+                                        "november december jan feb mar apr jun jul aug sep sept oct nov dec"))
+_QUESTION_WORDS = frozenset(re.findall(r"\w+", "what which who whom whose when where why how is are do does did "
+                                                "can could should would will may might has have had was were"))
+# "Did ... happen", "What was decided": the question asks for an outcome, not for what a text says.
+_OUTCOME = re.compile(r"\b(did|was|were|happened|decided|ruled|agreed|came out|outcome|result(?:ed)?)\b", re.I)
+_ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
+                           r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
+
+
 @dataclass(frozen=True)
 class EvidenceFeatures:
     coverage: float
@@ -75,9 +107,34 @@ class EvidenceFeatures:
     unknown_share: float
     n_terms: int
     missing_ids: tuple[str, ...] = ()  # article/section/annex/tariff ids named but in no document
+    answer_slot: str = ""  # "quantity", "date" or "" (what the question's answer must contain)
+    slot_coverage: float = 1.0  # topic coverage of the best top sentence that fills the slot
+    unknown_names: tuple[str, ...] = ()  # names no document uses
+    absent_names: tuple[str, ...] = ()  # names some document uses, but no top passage
+    absent_numbers: tuple[str, ...] = ()  # the question's numbers/years missing from the top passages
+    after_corpus: str = ""  # the later-than-the-corpus year whose events the question asks about
 
     def to_dict(self) -> dict[str, object]:
-        return {k: v if isinstance(v, tuple) else round(float(v), 4) for k, v in asdict(self).items()}
+        return {k: v if isinstance(v, (tuple, str)) else round(float(v), 4) for k, v in asdict(self).items()}
+
+    def vector(self) -> np.ndarray:
+        """The inputs of the evidence score, in the order of `WEIGHTS`."""
+        return np.array([
+            self.coverage,
+            self.dense,
+            self.unknown_share,
+            1.0 - self.slot_coverage,  # 0 when the question has no slot
+            min(len(self.unknown_names), 2),
+            min(len(self.absent_names), 2),
+            min(len(self.absent_numbers), 2),
+        ])
+
+
+FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "absent_names", "absent_numbers")
+# Logistic weights (bias first, then FEATURES) of P(the passages do not answer), and the decision
+# threshold; fitted by bench/abstain_calibration.py (see the module docstring).
+WEIGHTS = (1.196, 0.151, -4.892, 0.367, 2.979, 2.73, 0.628, 2.573)
+ABSTAIN_ABOVE = 0.565
 
 
 def term_weights(question: str, snap: Snapshot) -> tuple[dict[str, float], set[str]]:
@@ -118,6 +175,122 @@ def missing_identifiers(question: str, snap: Snapshot) -> tuple[str, ...]:
     return tuple(missing)
 
 
+def answer_slot(question: str) -> str:
+    """"quantity" for "how many/much", "what share/rate ..."; "date" for "when"; else ""."""
+    if _QUANTITY.search(question):
+        return "quantity"
+    return "date" if _DATE.search(question) else ""
+
+
+def slot_coverage(slot: str, weights: dict[str, float], retrieved: list[ScoredChunk], snap: Snapshot,
+                  question: str, *, translated: bool = False) -> float:
+    """Topic coverage of the best top sentence (read with the sentence before it and its passage's
+    heading) that holds what the slot needs: for a quantity a number the question does not contain
+    (not a bare year) — a percentage for "what share", an amount of money for "how much did they
+    spend", the counted thing next to it for "how many troops" — and for "when" a date. 1.0 when
+    the question has no slot."""
+    if not slot:
+        return 1.0
+    total = sum(weights.values())
+    if not total:
+        return 1.0
+    asked = numbers(question)
+    counted = _COUNTED.search(question)
+    counted_term = None if translated or counted is None else next(iter(tokenize(counted.group(1))), None)
+    wants_share, wants_money = bool(_SHARE.search(question)), bool(_MONEY.search(question))
+    focus = {t: w * w for t, w in weights.items()}  # squared idf: the rarest terms are the topic
+    best = 0.0
+    for sc in retrieved[:EVIDENCE_PASSAGES]:
+        c = sc.chunk
+        spans = snap.sentence_spans[c.id][1] if c.id in snap.sentence_spans else split_sentences(c.text)
+        texts = [c.text[a:b] for a, b in spans] or [c.text]
+        for i, text in enumerate(texts):
+            body = strip_footnote_marks(text)
+            near = " ".join((texts[i - 1] if i else "", body))
+            if slot == "quantity":
+                filled = any(not _YEAR.match(n) for n in numbers(body) - asked)
+                filled = filled and (not wants_share or bool(_SHARE_IN_TEXT.search(body)))
+                filled = filled and (not wants_money or bool(_MONEY_IN_TEXT.search(body)))
+                filled = filled and (counted_term is None or counted_term in tokenize(near))
+            else:
+                filled = bool(_DATE_IN_TEXT.search(body))
+            if filled:
+                best = max(best, _share(focus, set(tokenize(" ".join((near, c.section))))))
+    return best
+
+
+def question_names(question: str) -> set[str]:
+    """Names of the question (verify.names per sentence, so no sentence's first word counts),
+    without months and question words."""
+    out: set[str] = set()
+    for a, b in split_sentences(question):
+        out |= names(question[a:b])
+    return {n for n in out if n not in _MONTHS and n not in _QUESTION_WORDS}
+
+
+def _initials(text: str) -> set[str]:
+    """Initials of every run of up to six words ("Rapid Response Mechanism" -> "rrm"), small
+    words skipped: an acronym is present when its expansion is."""
+    words = [w for w in re.findall(r"[A-Za-z][\w\-]*", text) if w.lower() not in ("of", "the", "and", "for", "on")]
+    out = set()
+    for i in range(len(words)):
+        acc = ""
+        for w in words[i:i + 6]:
+            acc += w[0].lower()
+            out.add(acc)
+    return out
+
+
+def name_evidence(question: str, retrieved: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(names no document uses, names some document uses but no top passage contains)."""
+    qnames = question_names(question)
+    if not qnames:
+        return (), ()
+    text = strip_footnote_marks("\n".join(sc.chunk.search_text for sc in retrieved[:EVIDENCE_PASSAGES]))
+    folded = fold(text)
+    words = {w.strip(".’'-") for w in re.findall(r"[\w.’'\-]+", folded)} | set(re.findall(r"\w+", folded))
+    initials: set[str] | None = None
+    unknown, absent = [], []
+    for n in sorted(qnames):
+        if name_present(n, words, folded):
+            continue
+        if n.isalpha() and len(n) <= 5:
+            initials = initials if initials is not None else _initials(text)
+            if n in initials:
+                continue
+        in_corpus = any(snap.lexical.idf(t) for t in tokenize(n))
+        (absent if in_corpus else unknown).append(n)
+    return tuple(unknown), tuple(absent)
+
+
+def absent_numbers(question: str, retrieved: list[ScoredChunk]) -> tuple[str, ...]:
+    """Numbers and years of the question (identifiers aside) that no top passage contains."""
+    asked = {n for n in numbers(question) if not re.fullmatch(r"\d{1,2}\.\d{1,2}|\d{4}\.\d{2}(?:\.\d{2})?", n)}
+    if not asked:
+        return ()
+    present: set[str] = set()
+    for sc in retrieved[:EVIDENCE_PASSAGES]:
+        present |= numbers(strip_footnote_marks(sc.chunk.search_text))
+    return tuple(sorted(asked - present))
+
+
+def newest_year(snap: Snapshot) -> int | None:
+    """The year of the newest indexed document (its `date`), if any document has one."""
+    years = [int(m.group(0)) for d in snap.documents.values()
+             for m in [re.match(r"(?:19|20)\d\d", str(d.get("date") or ""))] if m]
+    return max(years) if years else None
+
+
+def after_corpus(question: str, snap: Snapshot) -> str:
+    """The year, later than the newest document, whose outcome the question asks about ("Did the
+    2026 joint review extend the agreement?"); "" when the question asks what a text says."""
+    newest = newest_year(snap)
+    if newest is None or not _OUTCOME.search(question) or _ABOUT_A_TEXT.search(question):
+        return ""
+    later = [y for y in re.findall(r"\b(?:19|20)\d\d\b", question) if int(y) > newest]
+    return later[0] if later else ""
+
+
 def features(
     question: str,
     retrieved: list[ScoredChunk],
@@ -127,7 +300,8 @@ def features(
     translated: bool = False,
 ) -> EvidenceFeatures:
     """The evidence features of `question` (in English: a Spanish question's gloss, with
-    `translated=True`, whose words the glossary did not know are not counted as unknown) against
+    `translated=True`, whose words the glossary did not know are not counted as unknown, and
+    whose names are not checked: the gloss keeps untranslated Spanish words capitalised) against
     the top retrieved passages."""
     weights, unknown = term_weights(question, snap)
     if translated:
@@ -149,18 +323,51 @@ def features(
             dense = max(dense, sc.dense)
     if not weights:  # nothing but question words and ubiquitous terms: let similarity decide
         coverage = sentence_coverage = 1.0 if retrieved else 0.0
-    return EvidenceFeatures(coverage, sentence_coverage, max(dense, 0.0), unknown_share, len(weights),
-                            missing_identifiers(question, snap))
+    slot = answer_slot(question)
+    unknown_names, absent_names = ((), ()) if translated else name_evidence(question, retrieved, snap)
+    return EvidenceFeatures(
+        coverage, sentence_coverage, max(dense, 0.0), unknown_share, len(weights),
+        missing_identifiers(question, snap),
+        answer_slot=slot,
+        slot_coverage=slot_coverage(slot, weights, retrieved, snap, question, translated=translated) if retrieved else 0.0,
+        unknown_names=unknown_names,
+        absent_names=absent_names,
+        absent_numbers=absent_numbers(question, retrieved),
+        after_corpus=after_corpus(question, snap),
+    )
 
 
-def decide(f: EvidenceFeatures) -> tuple[bool, str]:
+def evidence_score(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS) -> float:
+    """P(the passages do not answer the question) under the fitted logistic model."""
+    z = weights[0] + float(np.dot(weights[1:], f.vector()))
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def decide(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS, threshold: float = ABSTAIN_ABOVE) -> tuple[bool, str]:
     """(abstain?, why) under the calibrated rule."""
     if f.missing_ids:
         return True, f"the indexed documents do not contain {', '.join(f.missing_ids)}"
-    if f.unknown_share > MAX_UNKNOWN_SHARE:
-        return True, f"{f.unknown_share:.0%} of the question's weight is on terms no document uses"
-    if f.coverage < MIN_COVERAGE:
-        return True, f"no passage covers the question's terms (best {f.coverage:.2f})"
-    if f.coverage + f.dense < MIN_EVIDENCE:
-        return True, f"weak evidence (term coverage {f.coverage:.2f}, similarity {f.dense:.2f})"
-    return False, ""
+    if f.after_corpus:
+        return True, f"the question asks about events of {f.after_corpus}, after the newest indexed document"
+    p = evidence_score(f, weights)
+    if p <= threshold:
+        return False, ""
+    return True, f"weak evidence (score {p:.2f} > {threshold:.2f}): " + _weakest(f)
+
+
+def _weakest(f: EvidenceFeatures) -> str:
+    """What a person reads as the reason: the features that pushed the score up."""
+    parts = []
+    if f.unknown_names:
+        parts.append(f"no document mentions {', '.join(f.unknown_names)}")
+    if f.absent_names:
+        parts.append(f"the best passages do not mention {', '.join(f.absent_names)}")
+    if f.absent_numbers:
+        parts.append(f"the best passages do not mention {', '.join(f.absent_numbers)}")
+    if f.answer_slot and f.slot_coverage < 0.5:
+        what = "figure" if f.answer_slot == "quantity" else "date"
+        parts.append(f"no {what} is stated about the question's topic (coverage {f.slot_coverage:.2f})")
+    if f.unknown_share > 0.3:
+        parts.append(f"{f.unknown_share:.0%} of the question's weight is on terms no document uses")
+    parts.append(f"term coverage {f.coverage:.2f}, similarity {f.dense:.2f}")
+    return "; ".join(parts)

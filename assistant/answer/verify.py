@@ -110,7 +110,7 @@ def names(sentence: str) -> set[str]:
     return out
 
 
-def _name_present(name: str, passage_words: set[str], passage_folded: str) -> bool:
+def name_present(name: str, passage_words: set[str], passage_folded: str) -> bool:
     if name in passage_words or (len(name) > 3 and name in passage_folded):
         return True
     if name in _US:
@@ -192,7 +192,7 @@ def check_sentence(sentence: str, chunks: Sequence[Chunk], notes: str = "") -> t
     missing_numbers = sorted(numbers(body) - p.numbers)
     if missing_numbers:
         return False, 0.0, f"number(s) not in the cited passage: {', '.join(missing_numbers)}"
-    missing_names = sorted(n for n in names(body) if not _name_present(n, p.words, p.folded))
+    missing_names = sorted(n for n in names(body) if not name_present(n, p.words, p.folded))
     if missing_names:
         return False, 0.0, f"name(s) not in the cited passage: {', '.join(missing_names)}"
     terms = tokenize(body)
