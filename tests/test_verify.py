@@ -10,6 +10,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from assistant.answer.verify import UNVERIFIED_TAG, check_sentence, names, split_answer, verify
 from assistant.domain import Chunk
 from assistant.pipeline import Assistant
+from assistant.textutil import split_sentences
 
 RRM_Q = "How many workers did the Rapid Response Mechanism settlements benefit?"
 
@@ -127,3 +128,16 @@ def test_a_source_question_names_the_cited_source_and_it_verifies(brief_assistan
     plain = brief_assistant.ask(RRM_Q)
     assert "The brief's source" not in plain.text, "only a question about sources gets them in the text"
 
+
+
+def test_an_annex_label_is_not_read_as_a_name():
+    """"USMCA Art. 2.A.4: ..." — the "A.4" of an identifier is not a name the passage must contain."""
+    assert names("USMCA Art. 2.A.4: Article 2.3 does not apply to logs") == {"usmca", "art"}
+
+
+def test_an_annex_2a_quote_with_its_label_is_supported(full_assistant):
+    snap = full_assistant.reader.snapshot()
+    chunk = next(c for c in snap.chunks.values() if c.label.startswith("USMCA Art. 2.A.") and "logs" in c.text)
+    sentence = next(chunk.text[a:b] for a, b in split_sentences(chunk.text) if "logs" in chunk.text[a:b])
+    checked = verify(f"{chunk.label}: {sentence} [1]", {1: chunk}, verbatim=True)
+    assert checked.support[0].supported, checked.support[0].reason

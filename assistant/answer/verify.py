@@ -51,7 +51,7 @@ UNVERIFIED_TAG = "[unverified]"
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;\u2013-]\s*\d+)*)\s*\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\])+)")
-_NAME = re.compile(r"\b[A-ZÁÉÍÓÚÑ][\w’'.\-]*\w|\b[A-Z]\b")
+_NAME = re.compile(r"(?<![\w.])[A-ZÁÉÍÓÚÑ][\w’'.\-]*\w|(?<![\w.])[A-Z]\b")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9.\-]+$")
 _US = frozenset({"us", "u.s", "usa", "u.s.a", "united", "states", "america", "american", "americans",
                  "estados", "unidos", "eeuu", "ee.uu", "ee", "uu", "washington"})
