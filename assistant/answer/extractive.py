@@ -1,18 +1,20 @@
 """The default answerer: no LLM, an answer composed of the retrieved sentences that answer best.
 
 Every sentence of the answer is a verbatim sentence of a cited passage, so citations cannot drift
-from their text. Sentences are scored by idf-weighted overlap with the question's terms (alone and
-read with the sentences around it, so "she has done so with approval ratings around 75 percent"
-counts as being about Sheinbaum), by embedding similarity, with a small prior for the passage's
-retrieval rank and a bonus for a figure when one is asked for. Sentences are then picked greedily,
-each pick favouring the question terms the answer does not cover yet, so a two-part question gets
-a sentence for each part.
+from their text. Sentences are scored by idf-weighted overlap with the question's terms and by
+embedding similarity, with a small prior for the passage's retrieval rank and a bonus for a figure
+when one is asked for.
+
+Measured and not adopted (bench/answer_quality.py, 2026-11-28): scoring a sentence together with
+its neighbours and a greedy pick that favours question terms the answer does not cover yet gained
++0.010 must-mention on the fitting sets (calibration + held-out; paired bootstrap 95 % CI -0.014 to
++0.037, 6 of 148 questions changed) and lost 0.03 on dev and on the test set: noise, not a method.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,10 +33,6 @@ LEXICAL_WEIGHT = 0.45  # ... of idf-weighted term coverage; the rest is sentence
 RANK_PRIOR = 0.08  # ... / the passage's retrieval rank
 KEEP_RATIO = 0.65  # further sentences must score at least this share of the best one
 NUMBER_BONUS = 0.08  # a sentence with a figure, when the question asks for one
-# Chosen by a sweep on bench/calibration_questions.jsonl + heldout.jsonl (must-mention 0.734 -> 0.744
-# there, a small gain; the dev set was not used for the choice):
-CONTEXT_WEIGHT = 0.2  # ... of the coverage of the sentence read with its neighbours (who "she" is)
-GAIN_WEIGHT = 0.5  # bonus per share of the question's weight a sentence adds to the answer's coverage
 LABELLED_KINDS = ("law", "treaty", "source")  # legal text is quoted with its article/section label
 _ENUMERATOR = re.compile(r"^\s*(?:\((?:[a-z]{1,3}|[A-Z]|\d{1,3}|[ivxl]+)\)|\d{1,2}\.|[a-z]\.)\s+")
 _LEAD_IN_END = re.compile(r"(?:[:—–-]|\b(?:shall|may|must|means|include|includes|following|to|that|if|whether))\s*$")
@@ -55,8 +53,6 @@ class Candidate:
     score: float = 0.0
     chunk_dense: float = 0.0  # the passage's similarity from retrieval
     vector: np.ndarray | None = None  # the sentence's vector from the index
-    covers: dict[str, float] = field(default_factory=dict)  # question terms it contains -> their weight
-    neighbours: str = ""  # the sentences before and after it in its passage
 
 
 def query_weights(question: str, snap: Snapshot) -> dict[str, float]:
@@ -95,12 +91,11 @@ def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot, *, notes: 
             spans, vecs = snap.sentences(c.id)
         else:
             spans, vecs = [(0, len(c.text))], None
-        units = [c.text[a:b] for a, b in spans]
-        for i, unit in enumerate(units):
+        for i, (a, b) in enumerate(spans):
+            unit = c.text[a:b]
             if len(unit.split()) >= 3 and not is_heading(unit):
                 vec = vecs[i] if vecs is not None else None
-                around = " ".join(units[max(i - 1, 0):i] + units[i + 1:i + 2])
-                out.append(Candidate(c, sc.rank, unit, chunk_dense=sc.dense or 0.0, vector=vec, neighbours=around))
+                out.append(Candidate(c, sc.rank, unit, chunk_dense=sc.dense or 0.0, vector=vec))
     return out
 
 
@@ -153,15 +148,10 @@ def score_candidates(
         return
     q = embedder.embed_query(question) if embedder is not None else None
     wants_number = bool(_WANTS_NUMBER.search(question))
-    total = sum(weights.values()) or 1.0
     for c in cands:
-        present = set(tokenize(c.text + " " + c.chunk.section))
-        c.covers = {t: w / total for t, w in weights.items() if t in present}
-        c.lexical = sum(c.covers.values())
+        c.lexical = coverage(weights, c.text + " " + c.chunk.section)
         c.dense = float(c.vector @ q) if (q is not None and c.vector is not None) else c.chunk_dense
         c.score = LEXICAL_WEIGHT * c.lexical + (1 - LEXICAL_WEIGHT) * c.dense + RANK_PRIOR / c.rank
-        if CONTEXT_WEIGHT and c.neighbours:
-            c.score += CONTEXT_WEIGHT * coverage(weights, c.text + " " + c.neighbours)
         if wants_number and numbers(strip_footnote_marks(c.text)) - numbers(question):
             c.score += NUMBER_BONUS
         if c.chunk.meta.get("table"):
@@ -169,25 +159,23 @@ def score_candidates(
 
 
 def select(cands: list[Candidate], max_sentences: int) -> list[Candidate]:
-    """The best sentence, then others close to it in score, preferring those that cover question
-    terms the answer does not cover yet (a multi-part question — "how much ... and how fast ..." —
-    needs a sentence per part). At most `MAX_PER_PASSAGE` from one passage (a second passage
-    usually answers another part of the question); a list item comes with the sentence that
-    introduces the list."""
+    """The best sentence, then others close to it in score that add new words or figures, at most
+    `MAX_PER_PASSAGE` from one passage (a second passage usually answers another part of the
+    question); a list item comes with the sentence that introduces the list."""
     ranked = sorted(cands, key=lambda c: -c.score)
     if not ranked:
         return []
+    best = ranked[0].score
     chosen: list[Candidate] = []
-    covered: set[str] = set()
     per_passage: dict[str, int] = {}
-    pool = [c for c in ranked if c.score >= KEEP_RATIO * ranked[0].score]
-    while pool and len(chosen) < max_sentences:
-        gains = [sum(w for t, w in c.covers.items() if t not in covered) for c in pool]
-        c = pool.pop(max(range(len(pool)), key=lambda j: pool[j].score + GAIN_WEIGHT * gains[j]))
+    for c in ranked:
+        if len(chosen) >= max_sentences:
+            break
+        if chosen and c.score < KEEP_RATIO * best:
+            break
         if per_passage.get(c.chunk.id, 0) >= MAX_PER_PASSAGE or any(_repeats(c, o) for o in chosen):
             continue
         chosen.append(c)
-        covered |= set(c.covers)
         per_passage[c.chunk.id] = per_passage.get(c.chunk.id, 0) + 1
     return _with_lead_ins(_with_figure_references(chosen, cands), cands)
 
