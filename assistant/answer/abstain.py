@@ -34,7 +34,17 @@ abstentions at about 3 % (`ABSTAIN_ABOVE`). An LLM backend adds a second line: t
 with the cannot-answer sentinel when the passages do not answer, and that becomes an abstention
 too.
 
-Calibration and measured results: see `WEIGHTS` below and bench/abstain_calibration.py.
+Calibration (bench/abstain_calibration.py, index of brief + mirror, 2026-11-28): fitted on
+bench/calibration_questions.jsonl (70 answerable, 59 unanswerable: off-topic questions and 30 near
+misses written from the corpus's own words) and bench/questions/heldout.jsonl (78 / 12), questions
+routed to the recommendation summary left out. Fitting sets: 37/59 and 7/12 unanswerable abstain,
+2/70 and 2/75 false abstentions (before: 16/30 of the old calibration questions, 3/12 held-out).
+Checked, never chosen on: dev 2/3 unanswerable (one more goes to the recommendation summary), 4/36
+false; the team's test set 6/10, 6/70 false (before: 0/10, 5/70). What still fails: the answer
+slot cannot tell "no figure about this topic" from a paraphrase whose figure sits in a sentence
+that words the topic differently, and a name the corpus never uses ("Britain", "Vietnam") is
+often a paraphrase, not a near miss; near misses with no slot and no foreign name ("what did the
+panel rule on ...", "which companies were sanctioned ...") are answered.
 """
 
 from __future__ import annotations
@@ -221,11 +231,11 @@ def slot_coverage(slot: str, weights: dict[str, float], retrieved: list[ScoredCh
 
 def question_names(question: str) -> set[str]:
     """Names of the question (verify.names per sentence, so no sentence's first word counts),
-    without months and question words."""
+    possessives dropped, without months and question words."""
     out: set[str] = set()
     for a, b in split_sentences(question):
-        out |= names(question[a:b])
-    return {n for n in out if n not in _MONTHS and n not in _QUESTION_WORDS}
+        out |= {re.sub(r"['’]s$", "", n) for n in names(question[a:b])}  # "RRM's" is "RRM"
+    return {n for n in out if n and n not in _MONTHS and n not in _QUESTION_WORDS}
 
 
 def _initials(text: str) -> set[str]:
