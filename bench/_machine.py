@@ -41,11 +41,24 @@ def memory_gb() -> float | None:
     return None
 
 
+def git_commit() -> str:
+    """The commit measured, with "+dirty" when the working tree differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head or "unknown"
+
+
 def machine() -> dict[str, Any]:
     import torch
 
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "memory_gb": memory_gb(),

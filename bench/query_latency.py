@@ -9,6 +9,10 @@
    emptied before every timed call, so each figure includes embedding the question (the cache
    would otherwise make the second call on a question nearly free). Target: p95 of retrieval +
    extractive answer under 300 ms.
+   Then the sensitivity of that figure to CPU contention: the same loop with torch using its
+   default thread count and one thread, each with no extra load and with one busy core (a
+   spinning subprocess standing in for another user's question or an indexing run). On 2 cores,
+   torch's default 2 intra-op threads wait for each other whenever one core is taken.
 2. Cold start: wall time of `usmca-assistant ask QUESTION` in a new process, several runs.
 3. The app: `streamlit run ui/app.py` headless on a free port; VmRSS/VmHWM of the server process
    after /_stcore/health, after loading the page, after one browser-like session ran the script
@@ -62,7 +66,39 @@ def forget_query_vectors(assistant: Any) -> None:
             cache.clear()
 
 
-def warm_latency(settings: Any, questions: list[str]) -> dict[str, Any]:
+def busy_cores(n: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def contention_matrix(assistant: Any, questions: list[str], busy: int = 1) -> list[dict[str, Any]]:
+    """Retrieval + answer p50/p95 for torch threads {default, 1} x extra busy cores {0, busy}."""
+    import torch
+
+    default = torch.get_num_threads()
+    rows = []
+    try:
+        for threads in dict.fromkeys((default, 1)):
+            torch.set_num_threads(threads)
+            for extra in (0, busy):
+                procs = busy_cores(extra)
+                try:
+                    times = []
+                    for q in questions:
+                        forget_query_vectors(assistant)
+                        t = time.perf_counter()
+                        assistant.ask(q)
+                        times.append(ms(time.perf_counter() - t))
+                finally:
+                    for proc in procs:
+                        proc.kill()
+                        proc.wait()
+                rows.append({"torch_threads": threads, "busy_cores": extra, **stats(times)})
+    finally:
+        torch.set_num_threads(default)
+    return rows
+
+
+def warm_latency(settings: Any, questions: list[str], matrix: bool = True) -> dict[str, Any]:
     from assistant.pipeline import Assistant
 
     t = time.perf_counter()
@@ -81,13 +117,16 @@ def warm_latency(settings: Any, questions: list[str]) -> dict[str, Any]:
         ask_ms.append(ms(time.perf_counter() - t))
         for k, v in answer.timings_ms.items():
             stage_ms.setdefault(k, []).append(v)
-    return {
+    out = {
         "in_process_startup_s": round(startup_s, 2),
         "retrieve_ms": stats(retrieve_ms),
         "retrieve_and_answer_ms": stats(ask_ms),
         "answer_stages_ms_p50": {k: round(percentile(v, 50) or 0, 1) for k, v in stage_ms.items()},
         "peak_rss_mb_in_process": peak_rss_mb(),
     }
+    if matrix:
+        out["contention"] = contention_matrix(assistant, questions)
+    return out
 
 
 def app_env(settings: Any) -> dict[str, str]:
@@ -207,6 +246,7 @@ def main() -> None:
     ap.add_argument("--questions", type=Path, default=DEV_SET)
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--no-app", action="store_true", help="skip the Streamlit measurement")
+    ap.add_argument("--no-contention", action="store_true", help="skip the thread/contention matrix")
     args = ap.parse_args()
 
     settings = full_corpus_settings(args.index_dir, mirror=args.mirror)
@@ -214,7 +254,7 @@ def main() -> None:
     before = machine()
     result: dict[str, Any] = {"machine_before": before, "questions": len(questions),
                               "question_file": str(args.questions), "target_p95_ms": TARGET_P95_MS}
-    result["warm"] = warm_latency(settings, [q.question for q in questions])
+    result["warm"] = warm_latency(settings, [q.question for q in questions], matrix=not args.no_contention)
     p95 = result["warm"]["retrieve_and_answer_ms"]["p95"]
     result["meets_target"] = p95 is not None and p95 < TARGET_P95_MS
     result["cli_cold_start"] = cold_start(settings, args.cold_runs)
@@ -232,6 +272,9 @@ def main() -> None:
         print(f"  {key:<28} {s['p50']:7.1f} {s['p95']:7.1f} {s['max']:7.1f}")
     print(f"  answer stages p50: {w['answer_stages_ms_p50']}")
     print(f"  target p95 < {TARGET_P95_MS:.0f} ms: {'met' if result['meets_target'] else 'NOT met'}")
+    for row in w.get("contention", []):
+        print(f"  torch threads {row['torch_threads']}, busy cores {row['busy_cores']}: "
+              f"p50 {row['p50']:7.1f}  p95 {row['p95']:7.1f}  max {row['max']:7.1f} ms")
     print(f"CLI cold start (s): {result['cli_cold_start']}")
     if "app" in result:
         print(f"app: {result['app']}")

@@ -96,6 +96,9 @@ class NaiveRetriever:
         with self._lock:
             if snap.generation == self.generation:
                 return
+            refresh = getattr(self.vectors, "refresh", None)
+            if refresh is not None:  # see what other processes committed to the collection
+                refresh()
             chunks: dict[str, Chunk] = {}
             missing = []
             for doc in sorted(snap.documents.values(), key=lambda d: d["id"]):
