@@ -209,3 +209,14 @@ def test_cli_recommend_json_lists_all_with_citations(cli_env):
             assert c["location"] and c["quote"] and c["chunk_id"] and c["document_id"]
     none = CliRunner().invoke(app, ["recommend", "softwood lumber"], catch_exceptions=False)
     assert none.exit_code == 0 and "no recommendation" in none.output
+
+
+def test_subject_the_brief_never_mentions_has_no_recommendation(brief_settings):
+    from assistant.answer.recommend import recommendations_for, summary_answer
+    from assistant.index.store import load_snapshot
+
+    snap = load_snapshot(brief_settings.index_dir)
+    assert recommendations_for("the softwood lumber dispute", snap) == []
+    assert recommendations_for("energy", snap)
+    answer = summary_answer("What does the brief recommend on the softwood lumber dispute?", snap)
+    assert answer.abstained and not answer.citations

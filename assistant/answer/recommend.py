@@ -202,6 +202,7 @@ class _Unit:
 
 _cache: dict[str, list[Recommendation]] = {}
 _cache_lock = threading.Lock()
+_vocab_cache: dict[str, set[str]] = {}
 
 
 def load_recommendations(snapshot: Snapshot) -> list[Recommendation]:
@@ -506,6 +507,18 @@ def _similarity(a: Recommendation, b: Recommendation) -> float:
     return 0.5 * lexical + 0.5 * cosine
 
 
+def _brief_vocabulary(snapshot: Snapshot) -> set[str]:
+    key = f"vocab:{snapshot.generation}:{len(snapshot.chunks)}"
+    with _cache_lock:
+        if key in _vocab_cache:
+            return _vocab_cache[key]
+    vocab = {w for c in snapshot.chunks.values() if c.kind == "brief" for w in _stems(c.text)}
+    with _cache_lock:
+        _vocab_cache.clear()
+        _vocab_cache[key] = vocab
+    return vocab
+
+
 def _stems(text: str) -> list[str]:
     return [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in content_words(text)]
 
@@ -547,6 +560,10 @@ def recommendations_for(topic_or_question: str, snapshot: Snapshot) -> list[Reco
     if not query or query.lower() in ("all", "todas", "todo"):
         return list(recs)
     english = _english(query)
+    own = english_gloss(query) if english != query else query  # a Spanish subject is checked in English
+    words = {w for w in _stems(own) if w not in _GENERIC_QUERY_WORDS and len(w) > 2}
+    if words - _brief_vocabulary(snapshot):
+        return []  # a subject the brief never mentions ("softwood lumber") has no recommendation
     topics, mechanisms = _labels(english)
     if topics or mechanisms:
         scored = []
@@ -558,7 +575,6 @@ def recommendations_for(topic_or_question: str, snapshot: Snapshot) -> list[Reco
         best = max((x[0] for x in scored), default=0.0)
         # a topic named only in passing in another recommendation's argument is not a recommendation on it
         return [r for score, r in sorted(scored, key=lambda x: -x[0]) if score >= 0.2 * best]
-    words = {w for w in _stems(english) if w not in _GENERIC_QUERY_WORDS and len(w) > 2}
     if not words:
         return list(recs)
     scored = []
