@@ -220,7 +220,7 @@ class Assistant:
         snap = self.reader.snapshot()
         if not retrieved:
             return _Evidence(retrieved, snap, [], True, "nothing retrieved")
-        query_vector = self.embedder.embed_query(q.search_text) if mode != "bm25" else None
+        query_vector = self.embedder.embed_query(q.search_text)  # abstention needs it whatever retrieved
         cands = sentence_candidates(retrieved, snap, notes=wants_source(q.standalone))
         score_candidates(q.search_text, cands, query_weights(q.search_text, snap), self.embedder)
         spanish = question_language(q.standalone) == "es"

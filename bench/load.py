@@ -56,10 +56,7 @@ def summarize(latencies_ms: list[float], errors: list[str], wall_s: float, **ext
 
 
 def forget_query_vectors(assistant: Any) -> None:
-    cache = getattr(assistant.embedder, "_cache", None)  # private: no public way to clear it yet
-    if cache is not None:
-        with assistant.embedder._lock:
-            cache.clear()
+    assistant.embedder.clear_cache()
 
 
 def pipeline_load(assistant: Any, questions: list[str], streams: int, duration_s: float) -> dict[str, Any]:

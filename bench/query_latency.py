@@ -60,10 +60,7 @@ def stats(values: list[float]) -> dict[str, float | None]:
 
 
 def forget_query_vectors(assistant: Any) -> None:
-    cache = getattr(assistant.embedder, "_cache", None)  # private: no public way to clear it yet
-    if cache is not None:
-        with assistant.embedder._lock:
-            cache.clear()
+    assistant.embedder.clear_cache()
 
 
 def busy_cores(n: int) -> list[subprocess.Popen]:

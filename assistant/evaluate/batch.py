@@ -39,12 +39,8 @@ class BatchResult:
 
 def forget_cached_queries(assistant: Assistant) -> None:
     """Empty the embedder's query cache so a run is not timed on query vectors an earlier run of
-    the same questions computed (the cache is a private detail of `Embedder`; no public way yet)."""
-    cache = getattr(assistant.embedder, "_cache", None)
-    lock = getattr(assistant.embedder, "_lock", None)
-    if cache is not None and lock is not None:
-        with lock:
-            cache.clear()
+    the same questions computed."""
+    assistant.embedder.clear_cache()
 
 
 def run_folder(out_dir: Path, name: str, several: bool) -> Path:

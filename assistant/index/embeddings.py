@@ -11,6 +11,8 @@ import importlib
 import importlib.util
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -110,18 +112,38 @@ class Embedder:
                 progress(len(batch))
         return np.vstack(passage_vecs).astype(np.float32), sentence_vecs
 
+    def clear_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time cold queries)."""
+        with self._lock:
+            self._cache.clear()
+
     def embed_query(self, text: str) -> np.ndarray:
+        """One short text: a single torch thread is as fast on an idle machine and several times
+        faster when the other core is busy (measured: p95 565 -> 37 ms, docs/benchmarks.md)."""
         with self._lock:
             hit = self._cache.get(text)
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        vec = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0].astype(np.float32)
+        with _single_thread():
+            vec = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0].astype(np.float32)
         with self._lock:
             self._cache[text] = vec
             if len(self._cache) > 512:
                 self._cache.popitem(last=False)
         return vec
+
+
+@contextmanager
+def _single_thread() -> Iterator[None]:
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @lru_cache(maxsize=4)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,6 +56,25 @@ def _checkpoint(name: str) -> None:
     point, _, seconds = os.environ.get(PAUSE_ENV, "").partition(":")
     if point == name:
         time.sleep(float(seconds or 5))
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A fingerprint of the code that turns files into chunks, ids and vectors. An index built by
+    other code is parsed again on the next run, so an upgrade never serves stale passages."""
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        *sorted((root / "ingest").glob("*.py")),
+        root / "textutil.py",
+        root / "domain.py",
+        root / "index" / "lexical.py",
+        root / "index" / "embeddings.py",
+    ]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
@@ -417,6 +437,11 @@ class Indexer:
             # The old chunks are unreadable: documents outside `paths` must be parsed again too.
             extra = [Path(d["abs_path"]) for d in old_docs.values() if Path(d.get("abs_path", "")).is_file()]
             paths = [*paths, *extra]
+        if old_docs and manifest.get("code_version") != code_version():
+            # Parsers or chunking changed since this index was built: parse every document again
+            # (vectors of passages whose text did not change are reused, not recomputed).
+            force = force | set(old_docs)
+            notes.append("the indexing code changed since the last run: every document was parsed again")
         plan = self.plan(paths, force=force, rebuild=rebuild)
         plan.remove = sorted(set(plan.remove) | set(remove))
         report = IndexReport(plan=plan, errors=dict(plan.errors), recovered=notes)
@@ -465,7 +490,7 @@ class Indexer:
         if to_embed:
             self._embed_and_upsert(to_embed, sentences)
         _checkpoint("upserted")
-        report.chunks_embedded = len(to_embed)
+        report.chunks_embedded = sum(1 for c in to_embed if c.kind not in self.settings.lexical_only_kinds)
         report.seconds["embed"] = time.perf_counter() - t1
 
         # 4. the new generation: kept documents + new ones; failed updates keep their old version
@@ -500,6 +525,7 @@ class Indexer:
             "version": store.MANIFEST_VERSION,
             "generation": generation,
             "embedding_model": self.settings.embedding_model,
+            "code_version": code_version(),
             "collection": self.vectors.name,
             "vectors": self.vectors.location,
             "documents": new_docs,
