@@ -106,3 +106,12 @@ def test_cli_sources_json_contract(brief_settings):
     assert d["kind"] == "brief" and d["chunks"] > 50
     for key in ("document_id", "title", "kind", "path", "chunks", "indexed_at"):
         assert key in d
+
+
+def test_a_table_is_followed_by_the_passage_that_discusses_it(brief_assistant):
+    hits = brief_assistant.retrieve("How much did U.S.-Mexico trade total in 2024?", 5)
+    labels = [h.chunk.meta.get("figure") for h in hits]
+    assert "Figure 1" in labels
+    i = labels.index("Figure 1")
+    assert "accounting for $840 billion of bilateral trade (Figure 1)" in hits[i + 1].chunk.text
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

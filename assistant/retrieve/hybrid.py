@@ -109,6 +109,7 @@ class HybridRetriever:
         self.tariff_ratio = tariff_ratio
         self.kind_prior = kind_prior or {}
         self.note_prior = note_prior
+        self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
 
     @classmethod
@@ -175,7 +176,7 @@ class HybridRetriever:
             for i, cid in enumerate(exact[:MAX_EXACT]):
                 _, d, lx = fused.get(cid, (0.0, None, None))
                 fused[cid] = (top + 1.0 / (1 + i), d, lx)
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1][0])[: q.k]
+        ranked = self._with_figure_text(sorted(fused.items(), key=lambda kv: -kv[1][0]), snap)[: q.k]
         self.last_timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000}
         return [
             ScoredChunk(chunk=snap.chunks[cid], score=s, dense=d, lexical=lx, rank=i + 1)
@@ -195,6 +196,44 @@ class HybridRetriever:
         if not strong:
             return lexical
         return sorted(lexical + strong, key=lambda x: -x[1])
+
+    def _with_figure_text(
+        self, ranked: list[tuple[str, tuple[float, float | None, float | None]]], snap: Snapshot
+    ) -> list[tuple[str, tuple[float, float | None, float | None]]]:
+        """A table found by its numbers is followed by the passage that discusses it ("…$840
+        billion of bilateral trade (Figure 1)"): the figure and its finding in words belong together."""
+        refs = self._figure_references(snap)
+        if not refs:
+            return ranked
+        out: list[tuple[str, tuple[float, float | None, float | None]]] = []
+        placed: set[str] = set()
+        by_id = dict(ranked)
+        for cid, v in ranked:
+            if cid in placed:
+                continue
+            out.append((cid, v))
+            placed.add(cid)
+            for ref in refs.get(cid, []):
+                if ref not in placed:
+                    _, dense, lexical = by_id.get(ref, (0.0, None, None))
+                    out.append((ref, (v[0] - 1e-9, dense, lexical)))  # ranks right after its figure
+                    placed.add(ref)
+        return out
+
+    def _figure_references(self, snap: Snapshot) -> dict[str, list[str]]:
+        """Table chunk id -> ids of the passages of the same document that cite that figure."""
+        if self._figure_refs[0] == snap.generation:
+            return self._figure_refs[1]
+        tables = [c for c in snap.chunks.values() if c.meta.get("figure")]
+        refs: dict[str, list[str]] = {}
+        for t in tables:
+            cue = re.compile(rf"\(\s*{re.escape(t.meta['figure'])}\s*\)")
+            refs[t.id] = [
+                c.id for c in snap.chunks.values()
+                if c.document_id == t.document_id and c.id != t.id and cue.search(c.text)
+            ]
+        self._figure_refs = (snap.generation, refs)
+        return refs
 
     def _kinds(self, q: Query, snap: Snapshot) -> set[str] | None:
         if q.kinds:
