@@ -6,7 +6,9 @@ dir) and is reused by later runs; it is rebuilt only when its manifest is missin
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -47,3 +49,22 @@ def full_corpus_settings(folder: Path = DEFAULT_DIR, mirror: Path = MIRROR, **ov
         if not report.ok:
             raise SystemExit(f"indexing failed: {report.errors}")
     return settings
+
+
+def app_env(settings: Settings) -> dict[str, str]:
+    """The environment that points a `streamlit run ui/app.py` subprocess at `settings`' index."""
+    return dict(
+        os.environ,
+        ASSISTANT_INDEX_DIR=str(settings.index_dir),
+        ASSISTANT_CORPUS_DIRS=",".join(str(p) for p in settings.corpus_dirs),
+        ASSISTANT_REGISTRY_FILE=str(settings.registry_file),
+        ASSISTANT_USER_DOCS_DIR=str(settings.user_docs_dir),
+        ASSISTANT_FEEDBACK_FILE=str(settings.feedback_file),
+        HF_HUB_OFFLINE="1",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -19,7 +19,6 @@ bench/results/load.json with the machine and its load average (the machine is sh
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, full_corpus_settings  # noqa: E402
+from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, app_env, free_port, full_corpus_settings  # noqa: E402
 from _machine import machine, write_results  # noqa: E402
 
 from assistant.evaluate.metrics import percentile  # noqa: E402
@@ -55,10 +54,6 @@ def summarize(latencies_ms: list[float], errors: list[str], wall_s: float, **ext
     }
 
 
-def forget_query_vectors(assistant: Any) -> None:
-    assistant.embedder.clear_cache()
-
-
 def pipeline_load(assistant: Any, questions: list[str], streams: int, duration_s: float) -> dict[str, Any]:
     """`streams` threads asking back to back through one shared Assistant."""
     latencies: list[float] = []
@@ -74,7 +69,7 @@ def pipeline_load(assistant: Any, questions: list[str], streams: int, duration_s
         while time.perf_counter() < deadline:
             q = questions[i % len(questions)]
             i += 1
-            forget_query_vectors(assistant)
+            assistant.embedder.clear_cache()
             t = time.perf_counter()
             try:
                 answer = assistant.ask(q)
@@ -97,26 +92,6 @@ def pipeline_load(assistant: Any, questions: list[str], streams: int, duration_s
     for th in threads:
         th.join()
     return summarize(latencies, errors, time.perf_counter() - t0, streams=streams, abstained=abstained[0])
-
-
-def app_env(settings: Any) -> dict[str, str]:
-    return dict(
-        os.environ,
-        ASSISTANT_INDEX_DIR=str(settings.index_dir),
-        ASSISTANT_CORPUS_DIRS=",".join(str(p) for p in settings.corpus_dirs),
-        ASSISTANT_REGISTRY_FILE=str(settings.registry_file),
-        ASSISTANT_USER_DOCS_DIR=str(settings.user_docs_dir),
-        ASSISTANT_FEEDBACK_FILE=str(settings.feedback_file),
-        HF_HUB_OFFLINE="1",
-    )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def app_health_load(settings: Any, streams: int, duration_s: float) -> dict[str, Any]:

@@ -26,8 +26,6 @@ bench/results/query_latency.json.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, full_corpus_settings  # noqa: E402
+from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, app_env, free_port, full_corpus_settings  # noqa: E402
 from _machine import machine, ms, peak_rss_mb, proc_status_mb, write_results  # noqa: E402
 
 from assistant.evaluate.metrics import percentile  # noqa: E402
@@ -59,10 +57,6 @@ def stats(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def forget_query_vectors(assistant: Any) -> None:
-    assistant.embedder.clear_cache()
-
-
 def busy_cores(n: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
@@ -81,7 +75,7 @@ def contention_matrix(assistant: Any, questions: list[str], busy: int = 1) -> li
                 try:
                     times = []
                     for q in questions:
-                        forget_query_vectors(assistant)
+                        assistant.embedder.clear_cache()
                         t = time.perf_counter()
                         assistant.ask(q)
                         times.append(ms(time.perf_counter() - t))
@@ -104,11 +98,11 @@ def warm_latency(settings: Any, questions: list[str], matrix: bool = True) -> di
     startup_s = time.perf_counter() - t
     retrieve_ms, ask_ms, stage_ms = [], [], {}
     for q in questions:
-        forget_query_vectors(assistant)
+        assistant.embedder.clear_cache()
         t = time.perf_counter()
         assistant.retrieve(q)
         retrieve_ms.append(ms(time.perf_counter() - t))
-        forget_query_vectors(assistant)
+        assistant.embedder.clear_cache()
         t = time.perf_counter()
         answer = assistant.ask(q)
         ask_ms.append(ms(time.perf_counter() - t))
@@ -126,17 +120,6 @@ def warm_latency(settings: Any, questions: list[str], matrix: bool = True) -> di
     return out
 
 
-def app_env(settings: Any) -> dict[str, str]:
-    return dict(
-        os.environ,
-        ASSISTANT_INDEX_DIR=str(settings.index_dir),
-        ASSISTANT_CORPUS_DIRS=",".join(str(p) for p in settings.corpus_dirs),
-        ASSISTANT_REGISTRY_FILE=str(settings.registry_file),
-        ASSISTANT_USER_DOCS_DIR=str(settings.user_docs_dir),
-        ASSISTANT_FEEDBACK_FILE=str(settings.feedback_file),
-    )
-
-
 def cold_start(settings: Any, runs: int) -> dict[str, Any]:
     cli = ROOT / ".venv" / "bin" / "usmca-assistant"
     times = []
@@ -148,12 +131,6 @@ def cold_start(settings: Any, runs: int) -> dict[str, Any]:
         if done.returncode != 0:
             return {"error": done.stderr[-500:], "runs_s": times}
     return {"runs_s": times, "median_s": round(statistics.median(times), 2), "min_s": min(times)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _script_run(ws: Any, timeout: float = 300.0) -> tuple[str, list[str], float]:
