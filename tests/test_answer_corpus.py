@@ -68,3 +68,11 @@ def test_sources_lists_documents_and_footnote_status(full_settings):
     assert notes[29]["status"] == "indexed"
     assert notes[29]["document_id"].startswith("fr-2025-07833")
     assert notes[1]["status"] == "reference only" and "ustr.gov" in notes[1]["url"]
+
+
+def test_a_question_about_the_brief_is_answered_from_the_brief(full_assistant):
+    hits = full_assistant.retrieve("What does the brief want done about rules of origin in the review?", 5)
+    assert hits and all(h.chunk.kind == "brief" for h in hits)
+    # naming a legal text keeps every document in play
+    hits = full_assistant.retrieve("How does the brief's view compare with 19 U.S.C. § 4532 on rules of origin?", 8)
+    assert hits[0].chunk.label.startswith("19 U.S.C. § 4532")

@@ -73,6 +73,27 @@ _ASKS_FOR_SOURCE = re.compile(
 )
 
 
+_LEGAL_CUE = re.compile(
+    r"\b(articles?|art\.|annex(es)?|appendix|chapter|sections?|u\.?s\.?c|implement(ing|ation) (act|law)|statute|"
+    r"proclamations?|tariff (items?|lines?|schedule)|paragraph|clauses?|executive order|federal register|"
+    r"artículos?|anexo|capítulo|secci[oó]n|ley|proclamaci[oó]n)\b|§",
+    re.I,
+)
+
+
+def names_legal_text(question: str) -> bool:
+    """The question points at the treaty, the law or a proclamation by name."""
+    return bool(_LEGAL_CUE.search(question))
+
+
+_NAMES_BRIEF = re.compile(r"\b(the brief|brief's|quincy|sankaran|the author|el informe|del informe)\b", re.I)
+
+
+def names_the_brief(question: str) -> bool:
+    """The question asks about the brief itself ("the brief's to-do list", "el informe")."""
+    return bool(_NAMES_BRIEF.search(question))
+
+
 def asks_for_source(question: str) -> bool:
     """The question asks who or what the brief cites ("Which study ...", "Who is the source ...")."""
     return bool(_ASKS_FOR_SOURCE.search(question))
@@ -239,6 +260,9 @@ class HybridRetriever:
         if q.kinds:
             return set(q.kinds)
         present = set(snap.kinds.tolist())
+        if "brief" in present and names_the_brief(q.text) and not names_legal_text(q.text):
+            # "what does the brief want …": the brief answers, not a statute on the same subject
+            return {"brief"}
         if "tariff" in present and not wants_tariff_lines(q.text):
             return present - {"tariff"}
         return None
