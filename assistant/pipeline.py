@@ -225,7 +225,8 @@ class Assistant:
         score_candidates(q.search_text, cands, query_weights(q.search_text, snap), self.embedder)
         spanish = question_language(q.standalone) == "es"
         english = english_gloss(q.standalone) if spanish else q.standalone
-        feats = abstention.features(english, retrieved, snap, query_vector, translated=spanish)
+        scope = self.retriever.scope(Query(q.search_text, k or self.settings.top_k, kinds, documents, mode))
+        feats = abstention.features(english, retrieved, snap, query_vector, translated=spanish, scope=scope)
         abstain, reason = abstention.decide(feats)
         return _Evidence(retrieved, snap, cands, abstain, reason, feats)
 

@@ -103,14 +103,14 @@ def main() -> None:
             for q, f in rows:
                 print(f"{q.id:6s} {'yes' if q.answerable else 'no':4s} {f.to_dict()}  {q.question[:70]}")
 
-    decided = [bool(f.missing_ids or f.after_corpus) for _, f in fit]
+    decided = [abstain.decided_by_rule(f) for _, f in fit]
     free = [(q, f) for (q, f), d in zip(fit, decided, strict=True) if not d]
     x = np.array([f.vector() for _, f in free])
     y = np.array([0.0 if q.answerable else 1.0 for q, _ in free])
     weights = tuple(round(float(v), 3) for v in fit_logistic(x, y, args.l2))
     threshold = round(choose_threshold([abstain.evidence_score(f, weights) for q, f in fit if q.answerable],
                                        args.false_rate), 3)
-    print(f"hard rules (missing identifier, events after the corpus) decide {sum(decided)} fitting questions, "
+    print(f"hard rules (missing identifier, events after the corpus, out of scope) decide {sum(decided)} fitting questions, "
           f"{sum(d and q.answerable for (q, _), d in zip(fit, decided, strict=True))} of them answerable")
     print("\nfitted (paste into abstain.py):")
     print(f"WEIGHTS = {weights}  # bias, {', '.join(abstain.FEATURES)}")

@@ -110,6 +110,15 @@ def test_a_figure_question_needs_a_figure_about_its_topic(brief_assistant):
     assert f3.answer_slot == "" and f3.slot_coverage == 1.0
 
 
+def test_a_word_the_corpus_never_uses_does_not_also_hide_the_figure(brief_assistant):
+    # "kingpins" is no word of the corpus: unknown_share counts it, the figure slot does not
+    f, decided, _ = brief_assistant.evidence("How many cartel kingpins were sent to the United States by Sheinbaum?")
+    assert f.unknown_share > 0 and f.slot_coverage > 0.5 and not decided
+    # ... unless unknown words carry most of the topic: a figure found by "rate" alone proves nothing
+    f2, decided2, _ = brief_assistant.evidence("What antidumping duty rate does the U.S. charge on fresh tomatoes?")
+    assert f2.unknown_share > 0.5 and f2.slot_coverage < 0.5 and decided2
+
+
 def test_answer_slots_are_read_from_the_question():
     assert abstain.answer_slot("What share of Mexico's gas comes from the U.S.?") == "quantity"
     assert abstain.answer_slot("When did Mexico overtake China?") == "date"

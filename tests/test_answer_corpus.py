@@ -7,6 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from assistant.answer import abstain
+
 
 def cited_locations(answer):
     return [c.location for c in answer.citations]
@@ -76,3 +80,32 @@ def test_a_question_about_the_brief_is_answered_from_the_brief(full_assistant):
     # naming a legal text keeps every document in play
     hits = full_assistant.retrieve("How does the brief's view compare with 19 U.S.C. § 4532 on rules of origin?", 8)
     assert hits[0].chunk.label.startswith("19 U.S.C. § 4532")
+
+
+def test_tariff_lines_do_not_join_a_question_about_the_brief(full_assistant):
+    # "tomato" and "Mexican" match a tariff line strongly; the question asks what the brief says
+    hits = full_assistant.retrieve("What does the brief say about antidumping duties on Mexican tomatoes?", 8)
+    assert hits and all(h.chunk.kind == "brief" for h in hits)
+    # without "the brief", a strongly matching tariff line still joins the prose
+    hits = full_assistant.retrieve("Mexican tomatoes fresh or chilled", 8)
+    assert any(h.chunk.kind == "tariff" for h in hits)
+
+
+@pytest.mark.parametrize("question", [
+    "What does the brief say about antidumping duties on Mexican tomatoes?",
+    "¿Qué dice el informe sobre los derechos antidumping al tomate mexicano?",
+])
+def test_asking_the_brief_about_what_only_other_documents_discuss_abstains(full_assistant, question):
+    f, decided, reason = full_assistant.evidence(question)
+    assert f.out_of_scope_share >= abstain.OUT_OF_SCOPE_ABOVE and decided
+    assert "never mention" in reason and ("tomatoes" in reason or "tomato" in reason)
+    a = full_assistant.ask(question)
+    assert a.abstained and a.citations == []
+
+
+def test_a_question_about_the_brief_in_its_own_words_is_in_scope(full_assistant):
+    f, decided, _ = full_assistant.evidence("What does the brief say about the Rapid Response Mechanism?")
+    assert f.out_of_scope == () and f.out_of_scope_share == 0 and not decided
+    # a kind filter is a scope too: the treaty and the law never mention Sheinbaum
+    f2, decided2, reason2 = full_assistant.evidence("What did Sheinbaum agree to?", kinds={"treaty", "law"})
+    assert "Sheinbaum" in f2.out_of_scope and decided2 and "Sheinbaum" in reason2

@@ -26,8 +26,16 @@ sentence vectors from the index, the query vector retrieval already computed):
 - `missing_ids`: treaty articles, annexes, U.S. Code sections or tariff items the question names
   that no indexed document contains ("Article 32.10" when only chapter 2 is indexed).
 
-`decide` abstains outright on a missing identifier or a question about events after the corpus;
-otherwise it abstains when the evidence score — a logistic combination of the features fitted by
+- `out_of_scope`: when the question is answered from a narrower scope than the corpus (the brief,
+  for "what does the brief say about ..."; a kind filter), its topic terms that only documents
+  outside the scope use ("tomato" asked of the brief: only the tariff schedule has tomatoes).
+  Unknown terms and figure slots are judged against the scope's vocabulary, and a word the corpus
+  never uses does not count twice: `slot_coverage` weighs the terms the scope does use (unless
+  unknown words carry most of the topic).
+
+`decide` abstains outright on a missing identifier, a question about events after the corpus or a
+question mostly about what the scope never mentions (`OUT_OF_SCOPE_ABOVE`); otherwise it abstains
+when the evidence score — a logistic combination of the features fitted by
 bench/abstain_calibration.py on questions that are not dev questions — says the passages more
 likely do not answer than do, at a decision threshold chosen on those questions to keep false
 abstentions at about 3 % (`ABSTAIN_ABOVE`). An LLM backend adds a second line: the model answers
@@ -38,13 +46,12 @@ Calibration (bench/abstain_calibration.py, index of brief + mirror, 2026-11-28):
 bench/calibration_questions.jsonl (70 answerable, 59 unanswerable: off-topic questions and 30 near
 misses written from the corpus's own words) and bench/questions/heldout.jsonl (78 / 12), questions
 routed to the recommendation summary left out. Fitting sets: 37/59 and 7/12 unanswerable abstain,
-2/70 and 2/75 false abstentions (before: 16/30 of the old calibration questions, 3/12 held-out).
-Checked, never chosen on: dev 2/3 unanswerable (one more goes to the recommendation summary), 4/36
-false; the team's test set 6/10, 6/70 false (before: 0/10, 5/70). What still fails: the answer
-slot cannot tell "no figure about this topic" from a paraphrase whose figure sits in a sentence
-that words the topic differently, and a name the corpus never uses ("Britain", "Vietnam") is
-often a paraphrase, not a near miss; near misses with no slot and no foreign name ("what did the
-panel rule on ...", "which companies were sanctioned ...") are answered.
+2/70 and 2/75 false abstentions. Checked, never chosen on: dev 3/3 unanswerable (one more goes to
+the recommendation summary), 1/36 false (4/36 before slot coverage ignored unknown words, which
+`unknown_share` already counts); the team's test set 6/10, 5/70 false (6/70 before). What still
+fails: a name the corpus never uses ("Britain", "Vietnam") is often a paraphrase, not a near miss;
+near misses with no slot and no foreign name ("what did the panel rule on ...", "which companies
+were sanctioned ...") are answered.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ from assistant.domain import ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
 from assistant.retrieve.hybrid import exact_keys
+from assistant.retrieve.translate import glossary_terms
 from assistant.textutil import numbers, split_sentences, strip_footnote_marks
 
 EVIDENCE_PASSAGES = 6  # the passages whose evidence counts (the ones an answer is drawn from)
@@ -123,6 +131,8 @@ class EvidenceFeatures:
     absent_names: tuple[str, ...] = ()  # names some document uses, but no top passage
     absent_numbers: tuple[str, ...] = ()  # the question's numbers/years missing from the top passages
     after_corpus: str = ""  # the later-than-the-corpus year whose events the question asks about
+    out_of_scope: tuple[str, ...] = ()  # question words only documents outside the searched scope use
+    out_of_scope_share: float = 0.0  # ... and their share of the question's topic weight
 
     def to_dict(self) -> dict[str, object]:
         return {k: v if isinstance(v, (tuple, str)) else round(float(v), 4) for k, v in asdict(self).items()}
@@ -145,19 +155,47 @@ FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "
 # threshold; fitted by bench/abstain_calibration.py (see the module docstring).
 WEIGHTS = (1.196, 0.151, -4.892, 0.367, 2.979, 2.73, 0.628, 2.573)
 ABSTAIN_ABOVE = 0.565
+# A question answered from a narrower scope than the corpus (the brief, for "what does the brief
+# say about ..."; a kind filter) whose topic weight lies at least this much on terms only other
+# documents use is about something the scope does not discuss. Fitting sets: the two such
+# unanswerable questions score 0.50 and 0.74, the 17 answerable ones at most 0.33.
+OUT_OF_SCOPE_ABOVE = 0.45
+# The known terms of a figure question stand for at least this share of its topic in the slot's
+# coverage (see `slot_coverage`): half, not tuned (0.3 and 0.5 decide the fitting sets alike).
+KNOWN_TOPIC_FLOOR = 0.5
 
 
-def term_weights(question: str, snap: Snapshot) -> tuple[dict[str, float], set[str]]:
-    """idf per topic term of the question, and the terms the corpus never uses (weighted as the
-    rarest possible). Question vocabulary and terms found in nearly every passage are left out."""
+def out_of_scope_terms(question: str, snap: Snapshot, scope: set[str] | None) -> set[str]:
+    """Topic terms of the question that other documents use but no document of the `scope` does
+    ("tomato" asked of the brief, which never mentions one: only the tariff schedule does)."""
+    if not scope:
+        return set()
+    vocabulary = snap.vocabulary(scope)
+    return {t for t in tokenize(question)
+            if t not in QUESTION_VOCABULARY and t not in vocabulary and snap.lexical.idf(t)}
+
+
+def question_words(question: str, terms: set[str]) -> tuple[str, ...]:
+    """The question's words (as typed) behind search terms, for a person to read."""
+    words = [w for w in re.findall(r"[\w\-’']+", question) if set(tokenize(w)) & terms]
+    return tuple(dict.fromkeys(words))
+
+
+def term_weights(question: str, snap: Snapshot, scope: set[str] | None = None) -> tuple[dict[str, float], set[str]]:
+    """idf per topic term of the question, and the terms the corpus (or, given a `scope` of
+    document kinds, the scope) never uses, weighted as the rarest possible. Question vocabulary
+    and terms found in nearly every passage are left out."""
     n = max(len(snap.lexical.ids), 1)
     unseen = float(np.log(1 + (n + 0.5) / 0.5))
+    vocabulary = snap.vocabulary(scope) if scope else None
     weights: dict[str, float] = {}
     unknown: set[str] = set()
     for t in tokenize(question):
         if t in QUESTION_VOCABULARY:
             continue
         idf = snap.lexical.idf(t)
+        if vocabulary is not None and t not in vocabulary:
+            idf = 0.0
         if not idf:
             unknown.add(t)
         elif idf < UBIQUITOUS_IDF:
@@ -193,12 +231,18 @@ def answer_slot(question: str) -> str:
 
 
 def slot_coverage(slot: str, weights: dict[str, float], retrieved: list[ScoredChunk], snap: Snapshot,
-                  question: str, *, translated: bool = False) -> float:
+                  question: str, *, translated: bool = False, unknown: set[str] = frozenset()) -> float:
     """Topic coverage of the best top sentence (read with the sentence before it and its passage's
     heading) that holds what the slot needs: for a quantity a number the question does not contain
     (not a bare year) — a percentage for "what share", an amount of money for "how much did they
     spend", the counted thing next to it for "how many troops" — and for "when" a date. 1.0 when
-    the question has no slot."""
+    the question has no slot.
+
+    Coverage is of the terms the corpus uses: an `unknown` word ("pickups" for "light trucks") is
+    already counted by `unknown_share`, and no sentence could contain it. Only when unknown words
+    carry most of the topic do they count (the known terms then stand for at most
+    `KNOWN_TOPIC_FLOOR` of it): a figure found by "rate" alone says nothing about "antidumping
+    duties on tomatoes"."""
     if not slot:
         return 1.0
     total = sum(weights.values())
@@ -209,6 +253,8 @@ def slot_coverage(slot: str, weights: dict[str, float], retrieved: list[ScoredCh
     counted_term = None if translated or counted is None else next(iter(tokenize(counted.group(1))), None)
     wants_share, wants_money = bool(_SHARE.search(question)), bool(_MONEY.search(question))
     focus = {t: w * w for t, w in weights.items()}  # squared idf: the rarest terms are the topic
+    known = sum(w for t, w in focus.items() if t not in unknown)
+    scale = sum(focus.values()) / max(known, KNOWN_TOPIC_FLOOR * sum(focus.values()), 1e-9)
     best = 0.0
     for sc in retrieved[:EVIDENCE_PASSAGES]:
         c = sc.chunk
@@ -225,8 +271,8 @@ def slot_coverage(slot: str, weights: dict[str, float], retrieved: list[ScoredCh
             else:
                 filled = bool(_DATE_IN_TEXT.search(body))
             if filled:
-                best = max(best, _share(focus, set(tokenize(" ".join((near, c.section))))))
-    return best
+                best = max(best, scale * _share(focus, set(tokenize(" ".join((near, c.section))))))
+    return min(best, 1.0)
 
 
 def question_names(question: str) -> set[str]:
@@ -308,15 +354,18 @@ def features(
     query_vector: np.ndarray | None,
     *,
     translated: bool = False,
+    scope: set[str] | None = None,
 ) -> EvidenceFeatures:
     """The evidence features of `question` (in English: a Spanish question's gloss, with
     `translated=True`, whose words the glossary did not know are not counted as unknown, and
     whose names are not checked: the gloss keeps untranslated Spanish words capitalised) against
     the top retrieved passages."""
-    weights, unknown = term_weights(question, snap)
-    if translated:
-        weights = {t: w for t, w in weights.items() if t not in unknown}
-        unknown = set()
+    weights, unknown = term_weights(question, snap, scope)
+    if translated:  # Spanish words the glossary kept as typed are not evidence of anything
+        kept = unknown - glossary_terms()
+        weights = {t: w for t, w in weights.items() if t not in kept}
+        unknown -= kept
+    outside = out_of_scope_terms(question, snap, scope) & set(weights)
     total = sum(weights.values())
     unknown_share = sum(weights[t] for t in unknown) / total if total else 0.0
     coverage = sentence_coverage = 0.0
@@ -339,11 +388,14 @@ def features(
         coverage, sentence_coverage, max(dense, 0.0), unknown_share, len(weights),
         missing_identifiers(question, snap),
         answer_slot=slot,
-        slot_coverage=slot_coverage(slot, weights, retrieved, snap, question, translated=translated) if retrieved else 0.0,
+        slot_coverage=(slot_coverage(slot, weights, retrieved, snap, question, translated=translated, unknown=unknown)
+                       if retrieved else 0.0),
         unknown_names=unknown_names,
         absent_names=absent_names,
         absent_numbers=absent_numbers(question, retrieved),
         after_corpus=after_corpus(question, snap),
+        out_of_scope=question_words(question, outside),
+        out_of_scope_share=sum(weights.get(t, 0.0) for t in outside) / total if total else 0.0,
     )
 
 
@@ -353,12 +405,20 @@ def evidence_score(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS) ->
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
+def decided_by_rule(f: EvidenceFeatures) -> bool:
+    """The outright rules apply (the logistic score is not consulted)."""
+    return bool(f.missing_ids or f.after_corpus or f.out_of_scope_share >= OUT_OF_SCOPE_ABOVE)
+
+
 def decide(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS, threshold: float = ABSTAIN_ABOVE) -> tuple[bool, str]:
     """(abstain?, why) under the calibrated rule."""
     if f.missing_ids:
         return True, f"the indexed documents do not contain {', '.join(f.missing_ids)}"
     if f.after_corpus:
         return True, f"the question asks about events of {f.after_corpus}, after the newest indexed document"
+    if f.out_of_scope_share >= OUT_OF_SCOPE_ABOVE:
+        return True, (f"the documents searched never mention {', '.join(f.out_of_scope)} "
+                      "(other indexed documents do: widen the filter or ask about them)")
     p = evidence_score(f, weights)
     if p <= threshold:
         return False, ""

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from assistant.domain import Chunk, SourceRef
-from assistant.index.lexical import LexicalIndex
+from assistant.index.lexical import LexicalIndex, tokenize
 
 MANIFEST = "documents.json"
 MANIFEST_VERSION = 1
@@ -336,6 +336,7 @@ class Snapshot:
     by_key: dict[str, list[str]] = field(default_factory=dict)  # exact lookup: article, section, tariff item
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
     sentence_spans: dict[str, list] = field(default_factory=dict)  # chunk id -> [first row, [[s, e], ...]]
+    _vocabularies: dict[frozenset[str], frozenset[str]] = field(default_factory=dict, repr=False)
 
     def sentences(self, chunk_id: str) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Sentence spans of a chunk's text and their vectors (computed at index time)."""
@@ -346,6 +347,15 @@ class Snapshot:
     @property
     def empty(self) -> bool:
         return not self.chunks
+
+    def vocabulary(self, kinds: set[str]) -> frozenset[str]:
+        """The search terms the passages of these kinds use (computed once per snapshot)."""
+        key = frozenset(kinds)
+        if key not in self._vocabularies:
+            self._vocabularies[key] = frozenset(
+                t for c in self.chunks.values() if c.kind in key for t in tokenize(c.search_text)
+            )
+        return self._vocabularies[key]
 
     def mask(self, kinds: set[str] | None = None, documents: set[str] | None = None) -> np.ndarray | None:
         if not kinds and not documents:

@@ -158,13 +158,13 @@ class HybridRetriever:
         snap = self.reader.snapshot()
         if snap.empty:
             return []
-        kinds = self._kinds(q, snap)
+        kinds, lines_may_join = self._kinds(q, snap)
         t0 = time.perf_counter()
         lexical: list[tuple[str, float]] = []
         dense: list[tuple[str, float]] = []
         if q.mode in ("hybrid", "bm25"):
             lexical = snap.lexical.search(q.text, self.lexical_candidates, snap.mask(kinds, q.documents))
-            if kinds is not None and not q.kinds and "tariff" not in kinds:
+            if lines_may_join:
                 lexical = self._with_strong_tariff_lines(q, snap, lexical)
         t1 = time.perf_counter()
         if q.mode in ("hybrid", "dense"):
@@ -256,16 +256,26 @@ class HybridRetriever:
         self._figure_refs = (snap.generation, refs)
         return refs
 
-    def _kinds(self, q: Query, snap: Snapshot) -> set[str] | None:
+    def scope(self, q: Query) -> set[str] | None:
+        """The kinds a question is answered from when that is narrower than the whole corpus (a
+        filter, or the brief for a question about the brief); None otherwise. A term no passage of
+        the scope uses is as unknown, for that question, as a term no document uses."""
+        kinds, lines_may_join = self._kinds(q, self.reader.snapshot())
+        return None if lines_may_join else kinds
+
+    def _kinds(self, q: Query, snap: Snapshot) -> tuple[set[str] | None, bool]:
+        """(the kinds to search, whether tariff lines that match strongly may still join): the
+        user's filter as given; the brief alone for a question about the brief; otherwise all
+        kinds, tariff lines only when asked for or matching as strongly as the best prose."""
         if q.kinds:
-            return set(q.kinds)
+            return set(q.kinds), False
         present = set(snap.kinds.tolist())
         if "brief" in present and names_the_brief(q.text) and not names_legal_text(q.text):
             # "what does the brief want …": the brief answers, not a statute on the same subject
-            return {"brief"}
+            return {"brief"}, False
         if "tariff" in present and not wants_tariff_lines(q.text):
-            return present - {"tariff"}
-        return None
+            return present - {"tariff"}, True
+        return None, False
 
     @staticmethod
     def _allowed(c: Chunk, kinds: set[str] | None, documents: set[str] | None) -> bool:

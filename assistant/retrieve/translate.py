@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+from assistant.index.lexical import tokenize
 
 # ---- language detection ---------------------------------------------------------------------
 
@@ -68,6 +71,7 @@ PHRASES: dict[str, str] = {
     "ee uu": "United States U.S.",
     "america del norte": "North America",
     "norteamerica": "North America",
+    "el informe": "the brief", "del informe": "the brief", "este informe": "the brief",
     "reglas de origen": "rules of origin",
     "regla de origen": "rules of origin",
     "normas de origen": "rules of origin",
@@ -399,6 +403,13 @@ def _original_form(question: str, folded_token: str) -> str:
         if fold(w).rstrip(".") == folded_token:
             return w.rstrip(".")
     return folded_token
+
+
+@lru_cache(maxsize=1)
+def glossary_terms() -> frozenset[str]:
+    """Every search term the glossary can produce: in a gloss, such a term is a translation (and
+    the corpus's silence on it means something); any other term was kept as the user typed it."""
+    return frozenset(t for v in (*WORDS.values(), *PHRASES.values()) for t in tokenize(v))
 
 
 def expand_query(question: str, keep_original: bool = False) -> str:
