@@ -109,3 +109,14 @@ def test_a_question_about_the_brief_in_its_own_words_is_in_scope(full_assistant)
     # a kind filter is a scope too: the treaty and the law never mention Sheinbaum
     f2, decided2, reason2 = full_assistant.evidence("What did Sheinbaum agree to?", kinds={"treaty", "law"})
     assert "Sheinbaum" in f2.out_of_scope and decided2 and "Sheinbaum" in reason2
+
+
+def test_the_brief_named_in_a_premise_does_not_narrow_the_question(full_assistant):
+    from assistant.retrieve.hybrid import asked_part, names_the_brief
+
+    q = ("The brief praises the Rapid Response Mechanism. How does a petition about a Mexican facility "
+         "reach the Interagency Labor Committee, and how fast must it act?")
+    assert asked_part(q).startswith("How does") and not names_the_brief(q)
+    assert names_the_brief("Per the brief, Mexico is special. Why?")  # too short to stand alone
+    hits = full_assistant.retrieve(q, 8)
+    assert any(h.chunk.kind == "law" for h in hits)

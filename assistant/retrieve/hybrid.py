@@ -16,6 +16,7 @@ from assistant.index.embeddings import Embedder
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
 from assistant.settings import Settings
+from assistant.textutil import split_sentences
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_EXACT = 3  # passages of one named article/section boosted to the top
@@ -90,8 +91,18 @@ _NAMES_BRIEF = re.compile(r"\b(the brief|brief's|quincy|sankaran|the author|el i
 
 
 def names_the_brief(question: str) -> bool:
-    """The question asks about the brief itself ("the brief's to-do list", "el informe")."""
-    return bool(_NAMES_BRIEF.search(question))
+    """The question asks about the brief itself ("the brief's to-do list", "el informe"). Only
+    what is asked counts: in "The brief touts the RRM. How does a complaint get in?" the brief is
+    the premise, and the law answers the question."""
+    return bool(_NAMES_BRIEF.search(asked_part(question)))
+
+
+def asked_part(question: str) -> str:
+    """The sentences of a question that ask (end with "?"); the whole text when none does, or
+    when what is asked is too short to stand alone ("Per the brief, Mexico is special. Why?")."""
+    sentences = [question[a:b] for a, b in split_sentences(question)]
+    asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
+    return asked if len(asked.split()) >= 4 else question
 
 
 def asks_for_source(question: str) -> bool:
