@@ -44,3 +44,27 @@ def test_tariff_lines_with_the_same_words_but_other_items_are_distinct_facts(ful
     a, b = (Candidate(c, 1, c.text) for c in lines)
     assert not extractive._repeats(a, b)
     assert extractive._repeats(Candidate(lines[0], 2, lines[0].text), a)
+
+
+def test_a_sentence_opening_with_a_pronoun_comes_with_the_one_before_it(brief_assistant):
+    snap = brief_assistant.reader.snapshot()
+    chunk = _brief_chunk(brief_assistant, "He originally trained as a modern European historian")
+    cands = sentence_candidates([_scored(chunk)], snap)
+    named = next(c for c in cands if c.text.startswith("Karthik Sankaran is"))
+    he = next(c for c in cands if c.text.startswith("He originally trained"))
+    for c in cands:
+        c.score = 0.1
+    he.score = 0.9
+    picked = select(cands, max_sentences=1)
+    assert [c.text for c in picked] == [named.text, he.text]
+    # a sentence that names its subject stands alone
+    for c in cands:
+        c.score = 0.1
+    named.score = 0.9
+    assert [c.text for c in select(cands, max_sentences=1)] == [named.text]
+
+
+def _scored(chunk):
+    from assistant.domain import ScoredChunk
+
+    return ScoredChunk(chunk, 1.0, None, None, 1)
