@@ -242,7 +242,7 @@ def _with_lead_ins(chosen: list[Candidate], cands: list[Candidate]) -> list[Cand
 
 
 def _with_figure_references(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
-    """A figure is presented with the sentence that discusses it ("... (Figure 1),¹"): that
+    """A figure is presented after the sentence that discusses it ("... (Figure 1),¹"): that
     sentence states the finding in words and carries the footnote of its source."""
     out = list(chosen)
     for c in chosen:
@@ -250,9 +250,15 @@ def _with_figure_references(chosen: list[Candidate], cands: list[Candidate]) -> 
         if not figure:
             continue
         ref = re.compile(rf"\b{re.escape(figure)}\b(?!\s*:)")
-        mentions = [x for x in cands if x is not c and x not in out and ref.search(x.text)]
+        mentions = [x for x in cands if x is not c and ref.search(x.text)]
         if mentions:
-            out.insert(out.index(c), max(mentions, key=lambda x: x.score))
+            chosen_mentions = [x for x in mentions if x in out]
+            mention = max(chosen_mentions or mentions, key=lambda x: x.score)
+            if mention in out:
+                if out.index(mention) < out.index(c):
+                    continue
+                out.remove(mention)  # already quoted, but after the figure: it leads instead
+            out.insert(out.index(c), mention)
     return out
 
 
