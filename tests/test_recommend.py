@@ -148,6 +148,17 @@ def test_summary_answer_cites_every_sentence(snap):
     assert [s.chunk.id for s in answer.retrieved] == [c.chunk_id for c in answer.citations]
 
 
+def test_the_executive_summarys_more_concrete_wording_is_quoted_too(snap):
+    answer = summary_answer("What is the brief's advice on energy?", snap)
+    # the way-ahead heading says "a sector critical for Mexico's growth"; the summary says which
+    assert "sector critical for Mexico's growth" in answer.text and "renewable energy sector" in answer.text
+    summary_marks = [c.number for c in answer.citations if c.section.startswith("Executive")]
+    assert summary_marks and f"renewable energy sector [{summary_marks[0]}]" in answer.text
+    # listing every recommendation stays one sentence per recommendation
+    everything = summary_answer("What does the brief recommend?", snap)
+    assert "Executive summary:" not in everything.text
+
+
 def test_summary_answer_abstains_when_the_brief_recommends_nothing_on_it(snap):
     answer = summary_answer("What does the brief recommend on the U.S.–Canada softwood lumber dispute?", snap)
     assert answer.abstained and answer.text == NO_RECOMMENDATION and not answer.citations

@@ -691,6 +691,13 @@ def summary_answer(question: str, snapshot: Snapshot) -> Answer:
         if body not in said:
             said.add(body)
             sentences.append(f"{body} {_marks(marks)}.")
+        if (detail or (r is recs[0] and topic != "all")) and summary is not None:
+            # the executive summary often words it more concretely ("... in Mexico's renewable
+            # energy sector"; "... such as tourism and healthcare"): quote what it adds
+            extra = _sentence_body(summary.quote, r)
+            if extra not in said and _new_words(extra, body):
+                said.add(extra)
+                sentences.append(f"Executive summary: {extra} {_marks([cite(summary, quotes)])}.")
         argument = next((p for p in r.passages if p.role == "argument"), None)
         if detail and argument is not None and r.source != SUMMARY:
             first = _first_sentence(argument.quote)
@@ -713,6 +720,13 @@ def _sentence_body(quote: str, rec: Recommendation) -> str:
     if rec.source == IN_TEXT and len(rec.text) < len(body):
         return _capitalize(rec.text.rstrip(" .;,"))
     return _capitalize(body)
+
+
+def _new_words(text: str, than: str) -> set[str]:
+    """Content words of `text` that `than` does not use, even in another form ("Mexican" is
+    "Mexico" in other words: same first five letters)."""
+    known = {w[:5] for w in _stems(than)}
+    return {w for w in _stems(text) if w[:5] not in known}
 
 
 def _first_sentence(quote: str) -> str:
