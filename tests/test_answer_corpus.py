@@ -120,3 +120,15 @@ def test_the_brief_named_in_a_premise_does_not_narrow_the_question(full_assistan
     assert names_the_brief("Per the brief, Mexico is special. Why?")  # too short to stand alone
     hits = full_assistant.retrieve(q, 8)
     assert any(h.chunk.kind == "law" for h in hits)
+
+
+def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_abstention(full_assistant):
+    f, decided, reason = full_assistant.evidence("What does USMCA Chapter 8 say about Mexico's ownership of hydrocarbons?")
+    assert f.missing_ids == ("USMCA Chapter 8",) and decided and "USMCA Chapter 8" in reason
+    f2, _, _ = full_assistant.evidence("¿Qué dice el capítulo 8 del T-MEC sobre los hidrocarburos?")
+    assert f2.missing_ids == ("USMCA Chapter 8",)
+    # the indexed chapter, the U.S. Code's chapter 29 and what the brief says of a chapter are in play
+    for question in ("Under USMCA chapter 2, do commercial samples of negligible value enter duty-free?",
+                     "What does chapter 29 of title 19 say about the joint review?",
+                     "What does the brief say about USMCA Chapter 31?"):
+        assert full_assistant.evidence(question)[0].missing_ids == (), question

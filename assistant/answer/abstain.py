@@ -24,7 +24,8 @@ sentence vectors from the index, the query vector retrieval already computed):
 - `after_corpus`: the question asks what *happened* at a date later than the newest document ("Did
   all three countries confirm the extension at the July 2026 review?"): no document can report it.
 - `missing_ids`: treaty articles, annexes, U.S. Code sections or tariff items the question names
-  that no indexed document contains ("Article 32.10" when only chapter 2 is indexed).
+  that no indexed document contains ("Article 32.10" when only chapter 2 is indexed), and treaty
+  chapters it asks about whose text is not indexed ("What does USMCA Chapter 8 say ...").
 
 - `out_of_scope`: when the question is answered from a narrower scope than the corpus (the brief,
   for "what does the brief say about ..."; a kind filter), its topic terms that only documents
@@ -65,7 +66,7 @@ from assistant.answer.verify import fold, name_present, names
 from assistant.domain import ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
-from assistant.retrieve.hybrid import exact_keys
+from assistant.retrieve.hybrid import exact_keys, names_the_brief
 from assistant.retrieve.translate import glossary_terms
 from assistant.textutil import numbers, split_sentences, strip_footnote_marks
 
@@ -220,7 +221,25 @@ def missing_identifiers(question: str, snap: Snapshot) -> tuple[str, ...]:
         if re.fullmatch(r"\d{4}\.\d{2}", k) and any(x.startswith(k) for x in snap.by_key):
             continue  # a tariff subheading: its lines are keyed by the full item
         missing.append(key)
-    return tuple(missing)
+    return tuple(missing) + missing_chapters(question, snap)
+
+
+_TREATY_CHAPTER = re.compile(
+    r"\b(?:USMCA|CUSMA|T-MEC|NAFTA 2\.0)\s+(?:chapter|cap[ií]tulo)\s+(\d{1,2})\b|"
+    r"\b(?:chapter|cap[ií]tulo)\s+(\d{1,2})\s+(?:(?:of|del?)\s+)?(?:the\s+)?(?:USMCA|CUSMA|T-MEC|agreement|treaty|tratado)\b",
+    re.I,
+)
+
+
+def missing_chapters(question: str, snap: Snapshot) -> tuple[str, ...]:
+    """Treaty chapters the question asks about ("What does USMCA Chapter 8 say ...") of which no
+    text is indexed: a mention of the chapter elsewhere is not the chapter. A question about what
+    the brief says of a chapter is left to the evidence."""
+    named = [m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(question)]
+    if not named or names_the_brief(question):
+        return ()
+    present = {str(c.meta.get("chapter")) for c in snap.chunks.values() if c.kind == "treaty"}
+    return tuple(f"USMCA Chapter {n}" for n in dict.fromkeys(named) if n not in present)
 
 
 def answer_slot(question: str) -> str:
