@@ -27,15 +27,16 @@ sentence vectors from the index, the query vector retrieval already computed):
   that no indexed document contains ("Article 32.10" when only chapter 2 is indexed), and treaty
   chapters it asks about whose text is not indexed ("What does USMCA Chapter 8 say ...").
 
-- `out_of_scope`: when the question is answered from a narrower scope than the corpus (the brief,
-  for "what does the brief say about ..."; a kind filter), its topic terms that only documents
-  outside the scope use ("tomato" asked of the brief: only the tariff schedule has tomatoes).
+- `out_of_scope`: when the question narrows itself to the brief ("what does the brief say about
+  ..."), its topic terms that only other documents use ("tomato" asked of the brief: only the
+  tariff schedule has tomatoes). A user's kind filter does not count: measured on paraphrases
+  ("ban" for "prohibition"), it would turn wording into missing topics.
   Unknown terms and figure slots are judged against the scope's vocabulary, and a word the corpus
   never uses does not count twice: `slot_coverage` weighs the terms the scope does use (unless
   unknown words carry most of the topic).
 
 `decide` abstains outright on a missing identifier, a question about events after the corpus or a
-question mostly about what the scope never mentions (`OUT_OF_SCOPE_ABOVE`); otherwise it abstains
+question about the brief mostly in terms the brief never uses (`OUT_OF_SCOPE_ABOVE`); otherwise it abstains
 when the evidence score — a logistic combination of the features fitted by
 bench/abstain_calibration.py on questions that are not dev questions — says the passages more
 likely do not answer than do, at a decision threshold chosen on those questions to keep false
@@ -156,9 +157,8 @@ FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "
 # threshold; fitted by bench/abstain_calibration.py (see the module docstring).
 WEIGHTS = (1.196, 0.151, -4.892, 0.367, 2.979, 2.73, 0.628, 2.573)
 ABSTAIN_ABOVE = 0.565
-# A question answered from a narrower scope than the corpus (the brief, for "what does the brief
-# say about ..."; a kind filter) whose topic weight lies at least this much on terms only other
-# documents use is about something the scope does not discuss. Fitting sets: the two such
+# A question narrowed to the brief ("what does the brief say about ...") whose topic weight lies at
+# least this much on terms only other documents use is about something the brief does not discuss. Fitting sets: the two such
 # unanswerable questions score 0.50 and 0.74, the 17 answerable ones at most 0.33.
 OUT_OF_SCOPE_ABOVE = 0.45
 # The known terms of a figure question stand for at least this share of its topic in the slot's
@@ -436,8 +436,8 @@ def decide(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS, threshold:
     if f.after_corpus:
         return True, f"the question asks about events of {f.after_corpus}, after the newest indexed document"
     if f.out_of_scope_share >= OUT_OF_SCOPE_ABOVE:
-        return True, (f"the documents searched never mention {', '.join(f.out_of_scope)} "
-                      "(other indexed documents do: widen the filter or ask about them)")
+        return True, (f"the brief never mentions {', '.join(f.out_of_scope)}; other indexed documents do "
+                      "(ask without naming the brief to search them)")
     p = evidence_score(f, weights)
     if p <= threshold:
         return False, ""

@@ -268,9 +268,13 @@ class HybridRetriever:
         return refs
 
     def scope(self, q: Query) -> set[str] | None:
-        """The kinds a question is answered from when that is narrower than the whole corpus (a
-        filter, or the brief for a question about the brief); None otherwise. A term no passage of
-        the scope uses is as unknown, for that question, as a term no document uses."""
+        """The kinds a question is answered from when the question itself narrows the corpus (the
+        brief, for "what does the brief say about ..."); None otherwise. A term no passage of the
+        scope uses is as unknown, for that question, as a term no document uses. A user's filter
+        is not a scope in this sense: paraphrases ("ban" for the treaty's "prohibition", "cars"
+        for the proclamations' "automobiles") would read as topics the filter excludes."""
+        if q.kinds:
+            return None
         kinds, lines_may_join = self._kinds(q, self.reader.snapshot())
         return None if lines_may_join else kinds
 
