@@ -134,3 +134,13 @@ def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_abstention(full_as
                      "What does chapter 29 of title 19 say about the joint review?",
                      "What does the brief say about USMCA Chapter 31?"):
         assert full_assistant.evidence(question)[0].missing_ids == (), question
+
+
+def test_a_partys_tariff_schedule_that_is_not_indexed_is_named_in_the_abstention(full_assistant):
+    # only Canada's schedule is in the mirror: Mexico's rates are not Canada's
+    for question in ("What duty does Mexico's USMCA schedule set on U.S. pork hams (0203.22)?",
+                     "¿Qué arancel fija la lista de México del T-MEC para los jamones de cerdo?"):
+        f, decided, reason = full_assistant.evidence(question)
+        assert f.missing_ids == ("the tariff schedule of Mexico",) and decided and "Mexico" in reason, question
+    f, decided, _ = full_assistant.evidence("What does Canada's schedule say for within-quota cheddar (0406.90.11)?")
+    assert f.missing_ids == () and not decided
