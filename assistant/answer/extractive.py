@@ -201,13 +201,17 @@ def _with_antecedents(chosen: list[Candidate], cands: list[Candidate]) -> list[C
     for c in chosen:
         if not _ANAPHOR.match(c.text):
             continue
-        start = c.chunk.text.find(c.text)
-        earlier = [x for x in cands if x.chunk.id == c.chunk.id and 0 <= c.chunk.text.find(x.text) < start]
-        if earlier:
-            prev = max(earlier, key=lambda x: c.chunk.text.find(x.text))
-            if prev not in out:
-                out.insert(out.index(c), prev)
+        earlier = _earlier_in_passage(c, cands)
+        if earlier and earlier[-1] not in out:
+            out.insert(out.index(c), earlier[-1])
     return out
+
+
+def _earlier_in_passage(c: Candidate, cands: list[Candidate]) -> list[Candidate]:
+    """The candidates of `c`'s passage that come before it, in text order."""
+    start = c.chunk.text.find(c.text)
+    earlier = [x for x in cands if x.chunk.id == c.chunk.id and 0 <= c.chunk.text.find(x.text) < start]
+    return sorted(earlier, key=lambda x: c.chunk.text.find(x.text))
 
 
 def _repeats(c: Candidate, other: Candidate) -> bool:
@@ -232,10 +236,7 @@ def _with_lead_ins(chosen: list[Candidate], cands: list[Candidate]) -> list[Cand
     for c in chosen:
         if not _ENUMERATOR.match(c.text):
             continue
-        start = c.chunk.text.find(c.text)
-        earlier = [x for x in cands if x.chunk.id == c.chunk.id and 0 <= c.chunk.text.find(x.text) < start]
-        earlier.sort(key=lambda x: c.chunk.text.find(x.text))
-        lead = next((x for x in reversed(earlier) if not _ENUMERATOR.match(x.text)), None)
+        lead = next((x for x in reversed(_earlier_in_passage(c, cands)) if not _ENUMERATOR.match(x.text)), None)
         if lead is not None and lead not in out and _LEAD_IN_END.search(lead.text.rstrip()):
             out.insert(out.index(c), lead)
     return out
