@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     max_pdf_pages: int = 2000
     max_chunks_per_document: int = 20000
 
+    def environment(self) -> dict[str, str]:
+        """The `ASSISTANT_*` variables that point a subprocess (CLI, `streamlit run`) at this
+        settings object's index, corpus and files."""
+        return {
+            "ASSISTANT_INDEX_DIR": str(self.index_dir),
+            "ASSISTANT_CORPUS_DIRS": ",".join(str(p) for p in self.corpus_dirs),
+            "ASSISTANT_REGISTRY_FILE": str(self.registry_file),
+            "ASSISTANT_USER_DOCS_DIR": str(self.user_docs_dir),
+            "ASSISTANT_FEEDBACK_FILE": str(self.feedback_file),
+        }
+
     @field_validator("corpus_dirs", "lexical_only_kinds", mode="before")
     @classmethod
     def _split_dirs(cls, v: object) -> object:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -53,15 +54,17 @@ def full_corpus_settings(folder: Path = DEFAULT_DIR, mirror: Path = MIRROR, **ov
 
 def app_env(settings: Settings) -> dict[str, str]:
     """The environment that points a `streamlit run ui/app.py` subprocess at `settings`' index."""
-    return dict(
-        os.environ,
-        ASSISTANT_INDEX_DIR=str(settings.index_dir),
-        ASSISTANT_CORPUS_DIRS=",".join(str(p) for p in settings.corpus_dirs),
-        ASSISTANT_REGISTRY_FILE=str(settings.registry_file),
-        ASSISTANT_USER_DOCS_DIR=str(settings.user_docs_dir),
-        ASSISTANT_FEEDBACK_FILE=str(settings.feedback_file),
-        HF_HUB_OFFLINE="1",
-    )
+    return {**os.environ, **settings.environment(), "HF_HUB_OFFLINE": "1"}
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a subprocess, killing it if it does not exit within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(15)
 
 
 def free_port() -> int:

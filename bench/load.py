@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, app_env, free_port, full_corpus_settings  # noqa: E402
+from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, app_env, free_port, full_corpus_settings, stop  # noqa: E402
 from _machine import machine, write_results  # noqa: E402
 
 from assistant.evaluate.metrics import percentile  # noqa: E402
@@ -52,6 +52,19 @@ def summarize(latencies_ms: list[float], errors: list[str], wall_s: float, **ext
         "max_ms": round(max(latencies_ms), 1) if latencies_ms else None,
         **extra,
     }
+
+
+def run_streams(streams: list[tuple[Any, tuple]], start: threading.Barrier) -> float:
+    """Start one thread per (function, args), release them together through `start` (whose
+    parties are the threads plus this one) and return the wall time until all have finished."""
+    threads = [threading.Thread(target=fn, args=args, daemon=True) for fn, args in streams]
+    for th in threads:
+        th.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t0
 
 
 def pipeline_load(assistant: Any, questions: list[str], streams: int, duration_s: float) -> dict[str, Any]:
@@ -82,16 +95,8 @@ def pipeline_load(assistant: Any, questions: list[str], streams: int, duration_s
                 latencies.append(took)
                 abstained[0] += answer.abstained
 
-    threads = [
-        threading.Thread(target=stream, args=(n * len(questions) // streams,), daemon=True) for n in range(streams)
-    ]
-    for th in threads:
-        th.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for th in threads:
-        th.join()
-    return summarize(latencies, errors, time.perf_counter() - t0, streams=streams, abstained=abstained[0])
+    wall_s = run_streams([(stream, (n * len(questions) // streams,)) for n in range(streams)], start)
+    return summarize(latencies, errors, wall_s, streams=streams, abstained=abstained[0])
 
 
 def app_health_load(settings: Any, streams: int, duration_s: float) -> dict[str, Any]:
@@ -139,22 +144,11 @@ def app_health_load(settings: Any, streams: int, duration_s: float) -> dict[str,
                         else:
                             latencies.append(took)
 
-        threads = [threading.Thread(target=stream, daemon=True) for _ in range(streams)]
-        for th in threads:
-            th.start()
-        start.wait()
-        t0 = time.perf_counter()
-        for th in threads:
-            th.join()
-        return summarize(latencies, errors, time.perf_counter() - t0, streams=streams,
+        wall_s = run_streams([(stream, ()) for _ in range(streams)], start)
+        return summarize(latencies, errors, wall_s, streams=streams,
                          server_ready_s=round(ready_s, 1), endpoint="/_stcore/health")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+        stop(proc)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, app_env, free_port, full_corpus_settings  # noqa: E402
+from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, app_env, free_port, full_corpus_settings, stop  # noqa: E402
 from _machine import machine, ms, peak_rss_mb, proc_status_mb, write_results  # noqa: E402
 
 from assistant.evaluate.metrics import percentile  # noqa: E402
@@ -205,11 +205,7 @@ def app_memory(settings: Any) -> dict[str, Any]:
     except Exception as e:  # report what was measured up to the failure
         out["error"] = f"{type(e).__name__}: {e}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return out
 
 

@@ -110,16 +110,7 @@ def index_settings(tmp: Path, corpus: Path, **kw) -> Settings:
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a `usmca-assistant` subprocess using these settings."""
-    env = dict(os.environ)
-    env.update(
-        ASSISTANT_INDEX_DIR=str(settings.index_dir),
-        ASSISTANT_CORPUS_DIRS=",".join(str(p) for p in settings.corpus_dirs),
-        ASSISTANT_REGISTRY_FILE=str(settings.registry_file),
-        ASSISTANT_USER_DOCS_DIR=str(settings.user_docs_dir),
-        ASSISTANT_FEEDBACK_FILE=str(settings.feedback_file),
-        HF_HUB_OFFLINE="1",
-        OMP_NUM_THREADS="1",
-    )
+    env = {**os.environ, **settings.environment(), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     for key in ("ASSISTANT_CHROMA_HOST", "ASSISTANT_CHROMA_PORT"):
         env.pop(key, None)
     if settings.chroma_host:

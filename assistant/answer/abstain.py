@@ -180,6 +180,8 @@ def out_of_scope_terms(question: str, snap: Snapshot, scope: set[str] | None) ->
 
 def question_words(question: str, terms: set[str]) -> tuple[str, ...]:
     """The question's words (as typed) behind search terms, for a person to read."""
+    if not terms:
+        return ()
     words = [w for w in re.findall(r"[\w\-’']+", question) if set(tokenize(w)) & terms]
     return tuple(dict.fromkeys(words))
 
