@@ -398,3 +398,45 @@ def test_a_given_file_that_is_gone_is_removed_and_a_missing_folder_removes_nothi
     state = index_state(corpus_index)
     assert_consistent(state)
     assert set(state["documents"]) == {"labor.md", "review.pdf", "sub/autos.md"}
+
+
+class CountingEmbedder:
+    """A small deterministic embedder (hashed words), standing in for the model."""
+
+    dimension = 16
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def vector(self, text: str):
+        import hashlib
+
+        import numpy as np
+
+        v = np.zeros(self.dimension, dtype=np.float32)
+        for w in text.lower().split():
+            v[int(hashlib.sha1(w.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        return v / (np.linalg.norm(v) or 1.0)
+
+    def embed_with_sentences(self, texts, spans, progress=None):
+        import numpy as np
+
+        self.texts += texts
+        passages = np.vstack([self.vector(t) for t in texts])
+        sentences = [np.vstack([self.vector(t[a:b]) for a, b in sp]) for t, sp in zip(texts, spans, strict=True)]
+        return passages, sentences
+
+
+def test_a_ready_made_embedder_is_used(tmp_path):
+    settings = index_settings(tmp_path, make_corpus(tmp_path / "corpus"))
+    embedder = CountingEmbedder()
+    report = Indexer(settings, embedder=embedder).run()
+    assert report.ok and report.chunks_embedded == len(embedder.texts) > 0
+    state = index_state(settings)
+    assert_consistent(state)
+    got = vector_store(settings).collection.get(ids=sorted(state["chroma_ids"]), include=["embeddings", "documents"])
+    for text, vec in zip(got["documents"], got["embeddings"], strict=True):
+        search_text = next(t for t in embedder.texts if t.endswith(text))
+        assert list(vec) == pytest.approx(list(embedder.vector(search_text)), abs=1e-6)
+    snap = store.load_snapshot(settings.index_dir)
+    assert snap.sentence_vectors.shape[1] == CountingEmbedder.dimension
