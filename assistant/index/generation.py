@@ -17,15 +17,11 @@ import numpy as np
 from assistant.domain import Chunk, SourceRef
 from assistant.index.manifest import DocumentEntry
 from assistant.index.plan import Plan, code_version
+from assistant.index.recommendation_set import RecommendationSet
 from assistant.index.store import Snapshot
 from assistant.index.upsert import Sentences
 from assistant.ingest.base import ParsedDocument
-from assistant.ingest.recommendations import (
-    RecommendationSet,
-    assemble,
-    brief_vocabulary,
-    extract_document,
-)
+from assistant.ingest.recommendations import assemble, brief_chunks, brief_vocabulary, extract_document
 
 
 def document_entries(
@@ -121,10 +117,7 @@ def recommendations(
 ) -> tuple[RecommendationSet, list[str]]:
     """The recommendation records of every brief among `chunks`, and the briefs whose records
     were extracted (rather than reused from `previous`)."""
-    briefs: dict[str, list[Chunk]] = {}
-    for c in chunks:
-        if c.kind == "brief":
-            briefs.setdefault(c.document_id, []).append(c)
+    briefs = brief_chunks(chunks)
 
     def indexed_sentences(chunk_id: str) -> tuple[list[tuple[int, int]], np.ndarray] | None:
         if chunk_id not in sentences:

@@ -30,6 +30,7 @@ from assistant.index.doctor import Health, Problem
 from assistant.index.hooks import STAGES, Faults, NoProgress, Progress, no_faults
 from assistant.index.manifest import Manifest
 from assistant.index.plan import FileTask, IndexReport, Plan, code_version, discover, make_plan
+from assistant.index.recommendation_set import RecommendationSet
 from assistant.index.upsert import (
     UPSERT_BATCHES_PER_STEP,
     IndexEmbedder,
@@ -41,7 +42,6 @@ from assistant.index.upsert import (
 from assistant.index.vectors import VectorStore, make_client
 from assistant.ingest.base import IngestError, ParsedDocument
 from assistant.ingest.parse import parse_file
-from assistant.ingest.recommendations import RecommendationSet
 from assistant.settings import Settings
 
 __all__ = [

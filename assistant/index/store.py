@@ -39,7 +39,8 @@ import numpy as np
 from assistant.domain import Chunk, SourceRef
 from assistant.index.lexical import LexicalIndex, tokenize
 from assistant.index.manifest import Manifest
-from assistant.ingest.recommendations import Recommendation, RecommendationSet, extract_set
+from assistant.index.recommendation_set import RecommendationSet, extract_set
+from assistant.ingest.recommendations import Recommendation
 
 MANIFEST = "documents.json"
 RECOMMENDATIONS = "recommendations.json"
@@ -359,12 +360,10 @@ class Snapshot:
     def recommendation_set(self) -> RecommendationSet:
         """The brief's recommendation records and vocabulary, as the indexer stored them with this
         generation (for a generation written before that: extracted here, once)."""
-        if self.stored_recommendations is not None:
-            return self.stored_recommendations
-        if not self._extracted:
+        if self.stored_recommendations is None and not self._extracted:
             lookup = lambda cid: self.sentences(cid) if cid in self.sentence_spans else None  # noqa: E731
             self._extracted.append(extract_set(self.chunks.values(), lookup))
-        return self._extracted[0]
+        return self.stored_recommendations or self._extracted[0]
 
     @property
     def recommendations(self) -> list[Recommendation]:

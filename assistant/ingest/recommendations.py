@@ -1,24 +1,23 @@
 """The brief's recommendations as structured records, extracted by rules from its parsed passages.
 
-Run by the indexer when a brief is (re)parsed; the records are stored with the index generation
-and question time only looks them up (assistant/answer/recommend.py). Found in three places:
+Run by the indexer when a brief is (re)parsed; the records are stored with the index generation and
+question time only looks them up (assistant/answer/recommend.py). Found in three places:
 
-1. Executive summary: a lead-in sentence "... recommends that ...:" followed by bullet items; each
-   bullet is one recommendation.
-2. The recommendations section (a section whose heading says "recommendation" or "way ahead/
-   forward"): each imperative heading ("Recognize ...", "Use ...", "Encourage ...") or line followed
-   by bullets is one recommendation; its bullets are the argument (rationale).
+1. Executive summary: a lead-in "... recommends that ...:" followed by bullets, one record each.
+2. The recommendations section (heading says "recommendation" or "way ahead/forward"): each
+   imperative heading ("Recognize ...", "Use ...") or line followed by bullets is one record; its
+   bullets are the argument (rationale).
 3. In the text: sentences outside quotations that match the recommendation patterns ("should
-   consider", "the U.S. should", "could be used to", "could be employed", "could become a point of
-   agreement", "would ideally", "there is a strong case for"). A series after "could be used to"
-   ("bolster ...; deepen ...; and incentivize ...") gives one record per item. Lead-ins that only
-   announce a list ("should consider the following steps") are skipped.
+   consider", "the U.S. should", "could be used to", "could become a point of agreement", "would
+   ideally", "there is a strong case for"). A series after "could be used to" ("bolster ...; deepen
+   ...; and incentivize ...") gives one record per item; lead-ins that only announce a list ("should
+   consider the following steps") are skipped.
 
 Topics and treaty mechanisms come from keyword rules kept as data (data/recommendation_topics.json).
-A summary bullet and a heading of the recommendations section that state the same idea are merged
+A summary bullet and a recommendations-section heading that state the same idea are merged
 (content-word overlap plus the cosine of their index-time sentence vectors, greedy one-to-one
-matching); in-text items are linked (`related`) to the merged records that share a specific topic
-or mechanism.
+matching); in-text items are linked (`related`) to merged records sharing a specific topic or
+mechanism.
 """
 
 from __future__ import annotations
@@ -97,24 +96,12 @@ class Recommendation:
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # the statement's index vector
     document_id: str = field(default="", repr=False)  # the brief it comes from
 
-    @property
-    def chunk_ids(self) -> list[str]:
-        return list(dict.fromkeys(p.chunk_id for p in self.passages))
-
     def to_dict(self) -> dict[str, Any]:
         """What users see (`recommend --json`)."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "text": self.text,
-            "rationale": self.rationale,
-            "topics": list(self.topics),
-            "mechanisms": list(self.mechanisms),
-            "source": self.source,
-            "sources": list(self.sources),
-            "related": list(self.related),
-            "citations": [asdict(p) for p in self.passages],
-        }
+        out: dict[str, Any] = {k: getattr(self, k) for k in ("id", "title", "text", "rationale")}
+        out.update({k: list(getattr(self, k)) for k in ("topics", "mechanisms")}, source=self.source)
+        out.update({k: list(getattr(self, k)) for k in ("sources", "related")})
+        return {**out, "citations": [asdict(p) for p in self.passages]}
 
     def to_json(self) -> dict[str, Any]:
         """Everything the index stores (all but the vector, which only merging uses)."""
@@ -128,49 +115,6 @@ class Recommendation:
             source=d["source"], sources=list(d["sources"]), related=list(d["related"]),
             topic_scores={k: float(v) for k, v in d.get("topic_scores", {}).items()},
             document_id=d.get("document_id", ""),
-        )
-
-
-@dataclass
-class RecommendationSet:
-    """The recommendations of every indexed brief, as stored with an index generation.
-
-    `keys` fingerprints each brief's passages (and the extracting code) so an unchanged brief
-    reuses its records; `vocabulary` is the brief's content words, so a question about a subject
-    the brief never mentions is told so without scanning the passages."""
-
-    records: list[Recommendation] = field(default_factory=list)
-    keys: dict[str, str] = field(default_factory=dict)  # document id -> fingerprint
-    vocabulary: dict[str, frozenset[str]] = field(default_factory=dict)  # document id -> stems
-
-    def all_words(self) -> frozenset[str]:
-        return frozenset().union(*self.vocabulary.values()) if self.vocabulary else frozenset()
-
-    def of_document(self, doc_id: str) -> list[Recommendation]:
-        """This brief's records as extraction left them (before numbering and linking)."""
-        out = []
-        for r in self.records:
-            if r.document_id == doc_id:
-                raw = Recommendation.from_json(r.to_json())
-                raw.id, raw.related = "", []
-                out.append(raw)
-        return out
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "documents": {d: {"key": self.keys.get(d, ""), "vocabulary": sorted(self.vocabulary.get(d, ()))}
-                          for d in sorted(set(self.keys) | set(self.vocabulary))},
-            "records": [r.to_json() for r in self.records],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RecommendationSet:
-        docs = data.get("documents", {})
-        return cls(
-            records=[Recommendation.from_json(r) for r in data.get("records", [])],
-            keys={d: v.get("key", "") for d, v in docs.items()},
-            vocabulary={d: frozenset(v.get("vocabulary", [])) for d, v in docs.items()},
         )
 
 
@@ -196,17 +140,17 @@ class _Unit:
 
 def extract_recommendations(chunks: Iterable[Chunk], sentences: SentenceLookup | None = None) -> list[Recommendation]:
     """Every recommendation of the brief passages among `chunks`, numbered and linked."""
-    return extract_set(chunks, sentences).records
+    briefs = brief_chunks(chunks)
+    return assemble([extract_document(briefs[d], sentences) for d in sorted(briefs)])
 
 
-def extract_set(chunks: Iterable[Chunk], sentences: SentenceLookup | None = None) -> RecommendationSet:
-    """The records and vocabulary of every brief among `chunks` (no fingerprints: nothing to reuse)."""
+def brief_chunks(chunks: Iterable[Chunk]) -> dict[str, list[Chunk]]:
+    """The passages of each brief among `chunks`, by document id, in the order given."""
     briefs: dict[str, list[Chunk]] = {}
     for c in chunks:
         if c.kind == "brief":
             briefs.setdefault(c.document_id, []).append(c)
-    records = assemble([extract_document(briefs[d], sentences) for d in sorted(briefs)])
-    return RecommendationSet(records, vocabulary={d: brief_vocabulary(briefs[d]) for d in briefs})
+    return briefs
 
 
 def extract_document(chunks: list[Chunk], sentences: SentenceLookup | None = None) -> list[Recommendation]:
