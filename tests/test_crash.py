@@ -1,8 +1,9 @@
 """Crash safety: `index` killed with SIGKILL at every stage leaves an index that answers and is the
 old or the new state; the next run converges to a clean build. `doctor` finds and repairs drift.
 
-The kills are real: `usmca-assistant index` runs in a subprocess and SIGKILLs itself at a named
-checkpoint (ASSISTANT_TEST_CRASH_AT), or is killed from outside after a delay.
+The kills are real: an indexing run in a child process (tests/faulty_index.py) SIGKILLs itself
+when its fault hook is called at a named stage, or is killed from outside while it runs. Every
+kill is proven: the child's exit status is -SIGKILL and its stage log shows where it was.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from assistant.index import store
+from assistant.index.hooks import STAGES
 from assistant.index.indexer import Indexer
 from assistant.pipeline import Assistant
 from tests.test_reindex import (
@@ -28,9 +31,10 @@ from tests.test_reindex import (
     index_state,
     invoke,
     make_corpus,
-    run_cli,
     vector_store,
 )
+
+CHILD = ROOT / "tests" / "faulty_index.py"
 
 TARIFF_SECTIONS = 40  # with ASSISTANT_EMBEDDING_BATCH_SIZE=2 the new file takes 3 upsert steps
 
@@ -92,12 +96,51 @@ def converge_and_compare(settings, clean: dict) -> None:
     assert not (settings.index_dir / store.WRITER).exists()
 
 
-@pytest.mark.parametrize("point", ["journaled", "upsert_batch", "upserted", "generation", "committed", "cleaned"])
-def test_sigkill_at_each_stage_then_converge(point, v1_index, clean_v2):
+def start_child(settings, faults: str, stages: Path, **env: str) -> subprocess.Popen:
+    """An indexing run in a child process with a fault hook (tests/faulty_index.py)."""
+    return subprocess.Popen(
+        [sys.executable, str(CHILD)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env_for(settings, INDEX_FAULTS=faults, INDEX_STAGES=str(stages), **env),
+    )
+
+
+def stages_reached(log: Path) -> list[str]:
+    return log.read_text(encoding="utf-8").split() if log.exists() else []
+
+
+def test_a_run_that_fails_midway_in_process_leaves_the_old_index(v1_index, clean_v2):
+    """The hook in process: an exception at the generation stage (after the vectors were upserted)
+    unwinds the run; the old index answers, the lock is free, and the next run converges."""
     settings, v1 = v1_index
     to_v2(Path(settings.corpus_dirs[0]))
-    proc = run_cli(settings, "index", ASSISTANT_TEST_CRASH_AT=point, ASSISTANT_EMBEDDING_BATCH_SIZE="2")
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    reached = []
+
+    def fail_at_generation(stage: str) -> None:
+        reached.append(stage)
+        if stage == "generation":
+            raise RuntimeError("injected fault")
+
+    with pytest.raises(RuntimeError, match="injected fault"):
+        Indexer(settings, faults=fail_at_generation).run()
+    assert reached[0] == "locked" and reached[-1] == "generation" and "upserted" in reached
+    state = assert_old_or_new_and_answering(settings, v1, clean_v2)
+    assert state["documents"] == v1["documents"]
+    assert "interrupted-run" in Indexer(settings).check().codes()
+    converge_and_compare(settings, clean_v2)
+
+
+@pytest.mark.parametrize("point", ["journaled", "upsert_batch", "upserted", "generation", "committed", "cleaned"])
+def test_sigkill_at_each_stage_then_converge(point, v1_index, clean_v2, tmp_path):
+    settings, v1 = v1_index
+    to_v2(Path(settings.corpus_dirs[0]))
+    log = tmp_path / "stages.log"
+    proc = start_child(settings, f"kill@{point}", log, ASSISTANT_EMBEDDING_BATCH_SIZE="2")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    reached = stages_reached(log)
+    # it went through the stages in order and died the first time it reached `point`
+    assert list(dict.fromkeys(reached)) == list(STAGES[: STAGES.index(point) + 1]), reached
+    assert reached[-1] == point and reached.count(point) == 1, reached
     state = assert_old_or_new_and_answering(settings, v1, clean_v2)
     committed = point in ("committed", "cleaned")
     assert state["documents"] == (clean_v2 if committed else v1)["documents"]
@@ -111,27 +154,32 @@ def test_sigkill_at_each_stage_then_converge(point, v1_index, clean_v2):
     converge_and_compare(settings, clean_v2)
 
 
-def test_sigkill_from_outside_at_arbitrary_moments(v1_index, clean_v2):
+def test_sigkill_from_outside_at_arbitrary_moments(v1_index, clean_v2, tmp_path):
+    """Killed from outside at moments that fall between the stages (while parsing, embedding,
+    writing to Chroma or writing files). The child cannot finish before the kill: its hook holds
+    it at the last stage, so every attempt is a real kill, somewhere in the run."""
     settings, v1 = v1_index
     to_v2(Path(settings.corpus_dirs[0]))
-    env = env_for(settings, ASSISTANT_EMBEDDING_BATCH_SIZE="2")
-    outcomes = []
-    for delay in (3.0, 7.0, 11.0):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "index"], env=env, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+    never = tmp_path / "never-created"
+    for attempt, delay in enumerate((0.2, 2.0, 6.0)):
+        log = tmp_path / f"stages-{attempt}.log"
+        proc = start_child(settings, f"wait@cleaned={never}", log, ASSISTANT_EMBEDDING_BATCH_SIZE="2")
         try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + 300
+            while "locked" not in stages_reached(log):  # the run has started (it holds the lock)
+                assert proc.poll() is None, proc.communicate()[1][-2000:]
+                assert time.monotonic() < deadline, "the child never took the lock"
+                time.sleep(0.05)
+            time.sleep(delay)  # a moment inside the run; the hook keeps it from finishing
             proc.send_signal(signal.SIGKILL)
-        outcomes.append(proc.wait(timeout=60))
-        state = assert_old_or_new_and_answering(settings, v1, clean_v2)
-        if state["documents"] == clean_v2["documents"]:
-            break
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == -signal.SIGKILL, err[-2000:]
+        assert "locked" in stages_reached(log)
+        assert_old_or_new_and_answering(settings, v1, clean_v2)
     converge_and_compare(settings, clean_v2)
-    assert outcomes  # each attempt either died (-9) or finished (0)
-    assert set(outcomes) <= {-signal.SIGKILL, 0}
 
 
 def test_doctor_repairs_missing_and_orphan_vectors(v1_index, monkeypatch):

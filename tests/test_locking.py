@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -36,10 +37,12 @@ def indexed(tmp_path):
     return settings
 
 
-def start_writer(settings, **env) -> subprocess.Popen:
+def start_writer(settings, faults: str, stages: Path) -> subprocess.Popen:
+    """An indexing run in another process, held at a stage by its fault hook (tests/faulty_index.py)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "index"],
-        env=env_for(settings, **env), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(ROOT / "tests" / "faulty_index.py")],
+        env=env_for(settings, INDEX_FAULTS=faults, INDEX_STAGES=str(stages)), cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
@@ -54,10 +57,11 @@ def wait_for_writer_record(settings, proc: subprocess.Popen, timeout: float = 30
     raise AssertionError("the writer never took the lock")
 
 
-def test_second_writer_fails_fast_with_exit_3_or_waits(indexed, monkeypatch):
+def test_second_writer_fails_fast_with_exit_3_or_waits(indexed, monkeypatch, tmp_path):
     corpus = Path(indexed.corpus_dirs[0])
     (corpus / "sugar.md").write_text(SUGAR, encoding="utf-8")
-    writer = start_writer(indexed, ASSISTANT_TEST_PAUSE_AT="locked:10")
+    release, stages = tmp_path / "release", tmp_path / "stages.log"
+    writer = start_writer(indexed, f"wait@locked={release}", stages)  # holds the lock until released
     try:
         wait_for_writer_record(indexed, writer)
         monkeypatch.setenv("COLUMNS", "400")
@@ -69,10 +73,15 @@ def test_second_writer_fails_fast_with_exit_3_or_waits(indexed, monkeypatch):
             Indexer(indexed).run()
         assert invoke(indexed, monkeypatch, "doctor", "--repair").exit_code == 3
 
+        # release the first writer only once the second is waiting for the lock
+        threading.Timer(2.0, release.touch).start()
         result = invoke(indexed, monkeypatch, "index", "--wait", "600")
         assert result.exit_code == 0, result.output
-        assert writer.wait(timeout=600) == 0  # --wait returned only after the first writer finished
+        # --wait returned only after the first writer had finished its run
+        assert stages.read_text(encoding="utf-8").split()[-1] == "cleaned"
+        assert writer.wait(timeout=600) == 0
     finally:
+        release.touch()
         if writer.poll() is None:
             writer.kill()
         writer.communicate()
@@ -107,7 +116,7 @@ READER = textwrap.dedent("""
 """)
 
 
-def test_reader_process_keeps_answering_while_another_process_indexes(indexed):
+def test_reader_process_keeps_answering_while_another_process_indexes(indexed, tmp_path):
     old_generation = store.read_manifest(indexed.index_dir)["generation"]
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, "400"], env=env_for(indexed), cwd=ROOT,
@@ -119,7 +128,7 @@ def test_reader_process_keeps_answering_while_another_process_indexes(indexed):
         assert first.get("answered") and not first.get("dense_new"), first
         (Path(indexed.corpus_dirs[0]) / "sugar.md").write_text(SUGAR, encoding="utf-8")
         # Pause after the vectors are in Chroma but before the commit: readers must ignore them.
-        writer = start_writer(indexed, ASSISTANT_TEST_PAUSE_AT="upserted:4")
+        writer = start_writer(indexed, "sleep@upserted=4", tmp_path / "stages.log")
         out, err = writer.communicate(timeout=600)
         assert writer.returncode == 0, err[-2000:]
         rest, reader_err = reader.communicate(timeout=600)

@@ -341,3 +341,102 @@ def test_manifest_and_generation_files_are_readable_by_others(corpus_index):
     data = json.loads(manifest.read_text(encoding="utf-8"))
     assert data["vectors"].startswith("embedded:") and data["collection"] == vector_store(corpus_index).name
     assert store.verify_generation(corpus_index.index_dir, data["generation"]) == []
+
+
+def test_indexing_a_folder_mirrors_it(corpus_index, monkeypatch):
+    """`index FOLDER` removes the documents whose files are gone from that folder, and only those."""
+    corpus = Path(corpus_index.corpus_dirs[0])
+    before = index_state(corpus_index)
+    question = "How can Mexican workers elect independent unions?"
+    cited = Assistant(corpus_index).ask(question).citations
+    assert cited and cited[0].document_id == "labor.md"
+    (corpus / "labor.md").unlink()
+    (corpus / "sub" / "autos.md").unlink()
+    monkeypatch.setenv("COLUMNS", "400")
+    missing = [p for p in Indexer(corpus_index).check().problems if p.code == "missing-files"]
+    assert missing and "labor.md" in missing[0].detail and "`usmca-assistant index FOLDER`" in missing[0].fix
+
+    # A folder that never held labor.md leaves it alone: files outside the given paths are kept.
+    result = invoke(corpus_index, monkeypatch, "index", "--dry-run", str(corpus / "sub"))
+    assert result.exit_code == 0, result.output
+    assert "remove=1" in result.output and "sub/autos.md" in result.output and "labor.md" not in result.output
+    result = invoke(corpus_index, monkeypatch, "index", str(corpus / "sub"))
+    assert result.exit_code == 0, result.output
+    middle = index_state(corpus_index)
+    assert_consistent(middle)
+    assert "sub/autos.md" not in middle["documents"] and middle["documents"]["labor.md"] == before["documents"]["labor.md"]
+
+    # The folder that held it: --dry-run says so, the run removes it everywhere.
+    result = invoke(corpus_index, monkeypatch, "index", "--dry-run", str(corpus))
+    assert "remove=1" in result.output and "labor.md" in result.output, result.output
+    result = invoke(corpus_index, monkeypatch, "index", str(corpus))
+    assert result.exit_code == 0 and "removed 1" in result.output, result.output
+    after = index_state(corpus_index)
+    assert_consistent(after)
+    labor_ids = set(before["documents"]["labor.md"][1])
+    assert "labor.md" not in after["documents"]
+    assert not labor_ids & after["chunk_ids"], "gone from the snapshot"
+    assert not labor_ids & set(after["bm25_ids"]), "and BM25"
+    assert not labor_ids & after["chroma_ids"], "and Chroma"
+    assert not bm25_ids(corpus_index, "secret ballot independent unions")
+    for doc in ("dairy.md", "review.pdf"):
+        assert after["documents"][doc] == before["documents"][doc]
+    answer = Assistant(corpus_index).ask(question)
+    assert all(c.document_id != "labor.md" for c in answer.citations)
+    assert "missing-files" not in Indexer(corpus_index).check().codes()
+
+
+def test_a_given_file_that_is_gone_is_removed_and_a_missing_folder_removes_nothing(corpus_index, tmp_path):
+    corpus = Path(corpus_index.corpus_dirs[0])
+    (corpus / "dairy.md").unlink()
+    report = Indexer(corpus_index).run([corpus / "dairy.md"])
+    assert report.removed == ["dairy.md"] and report.ok
+    shutil.rmtree(corpus / "sub")  # an unmounted or mistyped folder must not wipe its documents
+    plan = Indexer(corpus_index).plan([corpus / "sub"])
+    assert plan.remove == [] and "does not exist" in plan.errors[str(corpus / "sub")]
+    assert Indexer(corpus_index).plan([tmp_path / "nowhere"]).errors == {str(tmp_path / "nowhere"): "no such file or folder"}
+    state = index_state(corpus_index)
+    assert_consistent(state)
+    assert set(state["documents"]) == {"labor.md", "review.pdf", "sub/autos.md"}
+
+
+class CountingEmbedder:
+    """A small deterministic embedder (hashed words), standing in for the model."""
+
+    dimension = 16
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def vector(self, text: str):
+        import hashlib
+
+        import numpy as np
+
+        v = np.zeros(self.dimension, dtype=np.float32)
+        for w in text.lower().split():
+            v[int(hashlib.sha1(w.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        return v / (np.linalg.norm(v) or 1.0)
+
+    def embed_with_sentences(self, texts, spans, progress=None):
+        import numpy as np
+
+        self.texts += texts
+        passages = np.vstack([self.vector(t) for t in texts])
+        sentences = [np.vstack([self.vector(t[a:b]) for a, b in sp]) for t, sp in zip(texts, spans, strict=True)]
+        return passages, sentences
+
+
+def test_a_ready_made_embedder_is_used(tmp_path):
+    settings = index_settings(tmp_path, make_corpus(tmp_path / "corpus"))
+    embedder = CountingEmbedder()
+    report = Indexer(settings, embedder=embedder).run()
+    assert report.ok and report.chunks_embedded == len(embedder.texts) > 0
+    state = index_state(settings)
+    assert_consistent(state)
+    got = vector_store(settings).collection.get(ids=sorted(state["chroma_ids"]), include=["embeddings", "documents"])
+    for text, vec in zip(got["documents"], got["embeddings"], strict=True):
+        search_text = next(t for t in embedder.texts if t.endswith(text))
+        assert list(vec) == pytest.approx(list(embedder.vector(search_text)), abs=1e-6)
+    snap = store.load_snapshot(settings.index_dir)
+    assert snap.sentence_vectors.shape[1] == CountingEmbedder.dimension

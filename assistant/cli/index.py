@@ -33,6 +33,10 @@ def index(
 ) -> None:
     """Index new and changed documents; drop removed ones (incremental, crash-safe).
 
+    The index mirrors what it is given: without PATHs, the corpus folders; with PATHs, documents
+    whose file lay under a given folder (or was a given file) and is gone are removed, and
+    documents elsewhere are left alone.
+
     Exit status: 0 done, 1 some files failed (the rest were indexed), 2 usage error,
     3 another process is writing the index."""
     from assistant.index.indexer import IndexBusy, Indexer

@@ -3,7 +3,8 @@
     index/
       documents.json        the manifest: current generation + every indexed document (atomic)
       gen/<generation>/     immutable once written: chunks.jsonl (the doc store), bm25/, sentence
-                            vectors, sources.json, files.json (size and sha256 of each file)
+                            vectors, sources.json, recommendations.json (the brief's
+                            recommendation records), files.json (size and sha256 of each file)
       texts/<sha256>.txt    each document's text, for "view in document"
       chroma/               the embedded Chroma folder (unless a Chroma server is configured)
       write.lock            one writer at a time (an flock: the OS releases it when the writer dies)
@@ -37,9 +38,12 @@ import numpy as np
 
 from assistant.domain import Chunk, SourceRef
 from assistant.index.lexical import LexicalIndex, tokenize
+from assistant.index.manifest import Manifest
+from assistant.index.recommendation_set import RecommendationSet, extract_set
+from assistant.ingest.recommendations import Recommendation
 
 MANIFEST = "documents.json"
-MANIFEST_VERSION = 1
+RECOMMENDATIONS = "recommendations.json"
 WRITER = "writer.json"
 JOURNAL = "pending.json"
 GENERATION_FILES = "files.json"
@@ -94,16 +98,13 @@ class CorruptIndex(RuntimeError):
     """A committed index file cannot be read; `usmca-assistant doctor --repair` rebuilds it."""
 
 
-def empty_manifest() -> dict[str, Any]:
-    return {"version": MANIFEST_VERSION, "generation": "", "documents": {}}
-
-
 def read_manifest(index_dir: Path) -> dict[str, Any]:
+    """documents.json as plain JSON (readers); the writer uses the typed `load_manifest`."""
     path = Path(index_dir) / MANIFEST
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return empty_manifest()
+        return Manifest().to_dict()
     try:
         manifest = json.loads(text)
     except ValueError as e:
@@ -113,19 +114,19 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def manifest_chunk_ids(manifest: dict[str, Any], *, dense_only: bool = False) -> set[str]:
-    """Chunk ids the manifest references; with `dense_only`, those that must have a vector in Chroma
-    (documents of lexical-only kinds, such as tariff lines, have none)."""
-    return {
-        cid
-        for d in manifest.get("documents", {}).values()
-        if not dense_only or d.get("dense", True)
-        for cid in d.get("chunk_ids", [])
-    }
+def load_manifest(index_dir: Path) -> Manifest:
+    return Manifest.from_dict(read_manifest(index_dir))
 
 
-def write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
-    atomic_write_text(Path(index_dir) / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True))
+def manifest_chunk_ids(manifest: dict[str, Any] | Manifest, *, dense_only: bool = False) -> set[str]:
+    """Chunk ids the manifest references (see `Manifest.chunk_ids`)."""
+    typed = manifest if isinstance(manifest, Manifest) else Manifest.from_dict(manifest)
+    return typed.chunk_ids(dense_only=dense_only)
+
+
+def write_manifest(index_dir: Path, manifest: dict[str, Any] | Manifest) -> None:
+    data = manifest.to_dict() if isinstance(manifest, Manifest) else manifest
+    atomic_write_text(Path(index_dir) / MANIFEST, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True))
 
 
 def generation_dir(index_dir: Path, generation: str) -> Path:
@@ -138,8 +139,10 @@ def write_generation(
     chunks: list[Chunk],
     sources: dict[int, SourceRef],
     sentences: dict[str, tuple[list[tuple[int, int]], np.ndarray]],
+    recommendations: RecommendationSet | None = None,
 ) -> Path:
-    """Write the doc store, BM25, sentence vectors and sources of a new generation (fsynced)."""
+    """Write the doc store, BM25, sentence vectors, sources and recommendation records of a new
+    generation (fsynced)."""
     final = generation_dir(index_dir, generation)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -163,6 +166,8 @@ def write_generation(
         json.dumps([s.__dict__ for s in sorted(sources.values(), key=lambda s: s.footnote)], ensure_ascii=False),
         encoding="utf-8",
     )
+    if recommendations is not None:
+        (tmp / RECOMMENDATIONS).write_text(json.dumps(recommendations.to_json(), ensure_ascii=False), encoding="utf-8")
     (tmp / GENERATION_FILES).write_text(json.dumps(_file_digests(tmp), indent=1), encoding="utf-8")
     fsync_tree(tmp)
     shutil.rmtree(final, ignore_errors=True)
@@ -305,18 +310,18 @@ def clear_journal(index_dir: Path) -> None:
     fsync_dir(Path(index_dir))
 
 
-def collect_garbage(index_dir: Path, manifest: dict[str, Any], keep_previous: str = "") -> None:
+def collect_garbage(index_dir: Path, manifest: Manifest, keep_previous: str = "") -> None:
     """Drop generations other than the current (and the one just replaced, which a reader may
     still be loading) and texts no document references."""
     gen_root = Path(index_dir) / "gen"
-    keep = {manifest.get("generation", ""), keep_previous}
+    keep = {manifest.generation, keep_previous}
     if gen_root.exists():
         for d in gen_root.iterdir():
             if d.name not in keep:
                 shutil.rmtree(d, ignore_errors=True)
     texts = Path(index_dir) / "texts"
     if texts.exists():
-        wanted = {f"{d['sha256']}.txt" for d in manifest.get("documents", {}).values()}
+        wanted = {f"{d.sha256}.txt" for d in manifest.documents.values()}
         for f in texts.iterdir():
             if f.name not in wanted and not f.name.startswith("."):
                 f.unlink(missing_ok=True)
@@ -337,6 +342,9 @@ class Snapshot:
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
     sentence_spans: dict[str, list] = field(default_factory=dict)  # chunk id -> [first row, [[s, e], ...]]
     _vocabularies: dict[frozenset[str], frozenset[str]] = field(default_factory=dict, repr=False)
+    # extracted at index time (recommendations.json); None: a generation written before that
+    stored_recommendations: RecommendationSet | None = field(default=None, repr=False)
+    _extracted: list[RecommendationSet] = field(default_factory=list, repr=False)
 
     def sentences(self, chunk_id: str) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Sentence spans of a chunk's text and their vectors (computed at index time)."""
@@ -347,6 +355,20 @@ class Snapshot:
     @property
     def empty(self) -> bool:
         return not self.chunks
+
+    @property
+    def recommendation_set(self) -> RecommendationSet:
+        """The brief's recommendation records and vocabulary, as the indexer stored them with this
+        generation (for a generation written before that: extracted here, once)."""
+        if self.stored_recommendations is None and not self._extracted:
+            lookup = lambda cid: self.sentences(cid) if cid in self.sentence_spans else None  # noqa: E731
+            self._extracted.append(extract_set(self.chunks.values(), lookup))
+        return self.stored_recommendations or self._extracted[0]
+
+    @property
+    def recommendations(self) -> list[Recommendation]:
+        """The brief's recommendations (`assistant.ingest.recommendations`), in document order."""
+        return self.recommendation_set.records
 
     def vocabulary(self, kinds: set[str]) -> frozenset[str]:
         """The search terms the passages of these kinds use (computed once per snapshot)."""
@@ -401,6 +423,10 @@ def _load_generation(folder: Path, generation: str, manifest: dict[str, Any]) ->
     if sp.exists():
         for d in json.loads(sp.read_text(encoding="utf-8")):
             sources[int(d["footnote"])] = SourceRef(**d)
+    recommendations = None
+    rp = folder / RECOMMENDATIONS
+    if rp.exists():
+        recommendations = RecommendationSet.from_json(json.loads(rp.read_text(encoding="utf-8")))
     sentence_vectors = np.load(folder / "sentences.npy")
     sentence_spans = json.loads((folder / "sentences.json").read_text(encoding="utf-8"))
     order = [chunks[i] for i in lexical.ids]
@@ -420,6 +446,7 @@ def _load_generation(folder: Path, generation: str, manifest: dict[str, Any]) ->
         by_key=by_key,
         sentence_vectors=sentence_vectors,
         sentence_spans=sentence_spans,
+        stored_recommendations=recommendations,
     )
 
 
