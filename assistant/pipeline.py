@@ -277,6 +277,21 @@ class Assistant:
     def _embed_concepts(self, texts: list[str]) -> np.ndarray:
         return np.vstack([self.embedder.embed_query(t) for t in texts])
 
+    def decision(
+        self,
+        question: str,
+        *,
+        history: History | None = None,
+        k: int | None = None,
+        kinds: set[str] | None = None,
+        documents: set[str] | None = None,
+        mode: str = "hybrid",
+    ) -> Decision:
+        """The refusal decision for a question (answer or refuse, what is not covered, the evidence
+        features in `details`), without composing an answer."""
+        q = self._prepare(question, history, EXTRACTIVE)
+        return self._evidence(q, k, kinds, documents, mode).decision
+
     def explain(
         self,
         question: str,
@@ -314,6 +329,7 @@ class Assistant:
             shaped = shape(ev.candidates, a, lambda t: states_figure(a, t))
             text, used = compose_short(shaped, a, ev.snap.sources)
         if not used:
+            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             return self._refusal(q, ev, EXTRACTIVE)
         passages = {n: chunk for n, (chunk, _) in enumerate(used, start=1)}
         notes = {c.id: _cited_sources(c, ev.snap) for c in passages.values()}
@@ -324,6 +340,7 @@ class Assistant:
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
         ]
         if not citations:
+            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             return self._refusal(q, ev, EXTRACTIVE)
         answer = Answer(q.question, _with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
                         backend=EXTRACTIVE, support=checked.support)
@@ -387,6 +404,7 @@ class Assistant:
         if mapper.dropped:
             q.warnings.append(f"removed citation markers to passages that do not exist: {', '.join(mapper.dropped)}")
         if says_cannot_answer(text) or not text:
+            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             yield from self._emit(self._refusal(q, ev), streaming)
             return
         text = text.replace(CANNOT_ANSWER, "").strip()

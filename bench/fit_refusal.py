@@ -31,17 +31,25 @@ from _corpus import ROOT  # noqa: E402
 
 from assistant.answer.evidence import FEATURES, EvidenceFeatures  # noqa: E402
 
-HARD_RULES = ("identifier", "after", "nothing")
+HARD_RULES = ("identifier", "after", "nothing", "off-topic")
+
+
+# The direction each feature may push "the passages do not answer": more coverage and similarity
+# never make a refusal likelier, more unknown words, missing figures, names and numbers never make it
+# less likely. The fit keeps each weight on its side (or at 0): a weight fitted against its meaning
+# would be an accident of the tuning sets.
+SIGNS = np.array([-1, -1, 1, 1, 1, 1, 1, 1, 1])
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 4000, lr: float = 0.5) -> np.ndarray:
-    """Weights (bias first) on the raw feature scale of P(y=1)."""
+    """Weights (bias first) on the raw feature scale of P(y=1), each of the sign `SIGNS` allows."""
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
     w = np.zeros(z.shape[1])
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-z @ w))
         w -= lr * (z.T @ (p - y) / len(y) + l2 * np.r_[0.0, w[1:]])
+        w[1:] = np.where(SIGNS * w[1:] < 0, 0.0, w[1:])
     return np.r_[w[0] - np.sum(w[1:] * mu / sd), w[1:] / sd]
 
 

@@ -30,7 +30,6 @@ from functools import lru_cache
 import numpy as np
 
 from assistant.answer.coverage import (
-    ConceptCoverage,
     Coverage,
     EvidenceSentence,
     coverage,
@@ -152,10 +151,6 @@ def features(
         uncovered_specificity=max((specificity(c.concept.text) for c in uncovered), default=0.0),
         uncovered=len(uncovered),
     ), cov
-
-
-def most_specific_uncovered(cov: Coverage) -> ConceptCoverage | None:
-    return max(cov.missing, key=lambda c: (specificity(c.concept.text), c.weight), default=None)
 
 
 def _initials(text: str) -> set[str]:

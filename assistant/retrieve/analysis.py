@@ -57,7 +57,7 @@ _QUANTITY = re.compile(
     r"ceiling|tariff|duty|value|total)s?\b|cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa|monto|valor))",
     re.I,
 )
-_COUNTED = re.compile(r"\bhow many (\w+)", re.I)
+_COUNTED = re.compile(r"\bhow many\b", re.I)
 _SHARE = re.compile(r"\bwhat (?:\w+ ){0,2}(share|percent|percentage|proportion|portion|fraction)\b|"
                     r"qu[eé] (porcentaje|proporci[oó]n|parte)", re.I)
 _MONEY = re.compile(r"\bhow much (money|did \w+ (spend|invest|pay|earn|cost))|\bhow much (?:\w+ ){0,3}"
@@ -279,6 +279,15 @@ def question_names(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in out if n and n not in _MONTHS and n not in _QUESTION_WORDS))
 
 
+def _counted(question: str) -> str:
+    """"how many U.S. troops ...": the head of the first concept after "how many" ("troops")."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return ""
+    after = concepts_of(question[m.start() + len("how many"):])
+    return after[0].text.split()[-1] if after else ""
+
+
 def answer_slot(question: str) -> str:
     if _QUANTITY.search(question):
         return "quantity"
@@ -356,7 +365,7 @@ def analyze(
     asked = asked_part(text)
     asked_eng = asked_part(eng) if english else asked
     slot = answer_slot(text) or answer_slot(eng)
-    counted = _COUNTED.search(eng)
+    counted = _counted(eng)
     rec_subject = recommendation_subject(text)
     source = bool(_ASKS_FOR_SOURCE.search(text))
     intent = "recommendation" if rec_subject is not None else "source" if source else "fact"
@@ -379,7 +388,7 @@ def analyze(
         slot=slot,
         share=bool(_SHARE.search(text) or _SHARE.search(eng)),
         money=bool(_MONEY.search(text) or _MONEY.search(eng)),
-        counted="" if english or counted is None else counted.group(1),
+        counted="" if english else counted,
         intent=intent,
         subject=rec_subject or "",
         names_brief=names_brief,
