@@ -177,6 +177,7 @@ class Answer:
     backend: str = "extractive"
     standalone_question: str = ""  # the question actually searched (after follow-up rewriting)
     abstain_reason: str = ""  # why the evidence was judged too weak (abstentions only)
+    not_covered: list[str] = field(default_factory=list)  # parts of the question the documents do not answer
     support: list[SentenceSupport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -189,6 +190,7 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
+            "not_covered": list(self.not_covered),
             "backend": self.backend,
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [s.chunk.id for s in self.retrieved],

@@ -31,64 +31,88 @@ import numpy as np
 from langchain_core.language_models import BaseChatModel
 
 from assistant.answer import abstain as abstention
+from assistant.answer.abstain import Decision
 from assistant.answer.citations import MarkerMapper, build_citation, location
 from assistant.answer.conversation import standalone_question
+from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     compose,
+    compose_short,
     query_weights,
     score_candidates,
     select,
     sentence_candidates,
-    wants_source,
+    shape,
 )
 from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
-from assistant.answer.recommend import is_recommendation_question, summary_answer
+from assistant.answer.recommend import summary_answer
 from assistant.answer.related import related_passages
 from assistant.answer.verify import verify
 from assistant.domain import Answer, Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder, get_embedder
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore, make_client
-from assistant.retrieve.hybrid import HybridRetriever, Query
-from assistant.retrieve.translate import english_gloss, expand_query, question_language
+from assistant.retrieve.analysis import QueryAnalysis, analyze
+from assistant.retrieve.hybrid import HybridRetriever, Query, Retrieval
+from assistant.retrieve.translate import english_gloss, question_language
 from assistant.settings import Settings, get_settings
 
-ABSTAIN_TEXT = "The indexed documents do not answer this."
 History = list[tuple[str, str]]
 
 
 @dataclass
 class _Question:
-    """One question on its way through the pipeline."""
+    """One question on its way through the pipeline: analysed once, read by every later step."""
 
-    question: str
-    standalone: str
-    search_text: str
+    analysis: QueryAnalysis
     backend: str
     model: BaseChatModel | None
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     started: float = 0.0
+    detail: bool = False  # the longer answer instead of the short one
+
+    @property
+    def question(self) -> str:
+        return self.analysis.question
+
+    @property
+    def standalone(self) -> str:
+        return self.analysis.text
 
 
 @dataclass
 class _Evidence:
-    retrieved: list[ScoredChunk]
-    snap: Snapshot
+    retrieval: Retrieval
     candidates: list
-    abstain: bool
-    reason: str
-    features: abstention.EvidenceFeatures | None = None
+    decision: Decision
+
+    @property
+    def retrieved(self) -> list[ScoredChunk]:
+        return self.retrieval.chunks
+
+    @property
+    def snap(self) -> Snapshot:
+        return self.retrieval.snapshot
 
 
 class Assistant:
-    def __init__(self, settings: Settings | None = None, *, chat_models: Mapping[str, BaseChatModel] | None = None):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        chat_models: Mapping[str, BaseChatModel] | None = None,
+        embedder: Embedder | None = None,
+    ):
         """`chat_models` supplies ready-made chat models by backend name (tests pass fakes; an
-        application may share one client); other LLM backends are built from settings on first use."""
+        application may share one client); other LLM backends are built from settings on first use.
+        `embedder` replaces the configured embedding model (the fast test tier passes a small one)."""
         self.settings = settings or get_settings()
         self.reader = IndexReader(self.settings.index_dir)
         self._chat_models: dict[str, BaseChatModel] = dict(chat_models or {})
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -118,7 +142,27 @@ class Assistant:
         documents: set[str] | None = None,
         mode: str = "hybrid",
     ) -> list[ScoredChunk]:
-        return self.retriever.search(Query(question, k or self.settings.top_k, kinds, documents, mode))
+        return self.retrieve_analysed(self.analyze(question), k, kinds=kinds, documents=documents, mode=mode).chunks
+
+    def retrieve_analysed(
+        self,
+        analysis: QueryAnalysis,
+        k: int | None = None,
+        *,
+        kinds: set[str] | None = None,
+        documents: set[str] | None = None,
+        mode: str = "hybrid",
+    ) -> Retrieval:
+        """The retrieval for an analysed question (one snapshot, the question embedded once)."""
+        return self.retriever.retrieve(Query.of(analysis, k or self.settings.top_k, kinds, documents, mode))
+
+    def analyze(self, question: str, standalone: str | None = None) -> QueryAnalysis:
+        """The one analysis of a question: language, English wording, slot, scope, identifiers,
+        concepts, parts."""
+        text = (standalone or question).strip()
+        language = question_language(text)
+        english = english_gloss(text) if language == "es" else None
+        return analyze(question, standalone=text, language=language, english=english or None)
 
     # ---- answering ------------------------------------------------------------------------
 
@@ -132,13 +176,14 @@ class Assistant:
         kinds: set[str] | None = None,
         documents: set[str] | None = None,
         mode: str = "hybrid",
+        detail: bool | None = None,
     ) -> Answer:
         """The verified, cited answer (or an explicit abstention) to `question`.
 
         `history` is the conversation so far as (role, text) pairs, role "user" or "assistant";
         `backend` overrides `settings.answer_backend` for this question."""
         answer = None
-        for piece in self._answer(question, history, backend, k, kinds, documents, mode, streaming=False):
+        for piece in self._answer(question, history, backend, k, kinds, documents, mode, detail, streaming=False):
             if isinstance(piece, Answer):
                 answer = piece
         assert answer is not None
@@ -154,10 +199,11 @@ class Assistant:
         kinds: set[str] | None = None,
         documents: set[str] | None = None,
         mode: str = "hybrid",
+        detail: bool | None = None,
     ) -> Iterator[str | Answer]:
         """Text pieces as the answer is written, then the final verified `Answer` (whose text can
         differ from the streamed one: verification may drop sentences and renumber citations)."""
-        yield from self._answer(question, history, backend, k, kinds, documents, mode, streaming=True)
+        yield from self._answer(question, history, backend, k, kinds, documents, mode, detail, streaming=True)
 
     def _answer(
         self,
@@ -168,12 +214,14 @@ class Assistant:
         kinds: set[str] | None,
         documents: set[str] | None,
         mode: str,
+        detail: bool | None,
         *,
         streaming: bool,
     ) -> Iterator[str | Answer]:
         q = self._prepare(question, history, backend)
-        topic = is_recommendation_question(q.standalone)
-        if topic is not None and not documents and (not kinds or "brief" in kinds):
+        q.detail = self.settings.answer_detail if detail is None else detail
+        a = q.analysis
+        if a.intent == "recommendation" and not documents and (not kinds or "brief" in kinds):
             answer = self._recommendations(q)
             if answer is not None:
                 yield from self._emit(answer, streaming)
@@ -181,8 +229,8 @@ class Assistant:
         t = time.perf_counter()
         ev = self._evidence(q, k, kinds, documents, mode)
         q.timings["retrieve"] = (time.perf_counter() - t) * 1000
-        if ev.abstain:
-            yield from self._emit(self._abstention(q, ev), streaming)
+        if ev.decision.refuse:
+            yield from self._emit(self._refusal(q, ev), streaming)
             return
         if q.model is not None:
             yield from self._llm_answer(q, ev, streaming)
@@ -211,26 +259,25 @@ class Assistant:
         )
         warnings.extend(rewrite_warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
-        return _Question(question, standalone, expand_query(standalone), name, model, warnings, timings, started)
+        return _Question(self.analyze(question, standalone), name, model, warnings, timings, started)
 
     def _evidence(
-        self, q: _Question, k: int | None, kinds: set[str] | None, documents: set[str] | None, mode: str
+        self, q: _Question, k: int | None, kinds: set[str] | None, documents: set[str] | None, mode: str,
+        *, measure_all: bool = False,
     ) -> _Evidence:
-        retrieved = self.retrieve(q.search_text, k, kinds=kinds, documents=documents, mode=mode)
-        snap = self.reader.snapshot()
-        if not retrieved:
-            return _Evidence(retrieved, snap, [], True, "nothing retrieved")
-        query_vector = self.embedder.embed_query(q.search_text)  # abstention needs it whatever retrieved
-        cands = sentence_candidates(retrieved, snap, notes=wants_source(q.standalone))
-        score_candidates(q.search_text, cands, query_weights(q.search_text, snap), self.embedder)
-        spanish = question_language(q.standalone) == "es"
-        english = english_gloss(q.standalone) if spanish else q.standalone
-        scope = self.retriever.scope(Query(q.search_text, k or self.settings.top_k, kinds, documents, mode))
-        feats = abstention.features(english, retrieved, snap, query_vector, translated=spanish, scope=scope)
-        abstain, reason = abstention.decide(feats)
-        return _Evidence(retrieved, snap, cands, abstain, reason, feats)
+        a = q.analysis
+        ret = self.retrieve_analysed(a, k, kinds=kinds, documents=documents, mode=mode)
+        if not ret.chunks:
+            return _Evidence(ret, [], abstention.nothing_found(a))
+        cands = sentence_candidates(ret.chunks, ret.snapshot, notes=a.asks_for_source)
+        score_candidates(a, cands, query_weights(a.english, ret.snapshot), ret.query_vector)
+        decision = abstention.decide(a, ret, self._embed_concepts, measure_all=measure_all)
+        return _Evidence(ret, cands, decision)
 
-    def evidence(
+    def _embed_concepts(self, texts: list[str]) -> np.ndarray:
+        return np.vstack([self.embedder.embed_query(t) for t in texts])
+
+    def decision(
         self,
         question: str,
         *,
@@ -239,25 +286,51 @@ class Assistant:
         kinds: set[str] | None = None,
         documents: set[str] | None = None,
         mode: str = "hybrid",
-    ) -> tuple[abstention.EvidenceFeatures | None, bool, str]:
-        """(evidence features, abstain?, reason) for a question, without composing an answer:
-        what the abstention rule sees (used to calibrate it, and by the UI to explain it)."""
+    ) -> Decision:
+        """The refusal decision for a question (answer or refuse, what is not covered, the evidence
+        features in `details`), without composing an answer."""
         q = self._prepare(question, history, EXTRACTIVE)
-        ev = self._evidence(q, k, kinds, documents, mode)
-        return ev.features, ev.abstain, ev.reason
+        return self._evidence(q, k, kinds, documents, mode).decision
+
+    def explain(
+        self,
+        question: str,
+        *,
+        history: History | None = None,
+        k: int | None = None,
+        kinds: set[str] | None = None,
+        documents: set[str] | None = None,
+        mode: str = "hybrid",
+    ) -> dict[str, object]:
+        """What the refusal decision sees for a question, without composing an answer (used to fit
+        the coverage thresholds, and by the UI to explain a refusal)."""
+        q = self._prepare(question, history, EXTRACTIVE)
+        ev = self._evidence(q, k, kinds, documents, mode, measure_all=True)
+        return abstention.explain(q.analysis, ev.decision)
 
     # ---- the answer's producers -----------------------------------------------------------
 
-    def _abstention(self, q: _Question, ev: _Evidence, backend: str | None = None) -> Answer:
-        answer = Answer(q.question, ABSTAIN_TEXT, [], True, ev.retrieved, backend=backend or q.backend)
-        answer.abstain_reason = ev.reason
+    def _refusal(self, q: _Question, ev: _Evidence, backend: str | None = None) -> Answer:
+        """The plain statement of what the documents do not cover; the nearest passages come with
+        it as related reading, not as an answer."""
+        d = ev.decision
+        answer = Answer(q.question, d.text, [], True, ev.retrieved, backend=backend or q.backend)
+        answer.abstain_reason = d.reason
+        answer.not_covered = list(d.not_covered)
         return self._finish(q, answer)
 
     def _extractive(self, q: _Question, ev: _Evidence) -> Answer:
-        chosen = select(ev.candidates, self.settings.max_answer_sentences)
-        if not chosen:
-            return self._abstention(q, ev, EXTRACTIVE)
-        text, used = compose(chosen, q.standalone, ev.snap.sources)
+        """Verbatim sentences of the passages: by default a direct lead and a few points (the short
+        answer); with `detail`, the longer answer of up to `max_answer_sentences` sentences."""
+        a = q.analysis
+        if q.detail:
+            text, used = compose(select(ev.candidates, self.settings.max_answer_sentences), a, ev.snap.sources)
+        else:
+            shaped = shape(ev.candidates, a, lambda t: states_figure(a, t))
+            text, used = compose_short(shaped, a, ev.snap.sources)
+        if not used:
+            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
+            return self._refusal(q, ev, EXTRACTIVE)
         passages = {n: chunk for n, (chunk, _) in enumerate(used, start=1)}
         notes = {c.id: _cited_sources(c, ev.snap) for c in passages.values()}
         checked = verify(text, passages, policy=self.settings.unsupported_sentences, verbatim=True, notes=notes)
@@ -266,10 +339,12 @@ class Assistant:
             build_citation(new, passages[old], quotes[old], ev.snap.sources)
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
         ]
-        answer = Answer(q.question, checked.text, citations, False, ev.retrieved, backend=EXTRACTIVE,
-                        support=checked.support)
         if not citations:
-            return self._abstention(q, ev, EXTRACTIVE)
+            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
+            return self._refusal(q, ev, EXTRACTIVE)
+        answer = Answer(q.question, _with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
+                        backend=EXTRACTIVE, support=checked.support)
+        answer.not_covered = list(ev.decision.not_covered)
         return self._finish(q, answer)
 
     def _recommendations(self, q: _Question) -> Answer | None:
@@ -329,7 +404,8 @@ class Assistant:
         if mapper.dropped:
             q.warnings.append(f"removed citation markers to passages that do not exist: {', '.join(mapper.dropped)}")
         if says_cannot_answer(text) or not text:
-            yield from self._emit(self._abstention(q, ev), streaming)
+            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
+            yield from self._emit(self._refusal(q, ev), streaming)
             return
         text = text.replace(CANNOT_ANSWER, "").strip()
         cited = {new: top[old - 1].chunk for old, new in mapper.numbers.items()}
@@ -381,6 +457,13 @@ class Assistant:
         if streaming:
             yield from re.findall(r"\S+\s*|\s+", answer.text)
         yield answer
+
+
+def _with_not_covered(text: str, decision: Decision) -> str:
+    """The answer, then one sentence naming the parts of the question the documents do not cover."""
+    if not decision.not_covered:
+        return text
+    return f"{text}\n\nNot covered by the indexed documents: {'; '.join(decision.not_covered)}."
 
 
 def _cited_sources(chunk: Chunk, snap: Snapshot) -> str:

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
 
     # Answering
     answer_backend: str = "extractive"  # extractive | ollama | openai | llamacpp
-    max_answer_sentences: int = 8  # measured (extractive.py docstring): completeness vs length
+    max_answer_sentences: int = 8  # the detailed answer's length (extractive.py docstring): completeness vs length
+    answer_detail: bool = False  # answer with the detailed answer by default (the short one otherwise)
     llm_model: str = ""
     llm_base_url: str = ""
     llm_api_key: str = ""

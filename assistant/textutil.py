@@ -107,3 +107,52 @@ def footnote_marks(text: str) -> list[int]:
 
 def strip_footnote_marks(text: str) -> str:
     return _SUP_RUN.sub("", text)
+
+
+# ---- names: capitalised words and acronyms, compared without accents -------------------------
+
+_NAME = re.compile(r"(?<![\w.])[A-ZÁÉÍÓÚÑ][\w’'.\-]*\w|(?<![\w.])[A-Z]\b")
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9.\-]+$")
+_US = frozenset({"us", "u.s", "usa", "u.s.a", "united", "states", "america", "american", "americans",
+                 "estados", "unidos", "eeuu", "ee.uu", "ee", "uu", "washington"})
+_GENERIC_CAPS = frozenset({"i", "a", "the", "article", "section", "annex", "chapter", "figure", "party",
+                           "parties", "appendix", "note", "table", "p", "pp", "según", "el", "la", "los",
+                           "las", "en", "de", "del", "para", "por", "y", "un", "una"})
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "México" and "Mexico" compare equal."""
+    t = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in t if not unicodedata.combining(ch)).lower()
+
+
+def names(sentence: str) -> set[str]:
+    """Capitalised words past the sentence's first word, and acronyms anywhere, folded."""
+    out = set()
+    for i, m in enumerate(_NAME.finditer(sentence)):
+        word = m.group(0).rstrip(".’'")
+        if i == 0 and m.start() < 3 and not _ACRONYM.match(word):
+            continue
+        w = fold(word).strip(".-")
+        if w and w not in _GENERIC_CAPS and not w.isdigit():
+            out.add(w)
+    return out
+
+
+def name_present(name: str, passage_words: set[str], passage_folded: str) -> bool:
+    if name in passage_words or (len(name) > 3 and name in passage_folded):
+        return True
+    if name in _US:
+        return bool(_US & passage_words)
+    # inflection and demonyms: Mexico ~ Mexican, China ~ Chinese, Asia ~ Asian
+    return len(name) >= 4 and any(_shared_prefix(name, w) >= max(4, 0.8 * min(len(name), len(w)))
+                                  for w in passage_words if w[:4] == name[:4])
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

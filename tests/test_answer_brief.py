@@ -8,8 +8,6 @@ import re
 import subprocess
 import sys
 
-from assistant.pipeline import ABSTAIN_TEXT
-
 
 def test_trade_total_answer_cites_background_and_ustr_footnote(brief_assistant):
     a = brief_assistant.ask("How much did U.S.-Mexico trade total in 2024?")
@@ -46,7 +44,8 @@ def test_hybrid_finds_what_each_side_alone_finds(brief_assistant):
 def test_off_topic_question_abstains_and_shows_nearest_passages(brief_assistant):
     a = brief_assistant.ask("What is the boiling point of liquid nitrogen at sea level?")
     assert a.abstained
-    assert a.text == ABSTAIN_TEXT
+    assert a.text.startswith("The indexed documents do not") and a.not_covered
+    assert a.not_covered[0].split()[-1] in a.text
     assert a.citations == []
     assert a.retrieved, "the closest passages are still returned"
 
@@ -73,7 +72,7 @@ def test_every_answer_sentence_is_a_quoted_sentence(brief_assistant):
     a = brief_assistant.ask("How many workers did the Rapid Response Mechanism settlements benefit?")
     assert "36,000" in a.text
     for sentence in re.split(r"(?<=\])\.\s+", a.text):
-        body = re.sub(r"\s*\[\d+\]\.?$", "", sentence).strip()
+        body = re.sub(r"\s*\[\d+\]\.?$", "", sentence).strip().removeprefix("- ")
         if body:
             assert any(body.rstrip(".")[:60] in c.passage for c in a.citations), body
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from assistant.answer import abstain
+from assistant.retrieve.analysis import analyze
 
 
 def cited_locations(answer):
@@ -95,52 +95,49 @@ def test_tariff_lines_do_not_join_a_question_about_the_brief(full_assistant):
     "What does the brief say about antidumping duties on Mexican tomatoes?",
     "¿Qué dice el informe sobre los derechos antidumping al tomate mexicano?",
 ])
-def test_asking_the_brief_about_what_only_other_documents_discuss_abstains(full_assistant, question):
-    f, decided, reason = full_assistant.evidence(question)
-    assert f.out_of_scope_share >= abstain.OUT_OF_SCOPE_ABOVE and decided
-    assert "the brief never mentions" in reason and ("tomatoes" in reason or "tomato" in reason)
+def test_asking_the_brief_about_what_only_other_documents_discuss_is_refused(full_assistant, question):
+    d = full_assistant.decision(question)
+    assert d.refuse and d.text.startswith("The brief does not"), d.text
+    assert "tomato" in d.text.lower()
     a = full_assistant.ask(question)
     assert a.abstained and a.citations == []
 
 
 def test_a_question_about_the_brief_in_its_own_words_is_in_scope(full_assistant):
-    f, decided, _ = full_assistant.evidence("What does the brief say about the Rapid Response Mechanism?")
-    assert f.out_of_scope == () and f.out_of_scope_share == 0 and not decided
+    d = full_assistant.decision("What does the brief say about the Rapid Response Mechanism?")
+    assert not d.refuse and d.details["unknown_share"] == 0
     # a user's filter is not such a scope: "ban" is the treaty's "prohibition" in other words
-    f2, decided2, _ = full_assistant.evidence("Can Mexico ban imports of used cars?", kinds={"treaty"})
-    assert f2.out_of_scope == () and not decided2
     a = full_assistant.ask("Can Mexico ban imports of used cars?", kinds={"treaty"})
     assert not a.abstained and all(c.document_id.startswith("usmca-ch02") for c in a.citations)
 
 
 def test_the_brief_named_in_a_premise_does_not_narrow_the_question(full_assistant):
-    from assistant.retrieve.hybrid import asked_part, names_the_brief
-
     q = ("The brief praises the Rapid Response Mechanism. How does a petition about a Mexican facility "
          "reach the Interagency Labor Committee, and how fast must it act?")
-    assert asked_part(q).startswith("How does") and not names_the_brief(q)
-    assert names_the_brief("Per the brief, Mexico is special. Why?")  # too short to stand alone
+    a = analyze(q)
+    assert a.asked.startswith("How does") and not a.names_brief and a.scope is None
+    assert analyze("Per the brief, Mexico is special. Why?").names_brief  # too short to stand alone
     hits = full_assistant.retrieve(q, 8)
     assert any(h.chunk.kind == "law" for h in hits)
 
 
-def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_abstention(full_assistant):
-    f, decided, reason = full_assistant.evidence("What does USMCA Chapter 8 say about Mexico's ownership of hydrocarbons?")
-    assert f.missing_ids == ("USMCA Chapter 8",) and decided and "USMCA Chapter 8" in reason
-    f2, _, _ = full_assistant.evidence("¿Qué dice el capítulo 8 del T-MEC sobre los hidrocarburos?")
-    assert f2.missing_ids == ("USMCA Chapter 8",)
+def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assistant):
+    d = full_assistant.decision("What does USMCA Chapter 8 say about Mexico's ownership of hydrocarbons?")
+    assert d.refuse and d.not_covered == ("USMCA Chapter 8",) and "USMCA Chapter 8" in d.text
+    d2 = full_assistant.decision("¿Qué dice el capítulo 8 del T-MEC sobre los hidrocarburos?")
+    assert d2.not_covered == ("USMCA Chapter 8",)
     # the indexed chapter, the U.S. Code's chapter 29 and what the brief says of a chapter are in play
     for question in ("Under USMCA chapter 2, do commercial samples of negligible value enter duty-free?",
                      "What does chapter 29 of title 19 say about the joint review?",
                      "What does the brief say about USMCA Chapter 31?"):
-        assert full_assistant.evidence(question)[0].missing_ids == (), question
+        assert full_assistant.decision(question).rule != "identifier", question
 
 
 def test_a_partys_tariff_schedule_that_is_not_indexed_is_named_in_the_abstention(full_assistant):
     # only Canada's schedule is in the mirror: Mexico's rates are not Canada's
     for question in ("What duty does Mexico's USMCA schedule set on U.S. pork hams (0203.22)?",
                      "¿Qué arancel fija la lista de México del T-MEC para los jamones de cerdo?"):
-        f, decided, reason = full_assistant.evidence(question)
-        assert f.missing_ids == ("the tariff schedule of Mexico",) and decided and "Mexico" in reason, question
-    f, decided, _ = full_assistant.evidence("What does Canada's schedule say for within-quota cheddar (0406.90.11)?")
-    assert f.missing_ids == () and not decided
+        d = full_assistant.decision(question)
+        assert d.not_covered == ("the tariff schedule of Mexico",) and d.refuse and "Mexico" in d.text, question
+    d = full_assistant.decision("What does Canada's schedule say for within-quota cheddar (0406.90.11)?")
+    assert d.rule != "identifier" and not d.refuse

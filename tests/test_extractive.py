@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from assistant.answer import extractive
+from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     Candidate,
+    compose_short,
     query_weights,
     score_candidates,
     select,
     sentence_candidates,
+    shape,
 )
+from assistant.retrieve.analysis import analyze
 
 
 def _brief_chunk(assistant, phrase: str):
@@ -17,13 +21,42 @@ def _brief_chunk(assistant, phrase: str):
     return next(c for c in snap.chunks.values() if phrase in c.text)
 
 
+def _scored_candidates(assistant, question: str):
+    a = assistant.analyze(question)
+    ret = assistant.retrieve_analysed(a)
+    cands = sentence_candidates(ret.chunks, ret.snapshot)
+    score_candidates(a, cands, query_weights(a.english, ret.snapshot), ret.query_vector)
+    return a, cands
+
+
 def test_the_sentence_with_the_asked_figure_leads_the_answer(brief_assistant):
-    question = "How many cartel leaders did Sheinbaum transfer?"
-    snap = brief_assistant.reader.snapshot()
-    cands = sentence_candidates(brief_assistant.retrieve(question), snap)
-    score_candidates(question, cands, query_weights(question, snap), brief_assistant.embedder)
+    _, cands = _scored_candidates(brief_assistant, "How many cartel leaders did Sheinbaum transfer?")
     picked = select(cands, max_sentences=3)
     assert "29" in picked[0].text and len(picked) <= 3
+
+
+def test_the_short_answer_leads_with_the_figure_then_lists_a_few_points(brief_assistant):
+    a, cands = _scored_candidates(brief_assistant, "How many cartel leaders did Sheinbaum transfer?")
+    shaped = shape(cands, a, lambda t: states_figure(a, t))
+    assert "29" in shaped.lead[0].text
+    assert len(shaped.points) <= extractive.MAX_POINTS
+    text, used = compose_short(shaped, a)
+    lines = text.split("\n")
+    assert "29" in lines[0] and "[1]" in lines[0]
+    assert all(line.startswith("- ") and "[" in line for line in lines[1:])
+    assert len(text.split()) <= extractive.WORD_BUDGET + 60 and used
+
+
+def test_a_long_quote_is_cut_to_the_clauses_that_answer_and_stays_verbatim():
+    a = analyze("What does the agreement require on customs valuation?")
+    long = ("The Parties recognise the importance of trade facilitation; each Party shall apply its customs "
+            "valuation rules consistently and transparently, and shall publish them promptly, while the "
+            "committee reviews implementation every two years and reports to the Commission on any "
+            "difficulties that arise in the application of these rules by the customs administrations.")
+    cut = extractive.trim(long, a)
+    assert cut != long and "customs" in cut and ("…" in cut)
+    pieces = [p.strip(" .…") for p in cut.split("…") if p.strip(" .…")]
+    assert all(p in long for p in pieces)
 
 
 def test_a_near_copy_of_a_chosen_sentence_is_not_picked_again(brief_assistant):

@@ -1,449 +1,187 @@
-"""Abstention decided in code, from the retrieval evidence, before any backend writes a word.
+"""Refusal decided in code, before any backend writes a word: say what the documents don't say.
 
-Features of the question against what retrieval found (all cheap: BM25 idf from the snapshot,
-sentence vectors from the index, the query vector retrieval already computed):
+The decision reads the question's analysis and the retrieval, never the answer, so every backend
+gets the same one. In order:
 
-- `coverage`: the largest idf-weighted share of the question's topic terms that one top passage
-  (its text and heading) contains. A question whose rare terms ("tomato", "softwood") occur in no
-  top passage is asking about something the passages do not discuss.
-- `sentence_coverage`: the same for the best single sentence.
-- `dense`: the best cosine between the question and a sentence of a top passage.
-- `unknown_share`: the share of the question's idf weight carried by terms the corpus never uses.
-- `answer_slot` / `slot_coverage`: what a quantity question ("how many", "what share") or a date
-  question ("when") needs is a sentence that states a figure (a date) *about the question's
-  topic*. `slot_coverage` is the topic coverage of the best top sentence (with the sentence before
-  it and its heading) that holds a number the question does not already contain, a date for "when".
-  A near miss built from the corpus's words ("how many troops did the White House want to deploy",
-  "what share of U.S. cheese exports ...") finds the topic sentence but no figure in it.
-- `unknown_names` / `absent_names`: names the question uses (capitalised words past the start of a
-  sentence, acronyms) that no document uses ("Tesla", "Banxico", "Ottawa"), or that the top
-  passages do not contain (an acronym counts as present when its expansion is there: "RRM" ~
-  "Rapid Response Mechanism").
-- `absent_numbers`: numbers and years of the question missing from the top passages ("in 2025"
-  when the passages report 2024).
-- `after_corpus`: the question asks what *happened* at a date later than the newest document ("Did
-  all three countries confirm the extension at the July 2026 review?"): no document can report it.
-- `missing_ids`: treaty articles, annexes, U.S. Code sections or tariff items the question names
-  that no indexed document contains ("Article 32.10" when only chapter 2 is indexed), and treaty
-  chapters it asks about whose text is not indexed ("What does USMCA Chapter 8 say ..."), and a
-  party's tariff schedule when only other parties' schedules are indexed ("Mexico's schedule").
-- `out_of_scope`: when the question narrows itself to the brief ("what does the brief say about
-  ..."), its topic terms that only other documents use ("tomato" asked of the brief: only the
-  tariff schedule has tomatoes). A user's kind filter does not count: measured on paraphrases
-  ("ban" for "prohibition"), it would turn wording into missing topics.
-  Unknown terms and figure slots are judged against the scope's vocabulary, and a word the corpus
-  never uses does not count twice: `slot_coverage` weighs the terms the scope does use (unless
-  unknown words carry most of the topic).
+1. **Identifiers the index lacks.** A treaty article, annex, U.S. Code section or tariff item that
+   no indexed document contains ("Article 32.10" when only chapter 2 is indexed), a treaty chapter
+   whose text is not indexed ("What does USMCA Chapter 8 say ..."), a party's tariff schedule when
+   only other parties' are indexed.
+2. **Events after the corpus.** "Did the 2026 joint review extend the agreement?" asks what
+   happened at a date later than the newest document: no document can report it.
+3. **Coverage** (`assistant.answer.coverage`, `assistant.answer.evidence`): each concept of the
+   question is checked against the sentences of the top passages, lexically and by meaning, and a
+   figure question needs a sentence about its subject stating a figure of the asked type. The
+   coverage features are combined by a logistic model (`WEIGHTS`) fitted by bench/fit_refusal.py
+   on the tuning sets (dev, calibration, held-out, tuning); the question is refused above
+   `ABSTAIN_ABOVE`, naming the most specific concept no sentence covers, the figure no sentence
+   states, or the names and numbers the passages lack. A question of several parts whose other
+   parts are covered is answered, and the uncovered parts are listed in `not_covered`.
 
-`decide` abstains outright on a missing identifier, a question about events after the corpus or a
-question about the brief mostly in terms the brief never uses (`OUT_OF_SCOPE_ABOVE`); otherwise
-it abstains when the evidence score — a logistic combination of the features fitted by
-bench/abstain_calibration.py on questions that are not dev questions — says the passages more
-likely do not answer than do, at a decision threshold chosen on those questions to keep false
-abstentions at about 3 % (`ABSTAIN_ABOVE`). An LLM backend adds a second line: the model answers
-with the cannot-answer sentinel when the passages do not answer, and that becomes an abstention
-too.
-
-Calibration (bench/abstain_calibration.py, index of brief + mirror, 2026-11-28): fitted on
-bench/calibration_questions.jsonl (70 answerable, 59 unanswerable: off-topic questions and 30 near
-misses written from the corpus's own words) and bench/questions/heldout.jsonl (78 / 12), questions
-routed to the recommendation summary left out. Fitting sets: 38/59 and 7/12 unanswerable abstain
-(the schedule rule added one held-out question, the wider Spanish glossary took another), 2/70 and
-2/75 false abstentions. Checked, never chosen on: dev 3/3 unanswerable (one more goes to
-the recommendation summary), 1/36 false (4/36 before slot coverage ignored unknown words, which
-`unknown_share` already counts); the team's test set 7/10 (one by the chapter rule), 5/70 false
-(6/10, 6/70 before). What still fails: a name the corpus never uses ("Britain", "Vietnam") is often a paraphrase, not a near miss;
-near misses with no slot and no foreign name ("what did the panel rule on ...", "which companies
-were sanctioned ...") are answered.
+Every refusal names what is missing; none says only "the documents do not answer this".
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.verify import fold, name_present, names
-from assistant.domain import ScoredChunk
+from assistant.answer.coverage import Coverage, evidence_sentences
+from assistant.answer.evidence import EvidenceFeatures, features, specificity
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
-from assistant.retrieve.hybrid import exact_keys, names_the_brief
-from assistant.retrieve.translate import glossary_terms
-from assistant.textutil import numbers, split_sentences, strip_footnote_marks
+from assistant.retrieve.analysis import QueryAnalysis
+from assistant.retrieve.hybrid import Retrieval
 
-EVIDENCE_PASSAGES = 6  # the passages whose evidence counts (the ones an answer is drawn from)
-UBIQUITOUS_IDF = 1.0  # terms in most passages ("Mexico", "USMCA") say nothing about coverage
+# Concept coverage: a concept is covered when one sentence holds this share of its idf weight, or
+# when its embedding is this close to one sentence. Chosen with the model below by a grid on the
+# tuning sets, each set decided by a model fitted on the others (bench/fit_refusal.py): 0.6 / 0.6
+# refused 0.536 of the unanswerable at 0.040 false refusals (0.5 / 0.5: 0.476 at 0.036).
+LEXICAL_COVERED = 0.6
+DENSE_COVERED = 0.6
+# Logistic weights (bias first, then evidence.FEATURES) of P(the passages do not answer), and the
+# decision threshold; fitted by bench/fit_refusal.py on dev + calibration + held-out + tuning.
+# Each weight keeps the sign its feature's meaning allows (bench/fit_refusal.py `SIGNS`).
+WEIGHTS = (0.708, -0.224, -4.228, 0.0, 2.331, 2.13, 1.149, 2.782, 0.0, 0.0)
+ABSTAIN_ABOVE = 0.512
+# Off-topic: no concept of the question is covered and no sentence of the top passages comes this
+# close to it. On the tuning sets no answerable question with every concept uncovered has a nearest
+# sentence below 0.367; off-topic questions ("the boiling point of liquid nitrogen") sit near 0.2.
+OFF_TOPIC_DENSE = 0.33
 
-# General English question vocabulary (verbs, adverbs, adjectives of asking and comparing): not
-# topic words, so their absence from a passage says nothing about whether it answers.
-QUESTION_VOCABULARY = frozenset(tokenize(
-    "be have do say get got make go goes went gone know take took taken see come came think look want give "
-    "gave given use find tell ask seem feel try tried leave call keep kept let begin help show hear play run "
-    "move live believe bring happen sit stand lose lost meet include continue set learn lead understand "
-    "watch follow stop create speak read allow add spend open walk win offer remember consider appear buy "
-    "wait serve send expect build stay fall reach remain suggest pass sell decide pull put mean means meant "
-    "point turn face hold hit way ways thing things kind sort lot lots part overall far ahead long often "
-    "fast quick quickly big large larger small little main mainly mostly really actually already still yet "
-    "ever never always even enough better best worse worst good bad new old first last next same different "
-    "current currently recent recently today now bottom line side sides whole general generally specific "
-    "specifically particular particularly exactly roughly approximately around nearly almost well right "
-    "wrong sure true false able likely possible need needs needed instead elsewhere else compared compare "
-    "comparison seems happens happened doing done told"
-))
-
-
-_QUANTITY = re.compile(
-    r"\b(how (much|many|large|big|high|fast|far)|by how much|what (?:\w+ ){0,2}(share|percent|percentage|proportion|"
-    r"portion|fraction)\b|(?:^|[.?!,;]\s)\W*what (?:\w+ ){0,2}(rate|amount|number|level|ceiling|tariff|duty)s?\b|"
-    r"cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa))",
-    re.I,
-)
-_COUNTED = re.compile(r"\bhow many (\w+)", re.I)  # "how many troops": the figure must count troops
-_SHARE = re.compile(r"\bwhat (?:\w+ ){0,2}(share|percent|percentage|proportion|portion|fraction)\b", re.I)
-_SHARE_IN_TEXT = re.compile(r"%|\bper ?cent|\bin every\b|\bhalf\b|\bthird\b|\bquarter\b", re.I)
-_MONEY = re.compile(r"\bhow much (money|did \w+ (spend|invest|pay|earn|cost))|\bhow much (?:\w+ ){0,3}(spend|invest|cost|worth)\b", re.I)
-_MONEY_IN_TEXT = re.compile(r"\$|\bbillion\b|\bmillion\b|\bdollars?\b", re.I)
-_DATE = re.compile(r"^\W*when\b|\bwhen (?:did|does|do|will|was|were|is|are|has|have|had|would|could|should|can)\b|"
-                   r"\b(what date|which year|in what year|cu[aá]ndo)\b", re.I)
-_YEAR = re.compile(r"^(?:19|20)\d\d$")
-_DATE_IN_TEXT = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|\b(?:19|20)\d\d\b", re.I
-)
-_MONTHS = frozenset(re.findall(r"\w+", "january february march april may june july august september october "
-                                        "november december jan feb mar apr jun jul aug sep sept oct nov dec"))
-_QUESTION_WORDS = frozenset(re.findall(r"\w+", "what which who whom whose when where why how is are do does did "
-                                                "can could should would will may might has have had was were"))
-# "Did ... happen", "What was decided": the question asks for an outcome, not for what a text says.
-_OUTCOME = re.compile(r"\b(did|was|were|happened|decided|ruled|agreed|came out|outcome|result(?:ed)?)\b", re.I)
-_ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
-                           r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
+_SCHEDULE_TITLE = re.compile(r"Schedule of (?:the )?(Mexico|Canada|United States)", re.I)
 
 
 @dataclass(frozen=True)
-class EvidenceFeatures:
-    coverage: float
-    sentence_coverage: float
-    dense: float
-    unknown_share: float
-    n_terms: int
-    missing_ids: tuple[str, ...] = ()  # article/section/annex/tariff ids named but in no document
-    answer_slot: str = ""  # "quantity", "date" or "" (what the question's answer must contain)
-    slot_coverage: float = 1.0  # topic coverage of the best top sentence that fills the slot
-    unknown_names: tuple[str, ...] = ()  # names no document uses
-    absent_names: tuple[str, ...] = ()  # names some document uses, but no top passage
-    absent_numbers: tuple[str, ...] = ()  # the question's numbers/years missing from the top passages
-    after_corpus: str = ""  # the later-than-the-corpus year whose events the question asks about
-    out_of_scope: tuple[str, ...] = ()  # question words only documents outside the searched scope use
-    out_of_scope_share: float = 0.0  # ... and their share of the question's topic weight
+class Decision:
+    """Answer or refuse, and what the documents do not cover, in words a person reads."""
 
-    def to_dict(self) -> dict[str, object]:
-        return {k: v if isinstance(v, (tuple, str)) else round(float(v), 4) for k, v in asdict(self).items()}
-
-    def vector(self) -> np.ndarray:
-        """The inputs of the evidence score, in the order of `WEIGHTS`."""
-        return np.array([
-            self.coverage,
-            self.dense,
-            self.unknown_share,
-            1.0 - self.slot_coverage,  # 0 when the question has no slot
-            min(len(self.unknown_names), 2),
-            min(len(self.absent_names), 2),
-            min(len(self.absent_numbers), 2),
-        ])
+    refuse: bool
+    text: str = ""  # the refusal sentence (empty when answering)
+    reason: str = ""  # the rule and its evidence, for the curious and for tuning
+    not_covered: tuple[str, ...] = ()  # parts of the question the documents do not answer
+    rule: str = ""
+    coverage: Coverage | None = None
+    details: dict[str, object] = field(default_factory=dict)
 
 
-FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "absent_names", "absent_numbers")
-# Logistic weights (bias first, then FEATURES) of P(the passages do not answer), and the decision
-# threshold; fitted by bench/abstain_calibration.py (see the module docstring).
-WEIGHTS = (1.196, 0.151, -4.892, 0.367, 2.979, 2.73, 0.628, 2.573)
-ABSTAIN_ABOVE = 0.565
-# A question narrowed to the brief ("what does the brief say about ...") whose topic weight lies at
-# least this much on terms only other documents use is about something the brief does not discuss.
-# Fitting sets: the two such unanswerable questions score 0.50 and 0.74, the 17 answerable ones at
-# most 0.33.
-OUT_OF_SCOPE_ABOVE = 0.45
-# The known terms of a figure question stand for at least this share of its topic in the slot's
-# coverage (see `slot_coverage`): half, not tuned (0.3 and 0.5 decide the fitting sets alike).
-KNOWN_TOPIC_FLOOR = 0.5
+def nothing_found(a: QueryAnalysis) -> Decision:
+    subject = main_subject_text(a)
+    return Decision(True, f"Nothing in the indexed documents matches {subject}.", "nothing retrieved",
+                    (subject,), "nothing")
 
 
-def out_of_scope_terms(question: str, snap: Snapshot, scope: set[str] | None) -> set[str]:
-    """Topic terms of the question that other documents use but no document of the `scope` does
-    ("tomato" asked of the brief, which never mentions one: only the tariff schedule does)."""
-    if not scope:
-        return set()
-    vocabulary = snap.vocabulary(scope)
-    return {t for t in tokenize(question)
-            if t not in QUESTION_VOCABULARY and t not in vocabulary and snap.lexical.idf(t)}
+def main_subject_text(a: QueryAnalysis) -> str:
+    return a.concepts[0].text if a.concepts else "this question"
 
 
-def question_words(question: str, terms: set[str]) -> tuple[str, ...]:
-    """The question's words (as typed) behind search terms, for a person to read."""
-    if not terms:
-        return ()
-    words = [w for w in re.findall(r"[\w\-’']+", question) if set(tokenize(w)) & terms]
-    return tuple(dict.fromkeys(words))
+# ---- hard rules ------------------------------------------------------------------------------
 
 
-def term_weights(question: str, snap: Snapshot, scope: set[str] | None = None) -> tuple[dict[str, float], set[str]]:
-    """idf per topic term of the question, and the terms the corpus (or, given a `scope` of
-    document kinds, the scope) never uses, weighted as the rarest possible. Question vocabulary
-    and terms found in nearly every passage are left out."""
-    n = max(len(snap.lexical.ids), 1)
-    unseen = float(np.log(1 + (n + 0.5) / 0.5))
-    vocabulary = snap.vocabulary(scope) if scope else None
-    weights: dict[str, float] = {}
-    unknown: set[str] = set()
-    for t in tokenize(question):
-        if t in QUESTION_VOCABULARY:
-            continue
-        idf = snap.lexical.idf(t)
-        if vocabulary is not None and t not in vocabulary:
-            idf = 0.0
-        if not idf:
-            unknown.add(t)
-        elif idf < UBIQUITOUS_IDF:
-            continue
-        weights[t] = idf or unseen
-    return weights, unknown
-
-
-def _share(weights: dict[str, float], present: set[str]) -> float:
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
-
-
-def missing_identifiers(question: str, snap: Snapshot) -> tuple[str, ...]:
-    """Identifiers the question names ("Article 32.10", "§ 4999", "Annex 3-B", "0203.22.10") that
-    no indexed document has as a key nor mentions anywhere in its text."""
+def missing_identifiers(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
+    """Identifiers the question names that no indexed document has as a key nor mentions."""
     missing = []
-    for key in exact_keys(question):
+    for key in a.identifiers:
         k = key.lower()
         if k in snap.by_key or any(snap.lexical.idf(t) for t in tokenize(key) if any(ch.isdigit() for ch in t)):
             continue
         if re.fullmatch(r"\d{4}\.\d{2}", k) and any(x.startswith(k) for x in snap.by_key):
             continue  # a tariff subheading: its lines are keyed by the full item
         missing.append(key)
-    return tuple(missing) + missing_chapters(question, snap) + missing_schedules(question, snap)
+    return tuple(missing) + missing_chapters(a, snap) + missing_schedules(a, snap)
 
 
-_TREATY_CHAPTER = re.compile(
-    r"\b(?:USMCA|CUSMA|T-MEC|NAFTA 2\.0)\s+(?:chapter|cap[ií]tulo)\s+(\d{1,2})\b|"
-    r"\b(?:chapter|cap[ií]tulo)\s+(\d{1,2})\s+(?:(?:of|del?)\s+)?(?:the\s+)?(?:USMCA|CUSMA|T-MEC|agreement|treaty|tratado)\b",
-    re.I,
-)
-
-
-def missing_chapters(question: str, snap: Snapshot) -> tuple[str, ...]:
-    """Treaty chapters the question asks about ("What does USMCA Chapter 8 say ...") of which no
-    text is indexed: a mention of the chapter elsewhere is not the chapter. A question about what
-    the brief says of a chapter is left to the evidence."""
-    named = [m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(question)]
-    if not named or names_the_brief(question):
+def missing_chapters(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
+    """Treaty chapters asked about whose text is not indexed (a mention elsewhere is not the
+    chapter). A question about what the brief says of a chapter is left to coverage."""
+    if not a.chapters or a.names_brief:
         return ()
     present = {str(c.meta.get("chapter")) for c in snap.chunks.values() if c.kind == "treaty"}
-    return tuple(f"USMCA Chapter {n}" for n in dict.fromkeys(named) if n not in present)
+    return tuple(f"USMCA Chapter {n}" for n in a.chapters if n not in present)
 
 
-_PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
-_PARTY_SCHEDULE = re.compile(
-    rf"\b{_PARTY}(?:['’]s)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}schedule\b|"
-    rf"\bschedule(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
-)
-_SCHEDULE_TITLE = re.compile(r"Schedule of (?:the )?(Mexico|Canada|United States)", re.I)
-
-
-def _party(name: str) -> str:
-    n = name.lower().rstrip(".")
-    return "Mexico" if n.startswith("mexic") else "Canada" if n.startswith("canad") else "the United States"
-
-
-def missing_schedules(question: str, snap: Snapshot) -> tuple[str, ...]:
-    """A party's tariff schedule the question asks about ("Mexico's USMCA schedule") when only
-    other parties' schedules are indexed: another party's rates are not an answer."""
-    named = [_party(m.group(1) or m.group(2)) for m in _PARTY_SCHEDULE.finditer(question)]
-    if not named:
+def missing_schedules(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
+    """A party's tariff schedule asked about when only other parties' schedules are indexed."""
+    if not a.schedules:
         return ()
-    present = {_party(m.group(1)) for d in snap.documents.values() if d.get("kind") == "tariff"
-               for m in [_SCHEDULE_TITLE.search(str(d.get("title") or ""))] if m}
-    return tuple(f"the tariff schedule of {p}" for p in dict.fromkeys(named) if p not in present)
-
-
-def answer_slot(question: str) -> str:
-    """"quantity" for "how many/much", "what share/rate ..."; "date" for "when"; else ""."""
-    if _QUANTITY.search(question):
-        return "quantity"
-    return "date" if _DATE.search(question) else ""
-
-
-def slot_coverage(slot: str, weights: dict[str, float], retrieved: list[ScoredChunk], snap: Snapshot,
-                  question: str, *, translated: bool = False, unknown: set[str] = frozenset()) -> float:
-    """Topic coverage of the best top sentence (read with the sentence before it and its passage's
-    heading) that holds what the slot needs: for a quantity a number the question does not contain
-    (not a bare year) — a percentage for "what share", an amount of money for "how much did they
-    spend", the counted thing next to it for "how many troops" — and for "when" a date. 1.0 when
-    the question has no slot.
-
-    Coverage is of the terms the corpus uses: an `unknown` word ("pickups" for "light trucks") is
-    already counted by `unknown_share`, and no sentence could contain it. Only when unknown words
-    carry most of the topic do they count (the known terms then stand for at most
-    `KNOWN_TOPIC_FLOOR` of it): a figure found by "rate" alone says nothing about "antidumping
-    duties on tomatoes"."""
-    if not slot:
-        return 1.0
-    total = sum(weights.values())
-    if not total:
-        return 1.0
-    asked = numbers(question)
-    counted = _COUNTED.search(question)
-    counted_term = None if translated or counted is None else next(iter(tokenize(counted.group(1))), None)
-    wants_share, wants_money = bool(_SHARE.search(question)), bool(_MONEY.search(question))
-    focus = {t: w * w for t, w in weights.items()}  # squared idf: the rarest terms are the topic
-    known = sum(w for t, w in focus.items() if t not in unknown)
-    scale = sum(focus.values()) / max(known, KNOWN_TOPIC_FLOOR * sum(focus.values()), 1e-9)
-    best = 0.0
-    for sc in retrieved[:EVIDENCE_PASSAGES]:
-        c = sc.chunk
-        spans = snap.sentence_spans[c.id][1] if c.id in snap.sentence_spans else split_sentences(c.text)
-        texts = [c.text[a:b] for a, b in spans] or [c.text]
-        for i, text in enumerate(texts):
-            body = strip_footnote_marks(text)
-            near = " ".join((texts[i - 1] if i else "", body))
-            if slot == "quantity":
-                filled = any(not _YEAR.match(n) for n in numbers(body) - asked)
-                filled = filled and (not wants_share or bool(_SHARE_IN_TEXT.search(body)))
-                filled = filled and (not wants_money or bool(_MONEY_IN_TEXT.search(body)))
-                filled = filled and (counted_term is None or counted_term in tokenize(near))
-            else:
-                filled = bool(_DATE_IN_TEXT.search(body))
-            if filled:
-                best = max(best, scale * _share(focus, set(tokenize(" ".join((near, c.section))))))
-    return min(best, 1.0)
-
-
-def question_names(question: str) -> set[str]:
-    """Names of the question (verify.names per sentence, so no sentence's first word counts),
-    possessives dropped, without months and question words."""
-    out: set[str] = set()
-    for a, b in split_sentences(question):
-        out |= {re.sub(r"['’]s$", "", n) for n in names(question[a:b])}  # "RRM's" is "RRM"
-    return {n for n in out if n and n not in _MONTHS and n not in _QUESTION_WORDS}
-
-
-def _initials(text: str) -> set[str]:
-    """Initials of every run of up to six words ("Rapid Response Mechanism" -> "rrm"), small
-    words skipped: an acronym is present when its expansion is."""
-    words = [w for w in re.findall(r"[A-Za-z][\w\-]*", text) if w.lower() not in ("of", "the", "and", "for", "on")]
-    out = set()
-    for i in range(len(words)):
-        acc = ""
-        for w in words[i:i + 6]:
-            acc += w[0].lower()
-            out.add(acc)
-    return out
-
-
-def name_evidence(question: str, retrieved: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(names no document uses, names some document uses but no top passage contains)."""
-    qnames = question_names(question)
-    if not qnames:
-        return (), ()
-    text = strip_footnote_marks("\n".join(sc.chunk.search_text for sc in retrieved[:EVIDENCE_PASSAGES]))
-    folded = fold(text)
-    words = {w.strip(".’'-") for w in re.findall(r"[\w.’'\-]+", folded)} | set(re.findall(r"\w+", folded))
-    initials: set[str] | None = None
-    unknown, absent = [], []
-    for n in sorted(qnames):
-        if name_present(n, words, folded):
-            continue
-        if n.isalpha() and len(n) <= 5:
-            initials = initials if initials is not None else _initials(text)
-            if n in initials:
-                continue
-        in_corpus = any(snap.lexical.idf(t) for t in tokenize(n))
-        (absent if in_corpus else unknown).append(n)
-    return tuple(unknown), tuple(absent)
-
-
-def absent_numbers(question: str, retrieved: list[ScoredChunk]) -> tuple[str, ...]:
-    """Numbers and years of the question (identifiers aside) that no top passage contains."""
-    asked = {n for n in numbers(question) if not re.fullmatch(r"\d{1,2}\.\d{1,2}|\d{4}\.\d{2}(?:\.\d{2})?", n)}
-    if not asked:
-        return ()
-    present: set[str] = set()
-    for sc in retrieved[:EVIDENCE_PASSAGES]:
-        present |= numbers(strip_footnote_marks(sc.chunk.search_text))
-    return tuple(sorted(asked - present))
+    present = set()
+    for d in snap.documents.values():
+        m = _SCHEDULE_TITLE.search(str(d.get("title") or "")) if d.get("kind") == "tariff" else None
+        if m:
+            present.add("the United States" if m.group(1).lower().startswith("united") else m.group(1))
+    return tuple(f"the tariff schedule of {p}" for p in a.schedules if p not in present)
 
 
 def newest_year(snap: Snapshot) -> int | None:
-    """The year of the newest indexed document (its `date`), if any document has one."""
     years = [int(m.group(0)) for d in snap.documents.values()
              for m in [re.match(r"(?:19|20)\d\d", str(d.get("date") or ""))] if m]
     return max(years) if years else None
 
 
-def after_corpus(question: str, snap: Snapshot) -> str:
-    """The year, later than the newest document, whose outcome the question asks about ("Did the
-    2026 joint review extend the agreement?"); "" when the question asks what a text says."""
+def after_corpus(a: QueryAnalysis, snap: Snapshot) -> str:
+    """The year, later than the newest document, whose outcome the question asks about."""
     newest = newest_year(snap)
-    if newest is None or not _OUTCOME.search(question) or _ABOUT_A_TEXT.search(question):
+    if newest is None or not a.outcome:
         return ""
-    later = [y for y in re.findall(r"\b(?:19|20)\d\d\b", question) if int(y) > newest]
+    later = [y for y in a.years if int(y) > newest]
     return later[0] if later else ""
 
 
-def features(
-    question: str,
-    retrieved: list[ScoredChunk],
-    snap: Snapshot,
-    query_vector: np.ndarray | None,
+# ---- the decision ----------------------------------------------------------------------------
+
+
+def decide(
+    a: QueryAnalysis,
+    ret: Retrieval,
+    embed: Callable[[list[str]], np.ndarray] | None,
     *,
-    translated: bool = False,
-    scope: set[str] | None = None,
-) -> EvidenceFeatures:
-    """The evidence features of `question` (in English: a Spanish question's gloss, with
-    `translated=True`, whose words the glossary did not know are not counted as unknown, and
-    whose names are not checked: the gloss keeps untranslated Spanish words capitalised) against
-    the top retrieved passages."""
-    weights, unknown = term_weights(question, snap, scope)
-    if translated:  # Spanish words the glossary kept as typed are not evidence of anything
-        kept = unknown - glossary_terms()
-        weights = {t: w for t, w in weights.items() if t not in kept}
-        unknown -= kept
-    outside = out_of_scope_terms(question, snap, scope) & set(weights)
-    total = sum(weights.values())
-    unknown_share = sum(weights[t] for t in unknown) / total if total else 0.0
-    coverage = sentence_coverage = 0.0
-    dense = -1.0
-    for sc in retrieved[:EVIDENCE_PASSAGES]:
-        c = sc.chunk
-        coverage = max(coverage, _share(weights, set(tokenize(c.search_text))))
-        spans, vecs = snap.sentences(c.id) if c.id in snap.sentence_spans else ([(0, len(c.text))], None)
-        for i, (a, b) in enumerate(spans):
-            sentence_coverage = max(sentence_coverage, _share(weights, set(tokenize(c.text[a:b]))))
-            if vecs is not None and query_vector is not None:
-                dense = max(dense, float(vecs[i] @ query_vector))
-        if vecs is None and sc.dense is not None:
-            dense = max(dense, sc.dense)
-    if not weights:  # nothing but question words and ubiquitous terms: let similarity decide
-        coverage = sentence_coverage = 1.0 if retrieved else 0.0
-    slot = answer_slot(question)
-    unknown_names, absent_names = ((), ()) if translated else name_evidence(question, retrieved, snap)
-    return EvidenceFeatures(
-        coverage, sentence_coverage, max(dense, 0.0), unknown_share, len(weights),
-        missing_identifiers(question, snap),
-        answer_slot=slot,
-        slot_coverage=(slot_coverage(slot, weights, retrieved, snap, question, translated=translated, unknown=unknown)
-                       if retrieved else 0.0),
-        unknown_names=unknown_names,
-        absent_names=absent_names,
-        absent_numbers=absent_numbers(question, retrieved),
-        after_corpus=after_corpus(question, snap),
-        out_of_scope=question_words(question, outside),
-        out_of_scope_share=sum(weights.get(t, 0.0) for t in outside) / total if total else 0.0,
-    )
+    measure_all: bool = False,
+) -> Decision:
+    """Refuse or answer, from the analysis and the retrieval (see the module docstring).
+    `measure_all` computes every concept's similarity (for fitting), not only the undecided ones'."""
+    snap = ret.snapshot
+    if not ret.chunks:
+        return nothing_found(a)
+    missing = missing_identifiers(a, snap)
+    if missing:
+        names = ", ".join(missing)
+        return Decision(True, f"The indexed documents do not contain {names}.",
+                        f"not indexed: {names}", missing, "identifier")
+    year = after_corpus(a, snap)
+    if year:
+        newest = newest_year(snap)
+        return Decision(True, f"The indexed documents end in {newest}; none can report what happened in {year}.",
+                        f"asks about {year}, after the newest document ({newest})", (f"events of {year}",), "after")
+    sentences = evidence_sentences([sc.chunk for sc in ret.chunks], snap)
+    feats, cov = features(a, ret.chunks, sentences, snap, ret.query_vector, ret.scope, embed,
+                          lexical_covered=LEXICAL_COVERED, dense_covered=DENSE_COVERED, measure_all=measure_all)
+    p = evidence_score(feats)
+    details = {**feats.to_dict(), "score": round(p, 4)}
+    where = "The brief does not" if ret.scope == frozenset({"brief"}) else "The indexed documents do not"
+    off_topic = bool(cov.concepts) and not any(c.covered for c in cov.concepts) and feats.dense < OFF_TOPIC_DENSE
+    if off_topic:
+        missing = _what_is_missing(a, feats, cov)
+        return Decision(True, f"{where} {missing}.", f"off topic (nearest sentence {feats.dense:.2f})",
+                        (missing,), "off-topic", cov, details)
+    if p > ABSTAIN_ABOVE:
+        missing = _what_is_missing(a, feats, cov)
+        return Decision(True, f"{where} {missing}.", f"weak evidence (score {p:.2f} > {ABSTAIN_ABOVE:.2f})",
+                        (missing,), "coverage", cov, details)
+    return Decision(False, "", "", _uncovered_parts(a, cov), "", cov, details)
+
+
+def declined(a: QueryAnalysis, d: Decision) -> Decision:
+    """A refusal after the decision let the question through: the model answered that the passages
+    do not answer it, or no sentence survived verification. It still names what is missing."""
+    if d.refuse:
+        return d
+    subject = _subject(a, d.coverage) if d.coverage is not None else (a.concepts[0].text if a.concepts else "this")
+    missing = f"answer what is asked about {subject}"
+    return Decision(True, f"The indexed documents do not {missing}.", "no supported answer in the passages",
+                    (missing,), "declined", d.coverage, d.details)
 
 
 def evidence_score(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS) -> float:
@@ -452,39 +190,78 @@ def evidence_score(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS) ->
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
-def decided_by_rule(f: EvidenceFeatures) -> bool:
-    """The outright rules apply (the logistic score is not consulted)."""
-    return bool(f.missing_ids or f.after_corpus or f.out_of_scope_share >= OUT_OF_SCOPE_ABOVE)
-
-
-def decide(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS, threshold: float = ABSTAIN_ABOVE) -> tuple[bool, str]:
-    """(abstain?, why) under the calibrated rule."""
-    if f.missing_ids:
-        return True, f"the indexed documents do not contain {', '.join(f.missing_ids)}"
-    if f.after_corpus:
-        return True, f"the question asks about events of {f.after_corpus}, after the newest indexed document"
-    if f.out_of_scope_share >= OUT_OF_SCOPE_ABOVE:
-        return True, (f"the brief never mentions {', '.join(f.out_of_scope)}; other indexed documents do "
-                      "(ask without naming the brief to search them)")
-    p = evidence_score(f, weights)
-    if p <= threshold:
-        return False, ""
-    return True, f"weak evidence (score {p:.2f} > {threshold:.2f}): " + _weakest(f)
-
-
-def _weakest(f: EvidenceFeatures) -> str:
-    """What a person reads as the reason: the features that pushed the score up."""
-    parts = []
-    if f.unknown_names:
-        parts.append(f"no document mentions {', '.join(f.unknown_names)}")
-    if f.absent_names:
-        parts.append(f"the best passages do not mention {', '.join(f.absent_names)}")
+def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> str:
+    """What the documents do not say, as the end of "The indexed documents do not ...": the
+    concepts no sentence covers (most specific first), the figure no sentence states, the names or
+    numbers the passages lack."""
+    uncovered = [c.concept.text for c in sorted(cov.missing, key=lambda c: (-specificity(c.concept.text), -c.weight))]
+    subject = _subject(a, cov)
+    if a.asks_for_figure and f.slot_gap >= 0.5:
+        what = "date" if a.slot == "date" else "figure"
+        return f"give the {what} asked for on {_listed(uncovered[:3] or [subject], 'and')}"
+    if uncovered:
+        return f"discuss {_listed(uncovered[:3], 'or')}"
+    names = [_as_typed(a.text, n) for n in (*f.unknown_names, *f.absent_names)]
+    if names:
+        return f"mention {_listed(names, 'or')} in connection with {subject}"
     if f.absent_numbers:
-        parts.append(f"the best passages do not mention {', '.join(f.absent_numbers)}")
-    if f.answer_slot and f.slot_coverage < 0.5:
-        what = "figure" if f.answer_slot == "quantity" else "date"
-        parts.append(f"no {what} is stated about the question's topic (coverage {f.slot_coverage:.2f})")
-    if f.unknown_share > 0.3:
-        parts.append(f"{f.unknown_share:.0%} of the question's weight is on terms no document uses")
-    parts.append(f"term coverage {f.coverage:.2f}, similarity {f.dense:.2f}")
-    return "; ".join(parts)
+        return f"discuss {subject} in {_listed(list(f.absent_numbers), 'or')}"
+    return f"answer what is asked about {subject}"
+
+
+def _listed(items: list[str], conjunction: str) -> str:
+    items = list(dict.fromkeys(items))
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+
+
+def _subject(a: QueryAnalysis, cov: Coverage) -> str:
+    """The question's most specific concept, as typed ("this question" when it has none)."""
+    if not cov.concepts:
+        return "this question"
+    return max(cov.concepts, key=lambda c: (specificity(c.concept.text), c.weight)).concept.text
+
+
+def _as_typed(text: str, folded: str) -> str:
+    for w in re.findall(r"[\w’'.\-]+", text):
+        if w.lower().strip(".’'-").startswith(folded):
+            return w.strip(".’'")
+    return folded
+
+
+def _uncovered_parts(a: QueryAnalysis, cov: Coverage) -> tuple[str, ...]:
+    """The parts of a several-part question that no sentence covers (while another part is)."""
+    if len(a.parts) < 2:
+        return ()
+    by_text = cov.by_text()
+    gaps = []
+    for part in a.parts:
+        concepts = [by_text[c.text] for c in part.concepts if c.text in by_text]
+        if concepts and not any(c.covered for c in concepts):
+            gaps.append(max(concepts, key=lambda c: c.weight).concept.text)
+    return tuple(gaps) if len(gaps) < len(a.parts) else ()
+
+
+def explain(a: QueryAnalysis, d: Decision) -> dict[str, object]:
+    """The decision and its evidence as plain data."""
+    cov = d.coverage
+    return {
+        **d.details,
+        "language": a.language,
+        "english": a.english,
+        "slot": a.slot,
+        "intent": a.intent,
+        "parts": [p.text for p in a.parts],
+        "refuse": d.refuse,
+        "rule": d.rule,
+        "text": d.text,
+        "not_covered": list(d.not_covered),
+        "concepts": [] if cov is None else [
+            {"text": c.concept.text, "weight": round(c.weight, 3), "unknown": c.unknown,
+             "lexical": round(c.lexical, 3), "dense": round(c.dense, 3)}
+            for c in cov.concepts
+        ],
+        "slot_filled": None if cov is None else cov.slot_filled,
+        "slot_topic": None if cov is None else round(cov.slot_topic, 3),
+        "part_concepts": [[c.text for c in p.concepts] for p in a.parts],
+        "part_slots": [p.slot for p in a.parts],
+    }

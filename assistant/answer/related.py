@@ -19,7 +19,8 @@ import re
 from assistant.answer.citations import location
 from assistant.domain import Chunk, Citation, SourceRef
 from assistant.index.store import Snapshot
-from assistant.retrieve.hybrid import HybridRetriever, Query, exact_keys
+from assistant.retrieve.analysis import identifiers_of
+from assistant.retrieve.hybrid import HybridRetriever, Query
 from assistant.textutil import (
     collapse,
     content_words,
@@ -94,7 +95,7 @@ def _by_locator(ref: SourceRef, snapshot: Snapshot) -> tuple[Chunk, str] | None:
     """A footnote that names its place in the source ("Article 34.7", "clause 2") points there."""
     if not ref.locator:
         return None
-    for key in exact_keys(ref.locator):
+    for key in identifiers_of(ref.locator):
         ids = [i for i in snapshot.by_key.get(key.lower(), []) if snapshot.chunks[i].document_id == ref.document_id]
         if ids:
             target = min((snapshot.chunks[i] for i in ids), key=lambda c: c.position)

@@ -34,7 +34,6 @@ copy the passages' wording passes it, a loose paraphrase may not.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -42,7 +41,15 @@ import numpy as np
 
 from assistant.domain import Chunk, SentenceSupport
 from assistant.index.lexical import tokenize
-from assistant.textutil import numbers, split_sentences, strip_footnote_marks
+from assistant.textutil import (
+    fold,
+    name_present,
+    names,
+    normalize_for_match,
+    numbers,
+    split_sentences,
+    strip_footnote_marks,
+)
 
 LEXICAL_SUPPORTED = 0.75  # content-term coverage that supports a sentence on its own
 LEXICAL_FLOOR = 0.55  # below this no embedding similarity rescues a sentence
@@ -51,13 +58,6 @@ UNVERIFIED_TAG = "[unverified]"
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;\u2013-]\s*\d+)*)\s*\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\])+)")
-_NAME = re.compile(r"(?<![\w.])[A-ZÁÉÍÓÚÑ][\w’'.\-]*\w|(?<![\w.])[A-Z]\b")
-_ACRONYM = re.compile(r"^[A-Z][A-Z0-9.\-]+$")
-_US = frozenset({"us", "u.s", "usa", "u.s.a", "united", "states", "america", "american", "americans",
-                 "estados", "unidos", "eeuu", "ee.uu", "ee", "uu", "washington"})
-_GENERIC_CAPS = frozenset({"i", "a", "the", "article", "section", "annex", "chapter", "figure", "party",
-                           "parties", "appendix", "note", "table", "p", "pp", "según", "el", "la", "los",
-                           "las", "en", "de", "del", "para", "por", "y", "un", "una"})
 _SPANISH = frozenset({"el", "la", "los", "las", "de", "del", "que", "y", "en", "un", "una", "por", "para",
                       "con", "es", "son", "se", "su", "sus", "al", "lo", "como", "más", "según", "entre",
                       "también", "fue", "han", "ha", "este", "esta", "cuál", "qué"})
@@ -86,47 +86,9 @@ class Verified:
     dropped: int = 0
 
 
-def fold(text: str) -> str:
-    """Lower case without accents: "México" and "Mexico" compare equal."""
-    t = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in t if not unicodedata.combining(ch)).lower()
-
-
 def is_spanish(text: str) -> bool:
     words = re.findall(r"[a-záéíóúñü]+", text.lower())
     return len(words) >= 3 and sum(w in _SPANISH for w in words) / len(words) >= 0.2
-
-
-def names(sentence: str) -> set[str]:
-    """Capitalised words past the sentence's first word, and acronyms anywhere, folded."""
-    out = set()
-    for i, m in enumerate(_NAME.finditer(sentence)):
-        word = m.group(0).rstrip(".’'")
-        if i == 0 and m.start() < 3 and not _ACRONYM.match(word):
-            continue
-        w = fold(word).strip(".-")
-        if w and w not in _GENERIC_CAPS and not w.isdigit():
-            out.add(w)
-    return out
-
-
-def name_present(name: str, passage_words: set[str], passage_folded: str) -> bool:
-    if name in passage_words or (len(name) > 3 and name in passage_folded):
-        return True
-    if name in _US:
-        return bool(_US & passage_words)
-    # inflection and demonyms: Mexico ~ Mexican, China ~ Chinese, Asia ~ Asian
-    return len(name) >= 4 and any(_shared_prefix(name, w) >= max(4, 0.8 * min(len(name), len(w)))
-                                  for w in passage_words if w[:4] == name[:4])
-
-
-def _shared_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def split_answer(text: str) -> list[tuple[str, list[int], str]]:
@@ -211,6 +173,35 @@ def check_sentence(sentence: str, chunks: Sequence[Chunk], notes: str = "") -> t
     return None, lexical, ""
 
 
+_LABEL_PREFIX = re.compile(r"^[^:]{1,60}:\s+")
+
+
+def quoted_verbatim(sentence: str, chunks: Sequence[Chunk]) -> bool:
+    """Every piece of a quoted sentence (pieces are separated by "…" where words were left out)
+    occurs word for word in one cited passage, its label prefix ("USMCA Art. 2.4: ") and the list
+    bullet aside."""
+    body = strip_markers(sentence).lstrip("-• ").strip()
+    haystacks = [normalize_for_match(_haystack(c).replace("\t", " ")) for c in chunks]
+    pieces = [p.strip(" .;,:") for p in body.split("…")]
+    for i, piece in enumerate(p for p in pieces if p):
+        norm = normalize_for_match(piece)
+        if any(norm in h for h in haystacks):
+            continue
+        if i == 0:  # a label or a figure's title may precede the first piece
+            bare = normalize_for_match(_LABEL_PREFIX.sub("", piece, count=1))
+            if bare and any(bare in h for h in haystacks):
+                continue
+        return False
+    return True
+
+
+def _rendered(sentence: str, chunks: Sequence[Chunk]) -> bool:
+    """Text the composer renders rather than quotes: a table's rows named by their columns, the
+    source a footnote cites."""
+    return any(c.meta.get("table") for c in chunks) or strip_markers(sentence).lstrip("-• ").startswith(
+        "The brief's source")
+
+
 def best_quote(sentence: str, chunk: Chunk) -> str:
     """The sentence of `chunk` that shares the most content terms with an answer sentence."""
     terms = set(tokenize(strip_markers(sentence)))
@@ -253,6 +244,8 @@ def verify(
         chunks = [passages[n] for n in cs.citations]
         extra = "\n".join((notes or {}).get(c.id, "") for c in chunks)
         verdict, lexical, reason = check_sentence(cs.text, chunks, extra)
+        if verbatim and verdict is not False and not _rendered(cs.text, chunks) and not quoted_verbatim(cs.text, chunks):
+            verdict, reason = False, "a quoted piece is not verbatim in the cited passage"
         cs.support = SentenceSupport(cs.text, list(cs.citations), bool(verdict), round(lexical, 3), reason)
         if verdict is None:
             pending.append((cs, chunks))

@@ -9,109 +9,57 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from assistant.domain import Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
+from assistant.retrieve.analysis import QueryAnalysis, analyze
 from assistant.settings import Settings
-from assistant.textutil import split_sentences
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_EXACT = 3  # passages of one named article/section boosted to the top
 
-_TARIFF_ITEM = re.compile(r"\b(\d{4})\.(\d{2})(?:\.(\d{2}))?\b")
-_TARIFF_INTENT = re.compile(
-    r"\b(tariff (?:item|line|schedule|rate|heading)s?|duty rates?|rate of duty|staging|subheading|"
-    r"hs code|mfn rate|base rate)\b",
-    re.I,
-)
-_ARTICLE = re.compile(r"\b(?:article|art\.?)\s*(\d{1,2}\.\d{1,2})(?:\.(\d+))?", re.I)
-_ANNEX = re.compile(r"\bannex\s+(\d{1,2}-[A-Z])\b", re.I)
-_USC = re.compile(r"(?:§+|\bsections?|\bsec\.|\bU\.?S\.?C\.?)\s*(?:§+\s*)?(4[5-7]\d\d)\b", re.I)
-_PROCLAMATION_CLAUSE = re.compile(r"\bproclamation\s+(\d{5})\b.*?\b(?:clause|section|sec\.?|cl\.)\s*(\d+)", re.I)
-
 
 @dataclass
 class Query:
+    """What to search: the analysed question (made from `text` when not given), depth and filters."""
+
     text: str
     k: int = 8
     kinds: set[str] | None = None
     documents: set[str] | None = None
     mode: str = "hybrid"
+    analysis: QueryAnalysis | None = None
+
+    def __post_init__(self) -> None:
+        if self.analysis is None:
+            self.analysis = analyze(self.text)
+
+    @property
+    def a(self) -> QueryAnalysis:
+        assert self.analysis is not None
+        return self.analysis
+
+    @classmethod
+    def of(cls, analysis: QueryAnalysis, k: int = 8, kinds: set[str] | None = None,
+           documents: set[str] | None = None, mode: str = "hybrid") -> Query:
+        return cls(analysis.search_text, k, kinds, documents, mode, analysis)
 
 
-def exact_keys(question: str) -> list[str]:
-    """Lookup keys named in the question, most specific first."""
-    keys: list[str] = []
-    for m in _TARIFF_ITEM.finditer(question):
-        keys.append(f"{m.group(1)}.{m.group(2)}.{m.group(3)}" if m.group(3) else f"{m.group(1)}.{m.group(2)}")
-    for m in _ARTICLE.finditer(question):
-        keys.append(m.group(1))
-    for m in _ANNEX.finditer(question):
-        keys.append(f"annex {m.group(1).upper()}")
-    for m in _USC.finditer(question):
-        keys.append(m.group(1))
-    for m in _PROCLAMATION_CLAUSE.finditer(question):
-        keys.append(f"{m.group(1)} cl. {m.group(2)}")
-    return keys
+@dataclass
+class Retrieval:
+    """One retrieval: the ranked passages, the index snapshot they come from (so later stages read
+    the same generation), the question's vector (embedded once) and the kinds searched."""
 
-
-def specific_refs(question: str) -> list[str]:
-    """Label fragments of a paragraph or subsection named in the question: "Art. 2.4.2", "§ 4611(b)"."""
-    refs = [f"Art. {m.group(1)}.{m.group(2)}" for m in _ARTICLE.finditer(question) if m.group(2)]
-    refs += [f"§ {m.group(1)}{m.group(2)}" for m in re.finditer(r"(4[5-7]\d\d)((?:\([a-zA-Z0-9]+\))+)", question)]
-    return refs
-
-
-_ASKS_FOR_SOURCE = re.compile(
-    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|sources?|paper|report|survey|author|cite[sd]?|citing|data|evidence)\b|"
-    r"\bsource (for|of|behind)\b|\bbacks?\b|\bwhere\b[^?]*\bfrom\b|\bcomes? from\b|"
-    r"\bwho (said|says|floated|proposed|argued|warned|noted|found|reported)\b|"
-    r"\b(fuente|estudio|medio|publicó|publicado|cita)\b",
-    re.I,
-)
-
-
-_LEGAL_CUE = re.compile(
-    r"\b(articles?|art\.|annex(es)?|appendix|chapter|sections?|u\.?s\.?c|implement(ing|ation) (act|law)|statute|"
-    r"proclamations?|tariff (items?|lines?|schedule)|paragraph|clauses?|executive order|federal register|"
-    r"artículos?|anexo|capítulo|secci[oó]n|ley|proclamaci[oó]n)\b|§",
-    re.I,
-)
-
-
-def names_legal_text(question: str) -> bool:
-    """The question points at the treaty, the law or a proclamation by name."""
-    return bool(_LEGAL_CUE.search(question))
-
-
-_NAMES_BRIEF = re.compile(r"\b(the brief|brief's|quincy|sankaran|the author|el informe|del informe)\b", re.I)
-
-
-def names_the_brief(question: str) -> bool:
-    """The question asks about the brief itself ("the brief's to-do list", "el informe"). Only
-    what is asked counts: in "The brief touts the RRM. How does a complaint get in?" the brief is
-    the premise, and the law answers the question."""
-    return bool(_NAMES_BRIEF.search(asked_part(question)))
-
-
-def asked_part(question: str) -> str:
-    """The sentences of a question that ask (end with "?"); the whole text when none does, or
-    when what is asked is too short to stand alone ("Per the brief, Mexico is special. Why?")."""
-    sentences = [question[a:b] for a, b in split_sentences(question)]
-    asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
-    return asked if len(asked.split()) >= 4 else question
-
-
-def asks_for_source(question: str) -> bool:
-    """The question asks who or what the brief cites ("Which study ...", "Who is the source ...")."""
-    return bool(_ASKS_FOR_SOURCE.search(question))
-
-
-def wants_tariff_lines(question: str) -> bool:
-    return bool(_TARIFF_ITEM.search(question) or _TARIFF_INTENT.search(question))
+    chunks: list[ScoredChunk]
+    snapshot: Snapshot
+    query_vector: np.ndarray | None = None
+    scope: frozenset[str] | None = None  # kinds the question narrowed itself to (None: no narrowing)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class HybridRetriever:
@@ -164,12 +112,18 @@ class HybridRetriever:
         return self.reader.snapshot()
 
     def search(self, q: Query) -> list[ScoredChunk]:
+        return self.retrieve(q).chunks
+
+    def retrieve(self, q: Query) -> Retrieval:
+        """The top `q.k` passages for the analysed question, with the snapshot they come from."""
         if q.mode not in MODES:
             raise ValueError(f"unknown retrieval mode '{q.mode}' (choose from {', '.join(MODES)})")
+        a = q.a
         snap = self.reader.snapshot()
         if snap.empty:
-            return []
+            return Retrieval([], snap)
         kinds, lines_may_join = self._kinds(q, snap)
+        scope = None if (q.kinds or lines_may_join or kinds is None) else frozenset(kinds)
         t0 = time.perf_counter()
         lexical: list[tuple[str, float]] = []
         dense: list[tuple[str, float]] = []
@@ -178,11 +132,12 @@ class HybridRetriever:
             if lines_may_join:
                 lexical = self._with_strong_tariff_lines(q, snap, lexical)
         t1 = time.perf_counter()
+        vector = self.embedder.embed_query(q.text)  # once per question: dense search, refusal, composition
         if q.mode in ("hybrid", "dense"):
-            dense = self._dense(q, snap, kinds)
+            dense = self._dense(vector, q, snap, kinds)
         t2 = time.perf_counter()
         fused = self._fuse(lexical, dense, q.mode)
-        if not asks_for_source(q.text):
+        if not a.asks_for_source:
             # a footnote passage competes with the claim it supports only when sources are asked for
             fused = {cid: (v[0] * self.note_prior, v[1], v[2]) if "note" in snap.chunks[cid].meta else v
                      for cid, v in fused.items()}
@@ -191,15 +146,14 @@ class HybridRetriever:
                 cid: (v[0] * (1.0 + self.kind_prior.get(snap.chunks[cid].kind, 0.0)), v[1], v[2])
                 for cid, v in fused.items()
             }
-        exact = [cid for key in exact_keys(q.text) for cid in snap.by_key.get(key.lower(), [])]
+        exact = [cid for key in a.identifiers for cid in snap.by_key.get(key.lower(), [])]
         exact = [cid for cid in dict.fromkeys(exact) if self._allowed(snap.chunks[cid], kinds, q.documents)]
         if exact:
             # The passages of a named article/section/tariff line go first: the most specific
             # (the named paragraph or subsection), then the best-scoring ones, at most MAX_EXACT.
-            specific = specific_refs(q.text)
             exact.sort(
                 key=lambda cid: (
-                    not any(sp in snap.chunks[cid].label for sp in specific),
+                    not any(sp in snap.chunks[cid].label for sp in a.specific_refs),
                     -fused.get(cid, (0.0, None, None))[0],
                     snap.chunks[cid].position,
                 )
@@ -209,12 +163,14 @@ class HybridRetriever:
                 _, d, lx = fused.get(cid, (0.0, None, None))
                 fused[cid] = (top + 1.0 / (1 + i), d, lx)
         ranked = self._with_figure_text(sorted(fused.items(), key=lambda kv: -kv[1][0]), snap)[: q.k]
-        self.last_timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000}
-        return [
+        timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000}
+        self.last_timings = timings
+        chunks = [
             ScoredChunk(chunk=snap.chunks[cid], score=s, dense=d, lexical=lx, rank=i + 1)
             for i, (cid, (s, d, lx)) in enumerate(ranked)
             if cid in snap.chunks
         ]
+        return Retrieval(chunks, snap, vector, scope, timings)
 
     def _with_strong_tariff_lines(
         self, q: Query, snap: Snapshot, lexical: list[tuple[str, float]]
@@ -267,17 +223,6 @@ class HybridRetriever:
         self._figure_refs = (snap.generation, refs)
         return refs
 
-    def scope(self, q: Query) -> set[str] | None:
-        """The kinds a question is answered from when the question itself narrows the corpus (the
-        brief, for "what does the brief say about ..."); None otherwise. A term no passage of the
-        scope uses is as unknown, for that question, as a term no document uses. A user's filter
-        is not a scope in this sense: paraphrases ("ban" for the treaty's "prohibition", "cars"
-        for the proclamations' "automobiles") would read as topics the filter excludes."""
-        if q.kinds:
-            return None
-        kinds, lines_may_join = self._kinds(q, self.reader.snapshot())
-        return None if lines_may_join else kinds
-
     def _kinds(self, q: Query, snap: Snapshot) -> tuple[set[str] | None, bool]:
         """(the kinds to search, whether tariff lines that match strongly may still join): the
         user's filter as given; the brief alone for a question about the brief; otherwise all
@@ -285,10 +230,10 @@ class HybridRetriever:
         if q.kinds:
             return set(q.kinds), False
         present = set(snap.kinds.tolist())
-        if "brief" in present and names_the_brief(q.text) and not names_legal_text(q.text):
+        if "brief" in present and q.a.names_brief and not q.a.names_legal:
             # "what does the brief want …": the brief answers, not a statute on the same subject
             return {"brief"}, False
-        if "tariff" in present and not wants_tariff_lines(q.text):
+        if "tariff" in present and not q.a.wants_tariff_lines:
             return present - {"tariff"}, True
         return None, False
 
@@ -296,8 +241,7 @@ class HybridRetriever:
     def _allowed(c: Chunk, kinds: set[str] | None, documents: set[str] | None) -> bool:
         return (not kinds or c.kind in kinds) and (not documents or c.document_id in documents)
 
-    def _dense(self, q: Query, snap: Snapshot, kinds: set[str] | None) -> list[tuple[str, float]]:
-        vec = self.embedder.embed_query(q.text)
+    def _dense(self, vec: np.ndarray, q: Query, snap: Snapshot, kinds: set[str] | None) -> list[tuple[str, float]]:
         where: dict | None = None
         if kinds:
             where = {"kind": {"$in": sorted(kinds)}}

@@ -1,0 +1,193 @@
+"""Does the evidence speak about what the question asks? Concept coverage, checked before answering.
+
+A confident, cited answer that does not answer the question is worse than "the documents don't
+say". Similarity cannot tell the two apart: a passage about dairy quotas is similar to a question
+about their fill rate whether or not it states one. So each salient concept of the question (a run
+of content words, `analysis.concepts_of`) is checked against the sentences of the passages an
+answer would be drawn from:
+
+- **lexically**: a sentence (read with its passage's heading) holds the concept's terms, stemmed,
+  weighted by rarity (idf), at least `LEXICAL_COVERED` of its weight — a multi-word concept is
+  covered by its rare words, not by "trade";
+- **by meaning**: the concept's embedding is at least `DENSE_COVERED` close to one of those
+  sentences (paraphrases: "bringing factories home" ~ "reshoring").
+
+A figure question (how much, how many, what share, when) also needs a sentence that states a figure
+of that type (a number the question does not already give, a percentage for a share, an amount for
+money, a date for "when") and speaks about the question's subject.
+
+The decision (`assistant.answer.abstain.decide`) refuses when the question's subject is not
+covered, naming it, and reports the uncovered parts of a multi-part question as `not_covered`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.domain import Chunk
+from assistant.index.lexical import tokenize
+from assistant.index.store import Snapshot
+from assistant.retrieve.analysis import Concept, QueryAnalysis
+from assistant.textutil import numbers, strip_footnote_marks
+
+UBIQUITOUS_IDF = 1.0  # terms in most passages ("Mexico", "USMCA") say nothing about coverage
+EVIDENCE_PASSAGES = 6  # the passages an answer is drawn from
+
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_SHARE_IN_TEXT = re.compile(r"%|\bper ?cent|\bin every\b|\bhalf\b|\bthird\b|\bquarter\b|\bshare\b", re.I)
+_MONEY_IN_TEXT = re.compile(r"\$|\bbillion\b|\bmillion\b|\btrillion\b|\bdollars?\b|\bpesos?\b", re.I)
+_DATE_IN_TEXT = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|\b(?:19|20)\d\d\b", re.I
+)
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EvidenceSentence:
+    """One sentence of a top passage, as coverage reads it."""
+
+    chunk: Chunk
+    text: str
+    terms: frozenset[str]  # its tokens plus its passage's heading tokens
+    vector: np.ndarray | None
+    previous: str = ""  # the sentence before it in its passage
+
+
+@dataclass(frozen=True)
+class ConceptCoverage:
+    concept: Concept
+    weight: float  # idf of its rarest term; terms no document (of the scope) uses weigh the most
+    unknown: bool  # one of its terms occurs in no document (of the scope)
+    lexical: float  # best share of its term weight in one evidence sentence
+    dense: float  # best cosine between the concept and an evidence sentence
+    covered: bool
+
+
+@dataclass(frozen=True)
+class Coverage:
+    concepts: tuple[ConceptCoverage, ...]
+    slot_filled: bool  # a figure/date of the asked type about the subject is stated (True: no slot)
+    slot_topic: float  # subject coverage of the best sentence holding such a figure
+
+    @property
+    def missing(self) -> tuple[ConceptCoverage, ...]:
+        return tuple(c for c in self.concepts if not c.covered)
+
+    def by_text(self) -> dict[str, ConceptCoverage]:
+        return {c.concept.text: c for c in self.concepts}
+
+
+def evidence_sentences(chunks: Sequence[Chunk], snap: Snapshot) -> list[EvidenceSentence]:
+    """The sentences of the top passages with their index-time vectors (when the passage has them)."""
+    out: list[EvidenceSentence] = []
+    for c in chunks[:EVIDENCE_PASSAGES]:
+        heading = set(tokenize(f"{c.section} {c.context}"))
+        if c.id in snap.sentence_spans:
+            spans, vecs = snap.sentences(c.id)
+        else:
+            spans, vecs = [(0, len(c.text))], None
+        prev = ""
+        for i, (a, b) in enumerate(spans):
+            text = c.text[a:b]
+            out.append(EvidenceSentence(c, text, frozenset(tokenize(text)) | heading,
+                                        None if vecs is None else vecs[i], prev))
+            prev = text
+    return out
+
+
+def term_weights(terms: Sequence[str], snap: Snapshot, scope: frozenset[str] | None) -> dict[str, float]:
+    """idf per term; a term no document (of the scope) uses gets the highest possible weight, and
+    ubiquitous terms are left out."""
+    n = max(len(snap.lexical.ids), 1)
+    unseen = float(np.log(1 + (n + 0.5) / 0.5))
+    vocabulary = snap.vocabulary(set(scope)) if scope else None
+    out: dict[str, float] = {}
+    for t in terms:
+        idf = snap.lexical.idf(t)
+        if vocabulary is not None and t not in vocabulary:
+            idf = 0.0
+        if idf and idf < UBIQUITOUS_IDF:
+            continue
+        out[t] = idf or unseen
+    return out
+
+
+def coverage(
+    a: QueryAnalysis,
+    sentences: Sequence[EvidenceSentence],
+    snap: Snapshot,
+    scope: frozenset[str] | None,
+    embed: Embed | None,
+    *,
+    lexical_covered: float,
+    dense_covered: float,
+    measure_all: bool = False,
+) -> Coverage:
+    """How far the evidence sentences cover each concept of the question, and its figure slot.
+    A concept's similarity is computed only when its words do not cover it, unless `measure_all`
+    (fitting wants every similarity)."""
+    n = max(len(snap.lexical.ids), 1)
+    unseen = float(np.log(1 + (n + 0.5) / 0.5))
+    results: list[ConceptCoverage] = []
+    need_dense: list[int] = []
+    for concept in a.concepts:
+        w = term_weights(concept.terms, snap, scope)
+        if not w:
+            continue
+        total = sum(w.values())
+        best = max((sum(v for t, v in w.items() if t in s.terms) / total for s in sentences), default=0.0)
+        results.append(ConceptCoverage(concept, max(w.values()), max(w.values()) >= unseen, best, 0.0,
+                                       best >= lexical_covered))
+        if best < lexical_covered or measure_all:
+            need_dense.append(len(results) - 1)
+    vectors = [s.vector for s in sentences if s.vector is not None]
+    if need_dense and embed is not None and vectors:
+        matrix = np.vstack(vectors)
+        qv = embed([results[i].concept.text for i in need_dense])
+        for row, i in zip(qv, need_dense, strict=True):
+            cos = float(np.max(matrix @ row))
+            r = results[i]
+            results[i] = ConceptCoverage(r.concept, r.weight, r.unknown, r.lexical, cos,
+                                         r.covered or cos >= dense_covered)
+    filled, topic = slot_fill(a, sentences, snap, scope)
+    return Coverage(tuple(results), filled, topic)
+
+
+def slot_fill(
+    a: QueryAnalysis, sentences: Sequence[EvidenceSentence], snap: Snapshot, scope: frozenset[str] | None
+) -> tuple[bool, float]:
+    """(is a figure of the asked type stated about the subject?, the subject coverage of the best
+    sentence that states one). The subject is the question's concepts, weighted by squared idf (the
+    rarest words are the subject); a sentence is read with the one before it and its heading."""
+    if not a.asks_for_figure:
+        return True, 1.0
+    terms = [t for c in a.concepts for t in c.terms]
+    w = term_weights(terms, snap, scope)
+    focus = {t: v * v for t, v in w.items()}
+    total = sum(focus.values())
+    counted = next(iter(tokenize(a.counted)), None) if a.counted else None
+    best = 0.0
+    for s in sentences:
+        near = s.terms | frozenset(tokenize(s.previous))
+        if states_figure(a, s.text) and (counted is None or counted in near):
+            share = sum(v for t, v in focus.items() if t in near) / total if total else 1.0
+            best = max(best, share)
+    return best > 0.0, best
+
+
+def states_figure(a: QueryAnalysis, text: str) -> bool:
+    """The sentence states a figure of the type the question asks for: a number it does not
+    already give (not a bare year) — a percentage for a share, an amount for money — or a date."""
+    body = strip_footnote_marks(text)
+    if a.slot == "quantity":
+        found = [x for x in numbers(body) - a.numbers if not _YEAR.match(x)]
+        return (bool(found) and (not a.share or bool(_SHARE_IN_TEXT.search(body)))
+                and (not a.money or bool(_MONEY_IN_TEXT.search(body))))
+    if a.slot == "date":
+        return bool(_DATE_IN_TEXT.search(body))
+    return False

@@ -1,0 +1,197 @@
+"""The evidence features the refusal decision weighs, computed once per question from its analysis.
+
+Coverage features (all cheap: BM25 idf from the snapshot, sentence vectors from the index, the
+question's vector from retrieval):
+
+- `coverage`: the largest idf-weighted share of the question's terms that one top passage (its text
+  and heading) contains; `sentence_coverage`: the same for the best single sentence.
+- `dense`: the best cosine between the question and a sentence of a top passage.
+- `unknown_share`: the share of the question's idf weight on terms the corpus (or the scope the
+  question narrows itself to) never uses.
+- `slot_gap`: 1 - the subject coverage of the best sentence stating a figure of the asked type
+  (0 when no figure is asked for; `coverage.slot_fill`).
+- `unknown_names` / `absent_names`: names the question uses that no document uses ("Tesla",
+  "Banxico"), or that the top passages do not contain (an acronym counts as present when its
+  expansion is there: "RRM" ~ "Rapid Response Mechanism").
+- `absent_numbers`: numbers and years of the question missing from the top passages.
+- `uncovered_specificity`: how specific the most specific uncovered concept is (7 - its rarest
+  word's Zipf frequency in general English, from the `wordfreq` package): a question whose
+  "softwood lumber" no sentence covers asks about something else; an uncovered "mood" or
+  "downside" is phrasing. `uncovered`: how many concepts are uncovered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from assistant.answer.coverage import (
+    Coverage,
+    EvidenceSentence,
+    coverage,
+    term_weights,
+)
+from assistant.domain import ScoredChunk
+from assistant.index.lexical import tokenize
+from assistant.index.store import Snapshot
+from assistant.retrieve.analysis import QUESTION_VOCABULARY, SCOPE_VOCABULARY, QueryAnalysis
+from assistant.textutil import fold, name_present, numbers, strip_footnote_marks
+
+EVIDENCE_PASSAGES = 6  # the passages an answer is drawn from
+GENERAL_ZIPF_CEILING = 7.0  # Zipf frequencies run from 0 (unseen) to about 7.5 ("the")
+
+
+@dataclass(frozen=True)
+class EvidenceFeatures:
+    coverage: float
+    sentence_coverage: float
+    dense: float
+    unknown_share: float
+    slot_gap: float
+    unknown_names: tuple[str, ...] = ()
+    absent_names: tuple[str, ...] = ()
+    absent_numbers: tuple[str, ...] = ()
+    uncovered_specificity: float = 0.0
+    uncovered: int = 0
+
+    def vector(self) -> np.ndarray:
+        """The inputs of the evidence score, in the order of `FEATURES`."""
+        return np.array([
+            self.coverage,
+            self.dense,
+            self.unknown_share,
+            self.slot_gap,
+            min(len(self.unknown_names), 2),
+            min(len(self.absent_names), 2),
+            min(len(self.absent_numbers), 2),
+            self.uncovered_specificity / GENERAL_ZIPF_CEILING,
+            min(self.uncovered, 3),
+        ])
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: v if isinstance(v, (tuple, str, int)) else round(float(v), 4) for k, v in asdict(self).items()}
+
+
+FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "absent_names", "absent_numbers",
+            "uncovered_specificity", "uncovered")
+
+
+@lru_cache(maxsize=4096)
+def specificity(phrase: str) -> float:
+    """7 - the Zipf frequency (general English) of the phrase's rarest word: "softwood" 4.7,
+    "mood" 2.6, "the" 0. Words are looked up as typed, hyphenated parts separately."""
+    from wordfreq import zipf_frequency
+
+    best = 0.0
+    for word in re.findall(r"[A-Za-z][\w\-’']*", phrase):
+        parts = [p for p in re.split(r"[-’']", word) if p]
+        z = min((zipf_frequency(p, "en") for p in parts), default=0.0)
+        best = max(best, GENERAL_ZIPF_CEILING - z)
+    return best
+
+
+def _share(weights: dict[str, float], present: set[str] | frozenset[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def features(
+    a: QueryAnalysis,
+    retrieved: list[ScoredChunk],
+    sentences: list[EvidenceSentence],
+    snap: Snapshot,
+    query_vector: np.ndarray | None,
+    scope: frozenset[str] | None,
+    embed: Callable[[list[str]], np.ndarray] | None,
+    *,
+    lexical_covered: float,
+    dense_covered: float,
+    measure_all: bool = False,
+) -> tuple[EvidenceFeatures, Coverage]:
+    """The evidence features of the analysed question against the top passages, and the per-concept
+    coverage they were computed from."""
+    terms = [t for t in tokenize(a.english) if t not in QUESTION_VOCABULARY and t not in SCOPE_VOCABULARY]
+    weights = term_weights(terms, snap, scope)
+    if a.translated:  # a gloss keeps unknown words as typed: they are not evidence of anything
+        weights = {t: w for t, w in weights.items() if snap.lexical.idf(t)}
+    total = sum(weights.values())
+    unknown = {t for t in weights if not snap.lexical.idf(t)}
+    unknown_share = sum(weights[t] for t in unknown) / total if total else 0.0
+    cov = coverage(a, sentences, snap, scope, embed, lexical_covered=lexical_covered, dense_covered=dense_covered,
+                   measure_all=measure_all)
+    best_passage = best_sentence = 0.0
+    dense = -1.0
+    top = retrieved[:EVIDENCE_PASSAGES]
+    for sc in top:
+        best_passage = max(best_passage, _share(weights, set(tokenize(sc.chunk.search_text))))
+    for s in sentences:
+        best_sentence = max(best_sentence, _share(weights, s.terms))
+        if s.vector is not None and query_vector is not None:
+            dense = max(dense, float(s.vector @ query_vector))
+    for sc in top:
+        if sc.dense is not None and sc.chunk.id not in {s.chunk.id for s in sentences if s.vector is not None}:
+            dense = max(dense, sc.dense)
+    if not weights:  # nothing but question words and ubiquitous terms: let similarity decide
+        best_passage = best_sentence = 1.0 if retrieved else 0.0
+    unknown_names, absent_names = ((), ()) if a.translated else name_evidence(a, top, snap)
+    uncovered = cov.missing
+    return EvidenceFeatures(
+        coverage=best_passage,
+        sentence_coverage=best_sentence,
+        dense=max(dense, 0.0),
+        unknown_share=unknown_share,
+        slot_gap=0.0 if not a.asks_for_figure else 1.0 - cov.slot_topic,
+        unknown_names=unknown_names,
+        absent_names=absent_names,
+        absent_numbers=absent_numbers(a, top),
+        uncovered_specificity=max((specificity(c.concept.text) for c in uncovered), default=0.0),
+        uncovered=len(uncovered),
+    ), cov
+
+
+def _initials(text: str) -> set[str]:
+    """Initials of every run of up to six words ("Rapid Response Mechanism" -> "rrm")."""
+    words = [w for w in re.findall(r"[A-Za-z][\w\-]*", text) if w.lower() not in ("of", "the", "and", "for", "on")]
+    out = set()
+    for i in range(len(words)):
+        acc = ""
+        for w in words[i:i + 6]:
+            acc += w[0].lower()
+            out.add(acc)
+    return out
+
+
+def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(names no document uses, names some document uses but no top passage contains)."""
+    if not a.names:
+        return (), ()
+    text = strip_footnote_marks("\n".join(sc.chunk.search_text for sc in top))
+    folded = fold(text)
+    words = {w.strip(".’'-") for w in re.findall(r"[\w.’'\-]+", folded)} | set(re.findall(r"\w+", folded))
+    initials: set[str] | None = None
+    unknown, absent = [], []
+    for n in sorted(a.names):
+        if name_present(n, words, folded):
+            continue
+        if n.isalpha() and len(n) <= 5:
+            initials = initials if initials is not None else _initials(text)
+            if n in initials:
+                continue
+        in_corpus = any(snap.lexical.idf(t) for t in tokenize(n))
+        (absent if in_corpus else unknown).append(n)
+    return tuple(unknown), tuple(absent)
+
+
+def absent_numbers(a: QueryAnalysis, top: list[ScoredChunk]) -> tuple[str, ...]:
+    """Numbers and years of the question (identifiers aside) that no top passage contains."""
+    asked = {n for n in a.numbers if not re.fullmatch(r"\d{1,2}\.\d{1,2}|\d{4}\.\d{2}(?:\.\d{2})?", n)}
+    if not asked:
+        return ()
+    present: set[str] = set()
+    for sc in top:
+        present |= numbers(strip_footnote_marks(sc.chunk.search_text))
+    return tuple(sorted(asked - present))

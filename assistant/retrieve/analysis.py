@@ -1,0 +1,410 @@
+"""One analysis of the question, made once and passed down to retrieval, refusal and composition.
+
+What a question asks is read here and nowhere else: its language and English form, the kind of
+answer it wants (a figure, a date, a source, the brief's recommendations), the scope it narrows
+itself to (the brief), the identifiers it names (articles, sections, annexes, tariff items,
+proclamation clauses), its salient concepts (the phrases a passage must speak about to answer it)
+and its parts (a two-part question asks two things). Later stages read the fields; none of them
+parses the question again.
+
+The patterns below are general English/Spanish question forms and the identifier syntax of the
+documents (treaty articles, U.S. Code sections, tariff items); none names a question of any set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from assistant.index.lexical import tokenize
+from assistant.textutil import STOPWORDS, fold, names, numbers, split_sentences
+
+# ---- one word list of question vocabulary ------------------------------------------------------
+
+
+# General English question vocabulary (verbs, adverbs, adjectives of asking and comparing): not
+# topic words, so their absence from a passage says nothing about whether it answers.
+QUESTION_VOCABULARY = frozenset(tokenize(
+    "be have do say get got make go goes went gone know take took taken see come came think look want give "
+    "gave given use find tell ask seem feel try tried leave call keep kept let begin help show hear play run "
+    "move live believe bring happen sit stand lose lost meet include continue set learn lead understand "
+    "watch follow stop create speak read allow add spend open walk win offer remember consider appear buy "
+    "wait serve send expect build stay fall reach remain suggest pass sell decide pull put mean means meant "
+    "point turn face hold hit way ways thing things kind sort lot lots overall far ahead long often "
+    "fast quick quickly big large larger small little main mainly mostly really actually already still yet "
+    "ever never always even enough better best worse worst good bad new old first last next same different "
+    "current currently recent recently today now bottom line side sides whole general generally specific "
+    "specifically particular particularly exactly roughly approximately around nearly almost well right "
+    "wrong sure true false able likely possible need needs needed instead elsewhere else compared compare "
+    "comparison seems happens happened doing done told explain describe list give mention mentioned "
+    "discuss discussed note noted require requires required happen happens"
+))
+# Words that say where to look or how to answer, not what about: "the brief", "the treaty",
+# "recommend", "according to". A passage need not contain them to answer.
+SCOPE_VOCABULARY = frozenset(tokenize(
+    "brief report author quincy paper document documents text treaty agreement usmca cusma t-mec nafta "
+    "recommend recommends recommended recommendation recommendations propose proposes proposed proposal "
+    "suggest suggests suggested advise advises advice argue argues argued claim claims view views "
+    "according source sources cite cites cited data figure figures question answer"
+))
+
+# ---- what kind of answer is wanted -----------------------------------------------------------
+
+# One "wants a number" pattern: amounts, counts, shares, rates, sizes.
+_QUANTITY = re.compile(
+    r"\b(how (much|many|large|big|high|fast|far|long|often)|by how much|what (?:\w+ ){0,2}(share|percent|"
+    r"percentage|proportion|portion|fraction)\b|(?:^|[.?!,;]\s)\W*what (?:\w+ ){0,2}(rate|amount|number|level|"
+    r"ceiling|tariff|duty|value|total)s?\b|cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa|monto|valor))",
+    re.I,
+)
+_COUNTED = re.compile(r"\bhow many\b", re.I)
+_SHARE = re.compile(r"\bwhat (?:\w+ ){0,2}(share|percent|percentage|proportion|portion|fraction)\b|"
+                    r"qu[eé] (porcentaje|proporci[oó]n|parte)", re.I)
+_MONEY = re.compile(r"\bhow much (money|did \w+ (spend|invest|pay|earn|cost))|\bhow much (?:\w+ ){0,3}"
+                    r"(spend|invest|paid|pay|cost|worth)\b|cu[aá]nto (dinero|invirti|gast|pag)", re.I)
+_DATE = re.compile(r"^\W*(when|cu[aá]ndo)\b|\bwhen (?:did|does|do|will|was|were|is|are|has|have|had|would|could|"
+                   r"should|can)\b|\b(what date|which year|in what year|what year|by what date|cu[aá]ndo|"
+                   r"en qu[eé] (a[nñ]o|fecha))\b", re.I)
+
+# ---- scope and intent ------------------------------------------------------------------------
+
+_NAMES_BRIEF = re.compile(r"\b(the brief|brief's|quincy|sankaran|the author|el informe|del informe|este informe)\b",
+                          re.I)
+_LEGAL_CUE = re.compile(
+    r"\b(articles?|art\.|annex(es)?|appendix|chapter|sections?|u\.?s\.?c|implement(ing|ation) (act|law)|statute|"
+    r"proclamations?|tariff (items?|lines?|schedule)|paragraph|clauses?|executive order|federal register|"
+    r"artículos?|anexo|capítulo|secci[oó]n|ley|proclamaci[oó]n)\b|§",
+    re.I,
+)
+_ASKS_FOR_SOURCE = re.compile(
+    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|sources?|paper|report|survey|author|cite[sd]?|citing|data|evidence)\b|"
+    r"\bsource (for|of|behind)\b|\bbacks?\b|\bwhere\b[^?]*\bfrom\b|\bcomes? from\b|"
+    r"\bwho (said|says|floated|proposed|argued|warned|noted|found|reported)\b|"
+    r"\b(fuente|estudio|medio|publicó|publicado|cita)\b",
+    re.I,
+)
+_TARIFF_INTENT = re.compile(
+    r"\b(tariff (?:item|line|schedule|rate|heading)s?|duty rates?|rate of duty|staging|subheading|"
+    r"hs code|mfn rate|base rate)\b",
+    re.I,
+)
+_REC_QUESTION = re.compile(
+    r"\brecommend\w*|\bpropos\w*|\bsuggest\w*|\badvi[sc]\w*|\bway ahead\b|\bway forward\b|"
+    r"\bwhat should (?:the u\.?s\.?|the united states|washington|the administration|the us)\b[^?]*\bdo\b|"
+    r"\brecomien\w*|\brecomend\w*|\bpropone\w*|\bpropuesta\w*|\bsugier\w*|\bsugerenc\w*|\baconseja\w*|"
+    r"\bque deberia\w* hacer\b",
+    re.I,
+)
+# The brief as the one who recommends, and others whose proposals are not the brief's.
+_BRIEF_AGENT = re.compile(r"\b(?:brief|(?:the|this) report|author|quincy|sankaran|informe|autor|documento)\b", re.I)
+_OTHER_AGENT = re.compile(
+    r"\b(?:ustr|trade representative|president|congress|committee|commission|secretary|board|law|statute|"
+    r"section|§|article|annex|proclamation|mexico|canada|oecd|uaw|union|sheinbaum|trump|greer|ebrard|"
+    r"representante|presidenta?|congreso|comite|ley)\b",
+    re.I,
+)
+_SUBJECT_AFTER = re.compile(
+    r"\b(?:on|about|regarding|concerning|for|in|sobre|en|acerca de|respecto a|respecto de|en materia de|para)\s+"
+    r"(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s*[?.!]*$",
+    re.I,
+)
+# "Did ... happen", "What was decided": an outcome, not what a text says.
+_OUTCOME = re.compile(r"\b(did|was|were|happened|decided|ruled|agreed|came out|outcome|result(?:ed)?)\b", re.I)
+_ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
+                           r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
+
+# ---- identifiers -----------------------------------------------------------------------------
+
+_TARIFF_ITEM = re.compile(r"\b(\d{4})\.(\d{2})(?:\.(\d{2}))?\b")
+_ARTICLE = re.compile(r"\b(?:article|art\.?|artículo)\s*(\d{1,2}\.\d{1,2})(?:\.(\d+))?", re.I)
+_ANNEX = re.compile(r"\b(?:annex|anexo)\s+(\d{1,2}-[A-Z])\b", re.I)
+_USC = re.compile(r"(?:§+|\bsections?|\bsec\.|\bU\.?S\.?C\.?)\s*(?:§+\s*)?(4[5-7]\d\d)\b", re.I)
+_SUBSECTION = re.compile(r"(4[5-7]\d\d)((?:\([a-zA-Z0-9]+\))+)")
+_PROCLAMATION_CLAUSE = re.compile(r"\bproclamation\s+(\d{5})\b.*?\b(?:clause|section|sec\.?|cl\.)\s*(\d+)", re.I)
+_TREATY_CHAPTER = re.compile(
+    r"\b(?:USMCA|CUSMA|T-MEC|NAFTA 2\.0)\s+(?:chapter|cap[ií]tulo)\s+(\d{1,2})\b|"
+    r"\b(?:chapter|cap[ií]tulo)\s+(\d{1,2})\s+(?:(?:of|del?)\s+)?(?:the\s+)?(?:USMCA|CUSMA|T-MEC|agreement|treaty|"
+    r"tratado)\b",
+    re.I,
+)
+_PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
+_PARTY_SCHEDULE = re.compile(
+    rf"\b{_PARTY}(?:['’]s)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}schedule\b|"
+    rf"\bschedule(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
+)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def party_name(word: str) -> str:
+    """"Mexican" -> "Mexico", "U.S." -> "the United States"."""
+    n = word.lower().rstrip(".")
+    return "Mexico" if n.startswith("mexic") else "Canada" if n.startswith("canad") else "the United States"
+
+
+# ---- concepts --------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-zÀ-ÿ0-9§][\w’'.\-§]*[\w§]|[A-Za-zÀ-ÿ0-9]")
+_JOINERS = frozenset({"of", "de", "del"})  # "rules of origin", "Secretary of Labor" stay one phrase
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A phrase of the question a passage must speak about to answer it ("softwood lumber duties")."""
+
+    text: str  # as typed
+    terms: tuple[str, ...]  # index tokens (stems, numbers, identifiers)
+
+
+def _is_content(word: str) -> bool:
+    toks = tokenize(word)
+    return bool(toks) and any(t not in QUESTION_VOCABULARY and t not in SCOPE_VOCABULARY for t in toks)
+
+
+def concepts_of(text: str) -> tuple[Concept, ...]:
+    """Runs of content words, split at function words, question words and punctuation; "of"
+    between two content words joins them. Scope words and question vocabulary are not concepts."""
+    out: list[Concept] = []
+    run: list[str] = []
+    pending_joiner = ""
+
+    def close() -> None:
+        if run:
+            phrase = " ".join(run)
+            terms = tuple(t for t in tokenize(phrase) if t not in QUESTION_VOCABULARY and t not in SCOPE_VOCABULARY)
+            if terms and phrase.lower() not in {c.text.lower() for c in out}:
+                out.append(Concept(phrase, terms))
+        run.clear()
+
+    last_end = 0
+    for m in _WORD.finditer(text):
+        gap = text[last_end:m.start()]
+        last_end = m.end()
+        word = m.group(0).rstrip(".")
+        if re.search(r"[?!,;:()“”\"]", gap) or (gap.strip(" ") and not gap.strip(" ").startswith(("-", "’", "'"))
+                                                  and "." in gap):
+            close()
+            pending_joiner = ""
+        lower = word.lower()
+        if lower in _JOINERS and run:
+            pending_joiner = word
+            continue
+        if lower in STOPWORDS or not _is_content(word):
+            close()
+            pending_joiner = ""
+            continue
+        if pending_joiner:
+            run.append(pending_joiner)
+            pending_joiner = ""
+        run.append(word)
+    close()
+    return tuple(out)
+
+
+# ---- the analysis ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionPart:
+    """One thing a question asks: "..., and what about Canada?" has two parts."""
+
+    text: str
+    concepts: tuple[Concept, ...]
+    slot: str
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """Everything later stages need to know about one question, computed once."""
+
+    question: str  # as the user typed it (this turn)
+    text: str  # the standalone question (after follow-up resolution)
+    language: str  # ISO 639-1 ("en", "es", ...)
+    english: str  # English wording used for term matching: the text itself, or its gloss
+    search_text: str  # what the lexical and dense retrievers search
+    asked: str  # the sentences that ask (a premise stated before them is left out)
+    slot: str  # "quantity" | "date" | "" : the kind of fact the answer must contain
+    share: bool = False  # a quantity that is a share or percentage
+    money: bool = False  # a quantity that is an amount of money
+    counted: str = ""  # "how many <counted>": the thing counted
+    intent: str = "fact"  # "fact" | "recommendation" | "source"
+    subject: str = ""  # the subject of a recommendation question ("energy"; "all" when none)
+    names_brief: bool = False  # the question asks about the brief itself
+    names_legal: bool = False  # the question points at the treaty, the law or a proclamation
+    wants_tariff_lines: bool = False
+    scope: frozenset[str] | None = None  # document kinds the question narrows itself to
+    identifiers: tuple[str, ...] = ()  # lookup keys, most specific first
+    specific_refs: tuple[str, ...] = ()  # label fragments: "Art. 2.4.2", "§ 4611(b)"
+    chapters: tuple[str, ...] = ()  # treaty chapter numbers asked about ("8")
+    schedules: tuple[str, ...] = ()  # parties whose tariff schedule is asked about
+    numbers: frozenset[str] = frozenset()
+    names: tuple[str, ...] = ()  # capitalised words and acronyms, folded ("rrm", "sheinbaum")
+    years: tuple[str, ...] = ()
+    outcome: bool = False  # asks what happened (not what a text says)
+    concepts: tuple[Concept, ...] = ()
+    parts: tuple[QuestionPart, ...] = ()
+    translated: bool = False  # `english` is a gloss of another language
+
+    @property
+    def asks_for_source(self) -> bool:
+        return self.intent == "source"
+
+    @property
+    def asks_for_figure(self) -> bool:
+        return self.slot in ("quantity", "date")
+
+    def with_search_text(self, search_text: str) -> QueryAnalysis:
+        return replace(self, search_text=search_text)
+
+
+def asked_part(question: str) -> str:
+    """The sentences of a question that ask (end with "?"); the whole text when none does, or
+    when what is asked is too short to stand alone ("Per the brief, Mexico is special. Why?")."""
+    sentences = [question[a:b] for a, b in split_sentences(question)]
+    asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
+    return asked if len(asked.split()) >= 4 else question
+
+
+_MONTHS = frozenset(re.findall(r"\w+", "january february march april may june july august september october "
+                                        "november december jan feb mar apr jun jul aug sep sept oct nov dec"))
+_QUESTION_WORDS = frozenset(re.findall(r"\w+", "what which who whom whose when where why how is are do does did "
+                                                "can could should would will may might has have had was were"))
+
+
+def question_names(question: str) -> tuple[str, ...]:
+    """Names of the question (per sentence, so no sentence's first word counts), possessives
+    dropped, without months and question words: "RRM's" is "rrm"."""
+    out: list[str] = []
+    for a, b in split_sentences(question):
+        out += [re.sub(r"['’]s$", "", n) for n in names(question[a:b])]
+    return tuple(dict.fromkeys(n for n in out if n and n not in _MONTHS and n not in _QUESTION_WORDS))
+
+
+def _counted(question: str) -> str:
+    """"how many U.S. troops ...": the head of the first concept after "how many" ("troops")."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return ""
+    after = concepts_of(question[m.start() + len("how many"):])
+    return after[0].text.split()[-1] if after else ""
+
+
+def answer_slot(question: str) -> str:
+    if _QUANTITY.search(question):
+        return "quantity"
+    return "date" if _DATE.search(question) else ""
+
+
+def identifiers_of(question: str) -> tuple[str, ...]:
+    """Lookup keys named in the question, most specific first: tariff items, articles, annexes,
+    U.S. Code sections, proclamation clauses."""
+    keys: list[str] = []
+    for m in _TARIFF_ITEM.finditer(question):
+        keys.append(f"{m.group(1)}.{m.group(2)}.{m.group(3)}" if m.group(3) else f"{m.group(1)}.{m.group(2)}")
+    for m in _ARTICLE.finditer(question):
+        keys.append(m.group(1))
+    for m in _ANNEX.finditer(question):
+        keys.append(f"annex {m.group(1).upper()}")
+    for m in _USC.finditer(question):
+        keys.append(m.group(1))
+    for m in _PROCLAMATION_CLAUSE.finditer(question):
+        keys.append(f"{m.group(1)} cl. {m.group(2)}")
+    return tuple(dict.fromkeys(keys))
+
+
+def specific_refs_of(question: str) -> tuple[str, ...]:
+    refs = [f"Art. {m.group(1)}.{m.group(2)}" for m in _ARTICLE.finditer(question) if m.group(2)]
+    refs += [f"§ {m.group(1)}{m.group(2)}" for m in _SUBSECTION.finditer(question)]
+    return tuple(refs)
+
+
+def recommendation_subject(question: str) -> str | None:
+    """The subject of a question that asks what the brief recommends ("energy"; "all" when it
+    names none); None when it asks about someone else's proposal or no recommendation at all."""
+    folded = fold(question)
+    if not _REC_QUESTION.search(folded):
+        return None
+    if not _BRIEF_AGENT.search(folded) and _OTHER_AGENT.search(folded):
+        return None
+    rest = _REC_QUESTION.split(question, maxsplit=1)[-1]
+    m = _SUBJECT_AFTER.search(rest)
+    if m and concepts_of(m.group(1)):
+        return m.group(1).strip()
+    return "all"
+
+
+def split_parts(question: str) -> tuple[str, ...]:
+    """The things a question asks: separate questions ("A? B?"), or a second question joined by
+    "and"/"y" plus a question word ("What is X, and how long does it last?")."""
+    pieces = [question[a:b] for a, b in split_sentences(question)]
+    asked = [p for p in pieces if p.rstrip().endswith("?")] or [question]
+    parts: list[str] = []
+    for p in asked:
+        parts += [s.strip(" ,;") for s in re.split(
+            r"[,;]?\s+(?:and|but|also|y|e)\s+(?=(?:what|which|who|how|when|where|why|does|do|did|is|are|was|were|"
+            r"qu[eé]|cu[aá]l|cu[aá]nt|c[oó]mo|cu[aá]ndo|d[oó]nde|qui[eé]n)\b)|\?\s+",
+            p, flags=re.I) if s.strip(" ,;?")]
+    return tuple(parts) or (question,)
+
+
+def analyze(
+    question: str,
+    *,
+    standalone: str | None = None,
+    language: str = "en",
+    english: str | None = None,
+    search_text: str | None = None,
+    kinds_present: frozenset[str] | None = None,
+) -> QueryAnalysis:
+    """The analysis of `standalone` (the question after follow-up resolution; `question` when it
+    is not a follow-up). `english` is the English wording when the question is in another language
+    (a gloss); `search_text` what retrieval should search (default: the English wording).
+    `kinds_present` are the document kinds in the index (a question about the brief is narrowed to
+    the brief only when the brief is indexed)."""
+    text = (standalone or question).strip()
+    eng = (english or text).strip()
+    asked = asked_part(text)
+    asked_eng = asked_part(eng) if english else asked
+    slot = answer_slot(text) or answer_slot(eng)
+    counted = _counted(eng)
+    rec_subject = recommendation_subject(text)
+    source = bool(_ASKS_FOR_SOURCE.search(text))
+    intent = "recommendation" if rec_subject is not None else "source" if source else "fact"
+    names_brief = bool(_NAMES_BRIEF.search(asked))
+    names_legal = bool(_LEGAL_CUE.search(text))
+    wants_lines = bool(_TARIFF_ITEM.search(text) or _TARIFF_INTENT.search(text))
+    scope = None
+    if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
+        scope = frozenset({"brief"})
+    chapters = tuple(dict.fromkeys(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)))
+    schedules = tuple(dict.fromkeys(party_name(m.group(1) or m.group(2)) for m in _PARTY_SCHEDULE.finditer(text)))
+    parts = tuple(QuestionPart(p, concepts_of(p), answer_slot(p)) for p in split_parts(asked_eng))
+    return QueryAnalysis(
+        question=question.strip(),
+        text=text,
+        language=language,
+        english=eng,
+        search_text=(search_text or eng).strip(),
+        asked=asked,
+        slot=slot,
+        share=bool(_SHARE.search(text) or _SHARE.search(eng)),
+        money=bool(_MONEY.search(text) or _MONEY.search(eng)),
+        counted="" if english else counted,
+        intent=intent,
+        subject=rec_subject or "",
+        names_brief=names_brief,
+        names_legal=names_legal,
+        wants_tariff_lines=wants_lines,
+        scope=scope,
+        identifiers=identifiers_of(text),
+        specific_refs=specific_refs_of(text),
+        chapters=chapters,
+        schedules=schedules,
+        numbers=frozenset(numbers(text)),
+        names=() if english else question_names(text),
+        years=tuple(dict.fromkeys(_YEAR.findall(text))),
+        outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
+        concepts=concepts_of(asked_eng),
+        parts=parts,
+        translated=bool(english) and eng != text,
+    )
+
