@@ -36,6 +36,8 @@ from assistant.answer.citations import MarkerMapper, build_citation, location
 from assistant.answer.conversation import standalone_question
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
+    MAX_POINTS,
+    WORD_BUDGET,
     compose,
     compose_short,
     query_weights,
@@ -375,7 +377,8 @@ class Assistant:
         notes = {sc.chunk.id: _cited_sources(sc.chunk, ev.snap) for sc in top}
         prompt = [PromptPassage(i, location(sc.chunk), sc.chunk.text, notes[sc.chunk.id])
                   for i, sc in enumerate(top, start=1)]
-        messages = answer_messages(q.standalone, prompt, self.settings.max_answer_sentences)
+        messages = answer_messages(q.standalone, prompt, self.settings.max_answer_sentences if q.detail else 6,
+                                   max_points=MAX_POINTS, max_words=400 if q.detail else WORD_BUDGET + 10)
         mapper = MarkerMapper(len(prompt))
         parts: list[str] = []
         emitted = 0
@@ -408,6 +411,8 @@ class Assistant:
             yield from self._emit(self._refusal(q, ev), streaming)
             return
         text = text.replace(CANNOT_ANSWER, "").strip()
+        # what is not covered is decided in code (and added below), not taken from the model
+        text = re.sub(r"(?im)^\s*not covered:.*$", "", text).strip()
         cited = {new: top[old - 1].chunk for old, new in mapper.numbers.items()}
         snap = ev.snap
         checked = verify(
@@ -431,9 +436,10 @@ class Assistant:
             build_citation(new, cited[old], checked.quotes.get(new, []), snap.sources)
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
         ]
-        yield self._finish(
-            q, Answer(q.question, checked.text, citations, False, ev.retrieved, backend=q.backend, support=checked.support)
-        )
+        answer = Answer(q.question, _with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
+                        backend=q.backend, support=checked.support)
+        answer.not_covered = list(ev.decision.not_covered)
+        yield self._finish(q, answer)
 
     # ---- shared ends ------------------------------------------------------------------------
 
