@@ -87,7 +87,7 @@ def _show_run(run: dict[str, Any]) -> None:
         keys = ("n", "hit_at_5", "mrr_at_10", "must_mention", "answer_words_p50", "evidence_citation_share",
                 "abstain_accuracy", "false_abstain_rate")
         st.dataframe(
-            [{"questions": TURN_LABELS[t]} | {METRIC_LABELS[k]: format_metric(k, by_turn[t].get(k)) for k in keys}
+            [{"turn": TURN_LABELS[t]} | {METRIC_LABELS[k]: format_metric(k, by_turn[t].get(k)) for k in keys}
              for t in TURNS if t in by_turn],
             hide_index=True, width="stretch",
         )
