@@ -42,8 +42,20 @@ test: install browser
 lint: install
 	$(BIN)/ruff check .
 
+# The benchmark scripts (figures printed and saved in bench/results/; tens of minutes on 2 cores):
+# retrievers side by side and answer quality on the dev set, query latency and CLI cold start,
+# indexing speed, then the tuning sets of conversations and Spanish pairs when present. The index of
+# the brief + mirror is built on first use and reused (BENCH_INDEX_DIR=... to choose its folder).
+# Not here: load.py (concurrency), the calibration fits, and the sealed sets (run once by hand).
 bench: install
-	$(BIN)/python bench/retrieval_quality.py
+	@set -e; dir="$${BENCH_INDEX_DIR:+--index-dir $$BENCH_INDEX_DIR}"; export HF_HUB_OFFLINE=1; \
+	$(BIN)/python bench/quality.py --mirror "$(MIRROR)" $$dir; \
+	$(BIN)/python bench/answer_quality.py $$dir; \
+	$(BIN)/python bench/query_latency.py --mirror "$(MIRROR)" $$dir; \
+	$(BIN)/python bench/index_speed.py --mirror "$(MIRROR)"; \
+	$(BIN)/python bench/spanish_pairs.py $$dir; \
+	if [ -f bench/questions/conversations.jsonl ]; then $(BIN)/python bench/conversations.py $$dir; \
+	else echo "bench/questions/conversations.jsonl not present: conversations skipped"; fi
 
 clean-index:
 	rm -rf index/* && touch index/.gitkeep

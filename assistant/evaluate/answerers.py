@@ -23,7 +23,7 @@ from assistant.retrieve import naive
 RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
 PRODUCT_MODES = ("hybrid", "dense", "bm25")
 
-AnswerFn = Callable[[str], Answer]
+AnswerFn = Callable[..., Answer]  # (question, history=None) -> Answer
 
 
 def make_naive_retriever(assistant: Assistant) -> naive.NaiveRetriever:
@@ -76,14 +76,21 @@ def make_answer_fn(
     k: int | None = None,
     backend: str | None = None,
 ) -> AnswerFn:
-    """question -> Answer for one retriever name (see RETRIEVERS). `backend` (None: the
-    settings' answer backend) is passed to `Assistant.ask` by keyword."""
+    """(question, history=None) -> Answer for one retriever name (see RETRIEVERS). `history` is the
+    conversation so far as `Assistant.ask` takes it; `backend` (None: the settings' answer backend)
+    is passed to `Assistant.ask` by keyword."""
     options: dict[str, Any] = {"k": k}
     if backend:
         options["backend"] = backend
     if name in PRODUCT_MODES:
-        return lambda question: assistant.ask(question, mode=name, **options)
-    if name == "naive":
-        naive_assistant = NaiveAssistant(assistant)
-        return lambda question: naive_assistant.ask(question, **options)
-    raise ValueError(f"unknown retriever '{name}' (choose from {', '.join(RETRIEVERS)})")
+        options["mode"] = name
+        target = assistant
+    elif name == "naive":
+        target = NaiveAssistant(assistant)
+    else:
+        raise ValueError(f"unknown retriever '{name}' (choose from {', '.join(RETRIEVERS)})")
+
+    def answer_fn(question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        return target.ask(question, history=history, **options)
+
+    return answer_fn
