@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from assistant.domain import Answer, ScoredChunk
+from assistant.domain import Answer
 from assistant.index.vectors import VectorStore
 from assistant.pipeline import Assistant
 from assistant.retrieve import naive
+from assistant.retrieve.analysis import QueryAnalysis
+from assistant.retrieve.hybrid import Retrieval
 
 RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
 PRODUCT_MODES = ("hybrid", "dense", "bm25")
@@ -45,18 +47,20 @@ class NaiveAssistant(Assistant):
         self.__dict__["vectors"] = base.vectors
         self.naive = retriever or make_naive_retriever(base)
 
-    def retrieve(
+    def retrieve_analysed(
         self,
-        question: str,
+        analysis: QueryAnalysis,
         k: int | None = None,
         *,
         kinds: set[str] | None = None,
         documents: set[str] | None = None,
         mode: str = "hybrid",
         **_ignored: Any,
-    ) -> list[ScoredChunk]:
+    ) -> Retrieval:
         """Top-k naive pieces (k defaults to the recipe's 4); `mode` has no meaning here."""
-        return self.naive.search(question, k or naive.TOP_K, kinds=kinds, documents=documents)
+        snap = self.reader.snapshot()
+        chunks = self.naive.search(analysis.search_text, k or naive.TOP_K, kinds=kinds, documents=documents)
+        return Retrieval(chunks, snap, self.embedder.embed_query(analysis.search_text))
 
     def _recommendations(self, q: Any) -> Answer | None:  # the recipe has no recommendation summary
         return None
