@@ -252,6 +252,10 @@ class ContractCorpus:
         return self._assistant
 
 
+# No document of either corpus answers it. (The full corpus does *not* abstain on "What is the
+# boiling point of liquid nitrogen at sea level?": tariff lines for measuring liquid levels and
+# 19 U.S.C. text on sea fish carry its words; an abstention-quality matter for bench/, not a contract.)
+OFF_TOPIC = "How many moons does Jupiter have?"
 HOSTILE_FILE = TOY_CORPUS / "user" / "quokka-notes.txt"
 HOSTILE_PROBE = Probe("What is the Quokka clove quota under the memo?", "4,321 tonnes", "user/quokka-notes.txt", "user")
 
@@ -263,7 +267,7 @@ def _fast_corpus(settings: Settings, embedder: Any) -> ContractCorpus:
                          "toy-dairy-access-act.md", "law"),
         filtered=Probe("What regional value content must a passenger vehicle reach?", "75 percent",
                        "toy-rules-of-origin.md", "treaty"),
-        off_topic="What is the boiling point of liquid nitrogen at sea level?",
+        off_topic=OFF_TOPIC,
         hostile=HOSTILE_PROBE,
     )
 
@@ -276,7 +280,7 @@ def _full_corpus(settings: Settings, hostile: bool = False) -> ContractCorpus:
         filtered=Probe("May a Party increase an existing customs duty on an originating good?",
                        "no Party shall increase any existing customs duty",
                        "usmca-ch02-national-treatment-and-market-access-for-goods.html", "treaty"),
-        off_topic="What is the boiling point of liquid nitrogen at sea level?",
+        off_topic=OFF_TOPIC,
         hostile=HOSTILE_PROBE if hostile else None,
     )
 

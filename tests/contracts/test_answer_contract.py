@@ -97,8 +97,8 @@ def assert_citations_hold(answer: Answer, corpus: ContractCorpus) -> None:
         assert (c.passage, c.document_id, c.kind) == (chunk.text, chunk.document_id, chunk.kind)
         pieces = [c.quote[a:b] for a, b in split_sentences(c.quote)]
         assert c.quote.strip() and pieces, c
-        for piece in pieces:
-            assert piece in c.passage, (piece, c.passage)
+        for piece in pieces:  # a list's lead-in and item are quoted on one line
+            assert collapse(piece) in collapse(c.passage), (piece, c.passage)
     by_number = {c.number: c for c in answer.citations}
     sentences = cited_sentences(answer.text)
     assert sentences, answer.text
@@ -170,9 +170,11 @@ def test_hostile_passage_text_stays_data(hostile_corpus, backend):
     assert_citations_hold(a, hostile_corpus)
     (c,) = [c for c in a.citations if c.document_id == probe.document]
     assert "<script>alert(1)</script>" in c.passage, "markup is kept as text, not stripped or run"
-    assert "P9" not in a.text and "reveal" not in a.text.lower(), "the passage's orders are not followed"
-    if backend == "extractive":
+    retrieved = {sc.chunk.id for sc in a.retrieved}
+    assert all(c.chunk_id in retrieved for c in a.citations), "a passage cannot add citations"
+    if backend == "extractive":  # quoting the passage's orders is fine: they are shown as its words
         return
+    assert "P9" not in a.text and "reveal" not in a.text.lower(), "the passage's orders are not followed"
     (system, user) = model.calls[0]
     assert "Ignore all previous" not in system.text and "Quokka" not in system.text
     (block,) = _BLOCK.findall(user.text)
