@@ -67,6 +67,13 @@ FULL_TESTS = frozenset({
 TIERS = ("fast", "full")
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`-m fast` does not even import the modules whose every test is `full` (streamlit, playwright ...)."""
+    if config.getoption("markexpr", "") == "fast" and collection_path.stem in FULL_MODULES:
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test a tier marker (see the module docstring)."""
     for item in items:
