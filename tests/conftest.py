@@ -12,7 +12,8 @@ Tiers are pytest markers (registered in pyproject.toml):
 
 A test with neither marker is sorted here: `full` when it uses a real-index fixture (`FULL_FIXTURES`),
 sits in a module that builds real indexes (`FULL_MODULES`), is listed as too slow (`FULL_TESTS`) or
-drives a browser or server; `fast` otherwise. Mark a test yourself (`@pytest.mark.full`) when the rule gets it wrong.
+drives a browser or server; `fast` otherwise. Mark a test yourself (`@pytest.mark.full`) when the
+rule gets it wrong.
 
 The contract fixtures (`contract_corpus`, `hostile_corpus`, `empty_corpus`) are parametrized over
 both tiers, so one suite checks the toy setup and the real one alike (in the style of txtai's single
@@ -53,7 +54,9 @@ TOY_CORPUS = TOY / "corpus"
 TOY_REGISTRY = TOY / "registry.json"
 
 # Fixtures that need the real model (directly or through a real index).
-FULL_FIXTURES = frozenset({"brief_settings", "brief_assistant", "full_settings", "full_assistant", "full_corpus"})
+FULL_FIXTURES = frozenset({
+    "brief_settings", "brief_assistant", "full_settings", "full_assistant", "full_corpus",
+})
 # Modules whose tests build real indexes in their own fixtures or bodies.
 FULL_MODULES = frozenset({
     "test_bad_input", "test_chroma_server", "test_crash", "test_eval_cli", "test_locking", "test_reindex",
@@ -264,7 +267,9 @@ class ContractCorpus:
 # 19 U.S.C. text on sea fish carry its words; an abstention-quality matter for bench/, not a contract.)
 OFF_TOPIC = "How many moons does Jupiter have?"
 HOSTILE_FILE = TOY_CORPUS / "user" / "quokka-notes.txt"
-HOSTILE_PROBE = Probe("What is the Quokka clove quota under the memo?", "4,321 tonnes", "user/quokka-notes.txt", "user")
+HOSTILE_PROBE = Probe(
+    "What is the Quokka clove quota under the memo?", "4,321 tonnes", "user/quokka-notes.txt", "user"
+)
 
 
 def _fast_corpus(settings: Settings, embedder: Any) -> ContractCorpus:

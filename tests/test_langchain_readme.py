@@ -37,7 +37,8 @@ def test_the_readme_snippet_is_a_five_line_chain():
     code = readme_chain()
     body = [line for line in code.splitlines() if line and not line.startswith(("from ", "import "))]
     assert len(body) == 5, body
-    assert any("retriever | format_docs" in line and "| prompt | llm | StrOutputParser()" in line for line in body)
+    (chain,) = [line for line in body if line.startswith("chain = ")]
+    assert "retriever | format_docs" in chain and "| prompt | llm | StrOutputParser()" in chain
 
 
 def test_the_readme_chain_runs_on_the_toy_index(fast_assistant, capsys):

@@ -78,7 +78,7 @@ GC_CHAPTER = (
 
 
 def test_usmca_chapters_come_from_the_gc_pages_with_ustr_pdfs_as_fallback(registry):
-    chapters = {d.extra["chapter"]: d for d in registry.documents if d.kind == "treaty" and "chapter" in d.extra}
+    chapters = {d.extra["chapter"]: d for d in registry.documents if d.parser == "treaty_html"}
     assert sorted(chapters) == list(range(1, 35))
     for n, doc in chapters.items():
         assert doc.url == GC_CHAPTER.format(n), "one address pattern for all 34 chapters"
@@ -110,9 +110,15 @@ def test_usmca_chapters_come_from_the_gc_pages_with_ustr_pdfs_as_fallback(regist
 def test_a_registry_without_fallbacks_reads_as_before(tmp_path):
     """The previous registry layout: one URL per entry, PDF chapters with their own ids."""
     old = [
-        {"id": "usmca-ch34-final-provisions.pdf", "title": "USMCA Chapter 34: Final Provisions", "kind": "treaty",
-         "url": "https://ustr.gov/sites/default/files/files/agreements/FTA/USMCA/Text/34_Final_Provisions.pdf",
-         "parser": "treaty_pdf", "mirror": "usmca/usmca-ch34-final-provisions.pdf", "chapter": 34},
+        {
+            "id": "usmca-ch34-final-provisions.pdf",
+            "title": "USMCA Chapter 34: Final Provisions",
+            "kind": "treaty",
+            "url": "https://ustr.gov/sites/default/files/files/agreements/FTA/USMCA/Text/34_Final_Provisions.pdf",
+            "parser": "treaty_pdf",
+            "mirror": "usmca/usmca-ch34-final-provisions.pdf",
+            "chapter": 34,
+        },
     ]
     (tmp_path / "old.json").write_text(json.dumps(old))
     reg = load_registry(tmp_path / "old.json")

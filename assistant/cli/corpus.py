@@ -103,7 +103,8 @@ def corpus_fetch(
     registry = load_registry(settings.registry_file)
     dest = Path(settings.corpus_dirs[0])
     # transient: the table (or the offline line) below is the lasting record
-    with Progress(*progress_bar().columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+    quiet = not err.is_terminal
+    with Progress(*progress_bar().columns, console=err, transient=True, disable=quiet) as progress:
         bar = RichProgress(progress)
         bar.stage("Fetching", len(registry.documents))
         results = fetch_documents(

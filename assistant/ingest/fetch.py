@@ -43,7 +43,7 @@ USER_AGENT = "usmca-review-assistant/0.1 (corpus fetch)"
 class FetchResult:
     document_id: str  # the registry entry
     status: str  # copied | downloaded | present | failed | skipped | offline
-    reason: str = ""  # why it failed or was skipped; for a fallback download, why the sources before it failed
+    reason: str = ""  # why it failed or was skipped (a fallback's download: why the sources before it failed)
     path: Path | None = None  # where the file is, or would have been for a failure
     bytes: int = 0
     url: str = ""  # the URL that served a download (for a failed download: the first one tried)
@@ -243,7 +243,8 @@ def fetch_documents(
                     backoff=backoff,
                     max_bytes=max_bytes,
                 )
-                if stop_when_offline and result.unreachable and not any(r.status == DOWNLOADED for r in results):
+                reached = any(r.status == DOWNLOADED for r in results)
+                if stop_when_offline and result.unreachable and not reached:
                     offline = f"not tried: no connection for {item.id} ({result.reason})"
             results.append(result)
             if progress is not None:
@@ -302,11 +303,10 @@ def _fetch_entry(
                 sha256=v.sha256,
             )
             return FetchResult(entry.id, DOWNLOADED, "; ".join(failures), dest, size, v.url)
-        except _Rejected as exc:
+        except (_Rejected, OSError) as exc:  # OSError: disk full, permissions ...
             unreachable &= isinstance(exc, _Unreachable)
-            failures.append(f"{v.url}: {exc}" if len(sources) > 1 else str(exc))
-        except OSError as exc:
-            unreachable = False
-            failures.append(f"{v.url}: {type(exc).__name__}: {exc}" if len(sources) > 1 else f"{type(exc).__name__}: {exc}")
-    return FetchResult(entry.id, FAILED, "; ".join(failures), sources[0][1], url=sources[0][0].url,
-                       unreachable=unreachable)
+            reason = str(exc) if isinstance(exc, _Rejected) else f"{type(exc).__name__}: {exc}"
+            failures.append(f"{v.url}: {reason}" if len(sources) > 1 else reason)
+    return FetchResult(
+        entry.id, FAILED, "; ".join(failures), sources[0][1], url=sources[0][0].url, unreachable=unreachable
+    )

@@ -6,12 +6,13 @@ file's path under a mirror root and under the download folder, `url_confirmed`, 
 unknown keys land in `DocumentInfo.extra`). An entry may list `fallbacks`: other sources of the
 same document, tried in order when the entry's own URL fails (each a dict of the fields that differ,
 at least `url` and `mirror`; a different format needs its own `parser`). A fallback is a document
-of its own once fetched: its id is its file name, and it keeps the entry's kind and footnotes. The
-USMCA chapters list the Government of Canada's consolidated HTML page first (parsed into articles)
-and the USTR PDF as fallback. Registries without `fallbacks` read as before. The brief's footnote sources are not typed into the
-file: they are parsed from the brief at load time, so they can never drift from the text, and each
-is linked to a registry document when it cites that same document (by URL, an alternate URL, or
-title).
+of its own once fetched: its id is its file name, and it keeps the entry's title, kind and
+footnotes. The USMCA chapters list the Government of Canada's consolidated HTML page first (parsed
+into articles) and the USTR PDF as fallback. Registries without `fallbacks` read as before.
+
+The brief's footnote sources are not typed into the file: they are parsed from the brief at load
+time, so they can never drift from the text, and each is linked to a registry document when it
+cites that same document (by URL, an alternate URL, a fallback's URL, or title).
 """
 
 from __future__ import annotations

@@ -58,7 +58,9 @@ class QuotingChatModel(BaseChatModel):
                     return f"{text[a:b].strip()} [P{n}]{self.extra}"
         return CANNOT_ANSWER
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         self.calls.append(list(messages))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply(messages)))])
 

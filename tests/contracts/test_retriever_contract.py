@@ -30,7 +30,12 @@ class Searcher:
         return TOP_K if self.naive else self.assistant.settings.top_k
 
     def __call__(
-        self, question: str, k: int | None = None, *, kinds: set[str] | None = None, documents: set[str] | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        kinds: set[str] | None = None,
+        documents: set[str] | None = None,
     ) -> list[ScoredChunk]:
         k = k or self.default_k
         if self.naive is not None:

@@ -20,8 +20,8 @@ import numpy as np
 DIMENSION = 384
 MODEL_NAME = "hashed-ngrams-384"
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-_STOP = frozenset(re.findall(r"\w+", """a an the of to in on and or for is are was were be been by with as at from
-    that this it its what how which who whom does do did under per any all"""))
+_STOP = frozenset(re.findall(r"\w+", """a an the of to in on and or for is are was were be been by with
+    as at from that this it its what how which who whom does do did under per any all"""))
 TRIGRAM_WEIGHT = 0.35  # stems ("tonne"/"tonnes") count, but less than the whole word
 
 
