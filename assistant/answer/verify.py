@@ -173,25 +173,19 @@ def check_sentence(sentence: str, chunks: Sequence[Chunk], notes: str = "") -> t
     return None, lexical, ""
 
 
-_LABEL_PREFIX = re.compile(r"^[^:]{1,60}:\s+")
-
-
 def quoted_verbatim(sentence: str, chunks: Sequence[Chunk]) -> bool:
     """Every piece of a quoted sentence (pieces are separated by "…" where words were left out)
     occurs word for word in one cited passage, its label prefix ("USMCA Art. 2.4: ") and the list
     bullet aside."""
     body = strip_markers(sentence).lstrip("-• ").strip()
+    for c in chunks:
+        if c.label and body.startswith(f"{c.label}: "):
+            body = body[len(c.label) + 2:]
+            break
     haystacks = [normalize_for_match(_haystack(c).replace("\t", " ")) for c in chunks]
-    pieces = [p.strip(" .;,:") for p in body.split("…")]
-    for i, piece in enumerate(p for p in pieces if p):
-        norm = normalize_for_match(piece)
-        if any(norm in h for h in haystacks):
-            continue
-        if i == 0:  # a label or a figure's title may precede the first piece
-            bare = normalize_for_match(_LABEL_PREFIX.sub("", piece, count=1))
-            if bare and any(bare in h for h in haystacks):
-                continue
-        return False
+    for piece in (p.strip(" .;,:") for p in body.split("…")):
+        if piece and not any(normalize_for_match(piece) in h for h in haystacks):
+            return False
     return True
 
 

@@ -108,9 +108,9 @@ def assert_citations_hold(answer: Answer, corpus: ContractCorpus) -> None:
 
 
 def _quotes(sentence: str, c: Any) -> bool:
-    """The sentence (without the "location: " an extractive answer opens legal text with) is words
-    of the cited passage."""
-    body = collapse(sentence).removeprefix(collapse(c.location) + ": ").rstrip(".")
+    """The sentence (without the list bullet of a supporting point and the "location: " an
+    extractive answer opens legal text with) is words of the cited passage."""
+    body = collapse(sentence).removeprefix("- ").removeprefix(collapse(c.location) + ": ").rstrip(".")
     return body[:60] in collapse(c.passage)
 
 
