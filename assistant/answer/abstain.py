@@ -90,8 +90,24 @@ def missing_identifiers(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
             continue
         if re.fullmatch(r"\d{4}\.\d{2}", k) and any(x.startswith(k) for x in snap.by_key):
             continue  # a tariff subheading: its lines are keyed by the full item
-        missing.append(key)
+        missing.append(_identifier_name(key))
     return tuple(missing) + missing_chapters(a, snap) + missing_schedules(a, snap)
+
+
+def _identifier_name(key: str) -> str:
+    """A lookup key as a person names it: "32.10" -> "USMCA Article 32.10", "4999" -> "19 U.S.C. § 4999"."""
+    if re.fullmatch(r"\d{1,2}\.\d{1,2}", key):
+        return f"USMCA Article {key}"
+    if key.startswith("annex "):
+        return f"USMCA Annex {key.split()[1]}"
+    if re.fullmatch(r"4[5-7]\d\d", key):
+        return f"19 U.S.C. § {key}"
+    if re.fullmatch(r"\d{4}\.\d{2}(?:\.\d{2})?", key):
+        return f"tariff item {key}"
+    if " cl. " in key:
+        number, clause = key.split(" cl. ")
+        return f"Proclamation {number}, clause {clause}"
+    return key
 
 
 def missing_chapters(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
@@ -163,13 +179,13 @@ def decide(
     where = "The brief does not" if ret.scope == frozenset({"brief"}) else "The indexed documents do not"
     off_topic = bool(cov.concepts) and not any(c.covered for c in cov.concepts) and feats.dense < OFF_TOPIC_DENSE
     if off_topic:
-        missing = _what_is_missing(a, feats, cov)
-        return Decision(True, f"{where} {missing}.", f"off topic (nearest sentence {feats.dense:.2f})",
-                        (missing,), "off-topic", cov, details)
+        tail, item = _what_is_missing(a, feats, cov)
+        return Decision(True, f"{where} {tail}.", f"off topic (nearest sentence {feats.dense:.2f})",
+                        (item,), "off-topic", cov, details)
     if p > ABSTAIN_ABOVE:
-        missing = _what_is_missing(a, feats, cov)
-        return Decision(True, f"{where} {missing}.", f"weak evidence (score {p:.2f} > {ABSTAIN_ABOVE:.2f})",
-                        (missing,), "coverage", cov, details)
+        tail, item = _what_is_missing(a, feats, cov)
+        return Decision(True, f"{where} {tail}.", f"weak evidence (score {p:.2f} > {ABSTAIN_ABOVE:.2f})",
+                        (item,), "coverage", cov, details)
     return Decision(False, "", "", _uncovered_parts(a, cov), "", cov, details)
 
 
@@ -179,9 +195,8 @@ def declined(a: QueryAnalysis, d: Decision) -> Decision:
     if d.refuse:
         return d
     subject = _subject(a, d.coverage) if d.coverage is not None else (a.concepts[0].text if a.concepts else "this")
-    missing = f"answer what is asked about {subject}"
-    return Decision(True, f"The indexed documents do not {missing}.", "no supported answer in the passages",
-                    (missing,), "declined", d.coverage, d.details)
+    return Decision(True, f"The indexed documents do not answer what is asked about {subject}.",
+                    "no supported answer in the passages", (subject,), "declined", d.coverage, d.details)
 
 
 def evidence_score(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS) -> float:
@@ -190,23 +205,26 @@ def evidence_score(f: EvidenceFeatures, weights: tuple[float, ...] = WEIGHTS) ->
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
-def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> str:
+def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> tuple[str, str]:
     """What the documents do not say, as the end of "The indexed documents do not ...": the
     concepts no sentence covers (most specific first), the figure no sentence states, the names or
     numbers the passages lack."""
     uncovered = [c.concept.text for c in sorted(cov.missing, key=lambda c: (-specificity(c.concept.text), -c.weight))]
     subject = _subject(a, cov)
     if a.asks_for_figure and f.slot_gap >= 0.5:
-        what = "date" if a.slot == "date" else "figure"
-        return f"give the {what} asked for on {_listed(uncovered[:3] or [subject], 'and')}"
+        item = f"the {'date' if a.slot == 'date' else 'figure'} asked for on {_listed(uncovered[:3] or [subject], 'and')}"
+        return f"give {item}", item
     if uncovered:
-        return f"discuss {_listed(uncovered[:3], 'or')}"
+        item = _listed(uncovered[:3], "or")
+        return f"discuss {item}", item
     names = [_as_typed(a.text, n) for n in (*f.unknown_names, *f.absent_names)]
     if names:
-        return f"mention {_listed(names, 'or')} in connection with {subject}"
+        item = _listed(names, "or")
+        return f"mention {item} in connection with {subject}", item
     if f.absent_numbers:
-        return f"discuss {subject} in {_listed(list(f.absent_numbers), 'or')}"
-    return f"answer what is asked about {subject}"
+        item = f"{subject} in {_listed(list(f.absent_numbers), 'or')}"
+        return f"discuss {item}", item
+    return f"answer what is asked about {subject}", subject
 
 
 def _listed(items: list[str], conjunction: str) -> str:
