@@ -20,13 +20,16 @@ passage that holds every must-mention string (a weaker proxy, reported apart).
 Spanish questions are run three ways: as typed; as the product runs them today, through the
 glossary's English gloss (assistant/retrieve/translate.py `expand_query`) for every channel; and
 split (BM25 and MiniLM on the gloss, e5 on the question as typed). The RRF grid is fitted on dev +
-heldout (MRR@10, Spanish as typed) and read on the others. Figures go to bench/results/embedders.json.
+heldout (MRR@10, Spanish as typed) and read on the others. Figures go to bench/results/embedders.json;
+the passage vectors and floors are saved next to the index and reused unless `--refloor`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -263,6 +266,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mirror", type=Path, default=MIRROR)
     ap.add_argument("--index-dir", type=Path, default=DEFAULT_DIR, help="folder holding (or to hold) the index")
+    ap.add_argument("--refloor", action="store_true",
+                    help="embed the passages again (else vectors and floors saved by an earlier run are reused)")
     args = ap.parse_args()
 
     from assistant.index.embeddings import get_embedder
@@ -282,14 +287,25 @@ def main() -> None:
                  E5: get_embedder("multilingual-e5-small", settings.embedding_batch_size)}
     floors: dict[str, Any] = {}
     matrices: dict[str, DenseMatrix] = {}
+    digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
     for name, emb in embedders.items():
-        emb.embed_passages(["warm-up text for the model"] * settings.embedding_batch_size)
-        vecs, wall, cpu = timed_embedding(emb, texts)
-        floors[name] = {"model": emb.name, "passages": len(texts), "characters": sum(map(len, texts)),
-                        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "passages_per_s": round(len(texts) / wall, 1),
-                        "load_avg_after": [round(x, 2) for x in __import__("os").getloadavg()]}
+        cache = args.index_dir / f"vectors-{name}-{digest}.npy"
+        if cache.exists() and not args.refloor:
+            vecs = np.load(cache)
+            floors[name] = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8"))
+            print(f"floor {name:7s} (from {cache.name}, measured {floors[name]['measured']})")
+        else:
+            emb.embed_passages(["warm-up text for the model"] * settings.embedding_batch_size)
+            vecs, wall, cpu = timed_embedding(emb, texts)
+            floors[name] = {"model": emb.name, "passages": len(texts), "characters": sum(map(len, texts)),
+                            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                            "passages_per_s": round(len(texts) / wall, 1),
+                            "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+                            "measured": time.strftime("%Y-%m-%d %H:%M")}
+            np.save(cache, vecs)
+            cache.with_suffix(".json").write_text(json.dumps(floors[name]), encoding="utf-8")
+            print(f"floor {name:7s} {wall:7.1f} s wall, {cpu:7.1f} s cpu, {len(texts) / wall:6.1f} passages/s")
         matrices[name] = DenseMatrix(emb, dense_chunks, vecs)
-        print(f"floor {name:7s} {wall:7.1f} s wall, {cpu:7.1f} s cpu, {len(texts) / wall:6.1f} passages/s")
 
     items = load_items()
     questions = [it.question for it in items]

@@ -26,7 +26,7 @@ SHORT_CONFIDENCE = 0.9  # its confidence needed then (tuning-set questions, benc
 
 _INVERTED = re.compile(r"[¿¡]")
 _IDENTIFIER = re.compile(
-    r"§+\s*[\w().-]*|\b(?:art|arts|sec|no|vol|p|pp)\.\s*[\d.]+|"  # "§ 4611(b)", "Art. 2.4"
+    r"§+\s*[\w().-]*|\b(?i:art|arts|sec|no|vol|p|pp)\.\s*[\d.]+|"  # "§ 4611(b)", "Art. 2.4"
     r"\b[\w-]*\d[\w.,%/-]*|"  # anything with a digit: "0804.40.00", "2024", "2.5", "T-2"
     r"\b(?:[A-Z]\.){2,}|\b[A-Z][A-Z-]+\b",  # "U.S.", "USMCA", "T-MEC", "RRM"
 )
