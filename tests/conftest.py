@@ -66,6 +66,9 @@ FULL_MODULES = frozenset({
 # schedule again: ~10 s each on this machine).
 FULL_TESTS = frozenset({
     "test_parse_tariff.py::test_fast_and_deterministic", "test_parse_tariff.py::test_caller_kind_is_kept",
+    # indexes the real brief with the real models in a module-scoped fixture, which is set up before
+    # the fast tier's guard below can refuse the model (70 s in the fast tier)
+    "test_recommendations_stored.py::test_unchanged_brief_reuses_and_edited_brief_re_extracts",
 })
 TIERS = ("fast", "full")
 
@@ -105,7 +108,11 @@ def _fast_tier_never_loads_the_model(request: pytest.FixtureRequest, monkeypatch
             "fixtures (fast_settings, fast_assistant, contract_corpus) or mark it @pytest.mark.full"
         )
 
-    monkeypatch.setattr(embeddings.Embedder, "__init__", refuse)
+    # the models, not the interface: the hashing embedder (no model) stays usable
+    from assistant.index.e5 import E5Embedder
+
+    monkeypatch.setattr(embeddings.SentenceTransformerEmbedder, "__init__", refuse)
+    monkeypatch.setattr(E5Embedder, "__init__", refuse)
 
 
 # ---- building indexes and assistants with a chosen embedder ---------------------------------------

