@@ -128,9 +128,10 @@ class SourceRef:
 class ScoredChunk:
     chunk: Chunk
     score: float  # fused score, higher is better
-    dense: float | None = None  # cosine similarity, when the dense side found it
+    dense: float | None = None  # MiniLM cosine similarity, when the MiniLM channel found it
     lexical: float | None = None  # BM25 score, when the lexical side found it
     rank: int = 0
+    multilingual: float | None = None  # multilingual-model cosine, when that channel found it
 
 
 @dataclass

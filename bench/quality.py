@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, default=DEFAULT_DIR, help="folder holding (or to hold) the index")
     ap.add_argument("--questions", type=Path, default=DEV_SET)
     ap.add_argument("--k", type=int, default=10, help="retrieval depth for every retriever (0: each one's default)")
-    ap.add_argument("--retriever", action="append", choices=RETRIEVERS, help="default: all four")
+    ap.add_argument("--retriever", action="append", choices=RETRIEVERS, help="default: all five")
     ap.add_argument("--out", type=Path, default=RESULTS / "quality")
     args = ap.parse_args()
 
@@ -56,7 +56,7 @@ def main() -> None:
     questions, errors = load_questions(args.questions)
     for e in errors:
         print(f"warning: line {e.line}: {e.reason} (skipped)", file=sys.stderr)
-    names = args.retriever or ["naive", "bm25", "dense", "hybrid"]
+    names = args.retriever or ["naive", "bm25", "dense", "multilingual", "hybrid"]
     before = machine()
 
     def progress_for(name: str, total: int):

@@ -20,9 +20,10 @@ both tiers, so one suite checks the toy setup and the real one alike (in the sty
 test suite that every backend runs). Each yields a `ContractCorpus`: settings, an embedder, an
 `assistant()` factory and the probe questions the suites ask.
 
-The embedder is injected in one place each: `build_index` and `make_assistant`. They use the
-constructors' `embedder=` parameter when it exists and otherwise patch `get_embedder` for the
-duration of the build (the index) or set the assistant's cached embedder.
+The embedders are injected in one place each: `build_index` and `make_assistant`. They use the
+constructors' `embedder=` (and `multilingual_embedder=`) parameters when they exist and otherwise
+patch `get_embedder` for the duration of the build (the index) or set the assistant's cached
+embedder. The fast tier's multilingual channel is `ToyMultilingualEmbedder`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from assistant.index import embeddings
 from assistant.index.indexer import Indexer
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from tests.fast.embedder import MODEL_NAME, HashEmbedder
+from tests.fast.embedder import ML_MODEL_NAME, MODEL_NAME, HashEmbedder, ToyMultilingualEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 BRIEF = ROOT / "corpus" / "brief" / "quincy-brief-80-us-mexico-special-relationship.md"
@@ -140,21 +141,29 @@ def _get_embedder_returns(embedder: Any) -> Iterator[None]:
         yield
 
 
-def build_index(settings: Settings, embedder: Any = None, paths: list[Path] | None = None) -> Any:
-    """`Indexer(settings).run(paths)`, embedding with `embedder` when one is given."""
+def build_index(
+    settings: Settings, embedder: Any = None, paths: list[Path] | None = None, multilingual: Any = None
+) -> Any:
+    """`Indexer(settings).run(paths)`, embedding with `embedder` (and the multilingual channel with
+    `multilingual`) when given."""
     if embedder is None:
         return Indexer(settings).run(paths)
-    if "embedder" in inspect.signature(Indexer.__init__).parameters:
-        return Indexer(settings, embedder=embedder).run(paths)
+    params = inspect.signature(Indexer.__init__).parameters
+    if "embedder" in params:
+        extra = {"multilingual_embedder": multilingual} if multilingual is not None and "multilingual_embedder" in params else {}
+        return Indexer(settings, embedder=embedder, **extra).run(paths)
     with _get_embedder_returns(embedder):
         return Indexer(settings).run(paths)
 
 
-def make_assistant(settings: Settings, embedder: Any = None, **kwargs: Any) -> Assistant:
-    """`Assistant(settings, **kwargs)` that embeds questions with `embedder` when one is given."""
+def make_assistant(settings: Settings, embedder: Any = None, multilingual: Any = None, **kwargs: Any) -> Assistant:
+    """`Assistant(settings, **kwargs)` that embeds questions with `embedder` (and `multilingual`) when given."""
     if embedder is None:
         return Assistant(settings, **kwargs)
-    if "embedder" in inspect.signature(Assistant.__init__).parameters:
+    params = inspect.signature(Assistant.__init__).parameters
+    if "embedder" in params:
+        if multilingual is not None and "multilingual_embedder" in params:
+            kwargs["multilingual_embedder"] = multilingual
         return Assistant(settings, embedder=embedder, **kwargs)
     assistant = Assistant(settings, **kwargs)
     assistant.__dict__["embedder"] = embedder  # the cached property's value, set before first use
@@ -216,20 +225,31 @@ def fast_embedder() -> HashEmbedder:
 
 
 @pytest.fixture(scope="session")
-def fast_settings(tmp_path_factory, fast_embedder) -> Settings:
+def fast_multilingual() -> ToyMultilingualEmbedder:
+    return ToyMultilingualEmbedder()
+
+
+def fast_tier_settings(tmp: Path, corpus: Path, **kw: Any) -> Settings:
+    """Settings of a toy index: the toy registry and the two toy models' names."""
+    kw.setdefault("registry_file", TOY_REGISTRY)
+    return make_settings(tmp, corpus, embedding_model=MODEL_NAME, multilingual_model=ML_MODEL_NAME, **kw)
+
+
+@pytest.fixture(scope="session")
+def fast_settings(tmp_path_factory, fast_embedder, fast_multilingual) -> Settings:
     """The toy corpus (tests/fast/corpus: a statute, a treaty excerpt, an HTML note, a text brief and
-    a hostile user file) indexed with the deterministic embedder; its kinds come from the toy registry."""
+    a hostile user file) indexed with the deterministic embedders; its kinds come from the toy registry."""
     tmp = tmp_path_factory.mktemp("toy")
     shutil.copytree(TOY_CORPUS, tmp / "corpus")
-    settings = make_settings(tmp, tmp / "corpus", registry_file=TOY_REGISTRY, embedding_model=MODEL_NAME)
-    report = build_index(settings, fast_embedder)
+    settings = fast_tier_settings(tmp, tmp / "corpus")
+    report = build_index(settings, fast_embedder, multilingual=fast_multilingual)
     assert report.ok, report.errors
     return settings
 
 
 @pytest.fixture(scope="session")
-def fast_assistant(fast_settings, fast_embedder) -> Assistant:
-    return make_assistant(fast_settings, fast_embedder)
+def fast_assistant(fast_settings, fast_embedder, fast_multilingual) -> Assistant:
+    return make_assistant(fast_settings, fast_embedder, fast_multilingual)
 
 
 # ---- contract corpora: the same probes against the toy setup and the real one ----------------------
@@ -255,11 +275,12 @@ class ContractCorpus:
     off_topic: str  # no document answers it
     hostile: Probe | None = None  # answered from the hostile user file (hostile_corpus only)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # for suites: built-once objects
+    multilingual: Any = None  # the multilingual channel's model; None: the real one
     _assistant: Assistant | None = field(default=None, repr=False)
 
     def assistant(self, **kwargs: Any) -> Assistant:
         """A new assistant on this index (`chat_models=` for fake LLM backends)."""
-        return make_assistant(self.settings, self.embedder, **kwargs)
+        return make_assistant(self.settings, self.embedder, self.multilingual, **kwargs)
 
     @property
     def shared(self) -> Assistant:
@@ -279,9 +300,9 @@ HOSTILE_PROBE = Probe(
 )
 
 
-def _fast_corpus(settings: Settings, embedder: Any) -> ContractCorpus:
+def _fast_corpus(settings: Settings, embedder: Any, multilingual: Any) -> ContractCorpus:
     return ContractCorpus(
-        "fast", settings, embedder,
+        "fast", settings, embedder, multilingual=multilingual,
         answerable=Probe("What is the cheese quota under the Toy Dairy Access Act?", "12,500 tonnes",
                          "toy-dairy-access-act.md", "law"),
         filtered=Probe("What regional value content must a passenger vehicle reach?", "75 percent",
@@ -305,8 +326,8 @@ def _full_corpus(settings: Settings, hostile: bool = False) -> ContractCorpus:
 
 
 @pytest.fixture(scope="session")
-def fast_corpus(fast_settings, fast_embedder) -> ContractCorpus:
-    return _fast_corpus(fast_settings, fast_embedder)
+def fast_corpus(fast_settings, fast_embedder, fast_multilingual) -> ContractCorpus:
+    return _fast_corpus(fast_settings, fast_embedder, fast_multilingual)
 
 
 @pytest.fixture(scope="session")
@@ -349,9 +370,10 @@ def empty_corpus(request, tmp_path_factory) -> ContractCorpus:
     (tmp / "corpus").mkdir()
     if request.param == "fast":
         embedder = request.getfixturevalue("fast_embedder")
-        settings = make_settings(tmp, tmp / "corpus", registry_file=TOY_REGISTRY, embedding_model=MODEL_NAME)
-        build_index(settings, embedder)
-        return _fast_corpus(settings, embedder)
+        multilingual = request.getfixturevalue("fast_multilingual")
+        settings = fast_tier_settings(tmp, tmp / "corpus")
+        build_index(settings, embedder, multilingual=multilingual)
+        return _fast_corpus(settings, embedder, multilingual)
     settings = make_settings(tmp, tmp / "corpus")
     build_index(settings)
     return _full_corpus(settings)

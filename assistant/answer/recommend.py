@@ -30,8 +30,9 @@ from assistant.ingest.recommendations import (  # noqa: F401 - the records and l
     capitalize,
     stems,
 )
-from assistant.retrieve.translate import english_gloss, fold, question_language
-from assistant.textutil import collapse, split_sentences, strip_footnote_marks
+from assistant.retrieve.language import detect_language
+from assistant.retrieve.translate import GLOSSED, english_gloss
+from assistant.textutil import collapse, fold, split_sentences, strip_footnote_marks
 
 NO_RECOMMENDATION = "The brief makes no recommendation on this."
 _GENERIC_QUERY_WORDS = frozenset(
@@ -93,7 +94,7 @@ def recommendations_for(topic_or_question: str, snapshot: Snapshot) -> list[Reco
 
 def _english(text: str) -> str:
     """Spanish text (or a single accented Spanish word such as "energía") with its English gloss."""
-    spanish = question_language(text) == "es" or re.search(r"[áéíóúñ¿¡]", text, re.I)
+    spanish = detect_language(text) in GLOSSED or re.search(r"[áéíóúñ¿¡]", text, re.I)
     return f"{text} {english_gloss(text)}" if spanish else text
 
 

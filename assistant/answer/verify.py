@@ -41,6 +41,7 @@ import numpy as np
 
 from assistant.domain import Chunk, SentenceSupport
 from assistant.index.lexical import tokenize
+from assistant.retrieve.language import detect_language
 from assistant.textutil import (
     fold,
     name_present,
@@ -58,10 +59,6 @@ UNVERIFIED_TAG = "[unverified]"
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;\u2013-]\s*\d+)*)\s*\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\])+)")
-_SPANISH = frozenset({"el", "la", "los", "las", "de", "del", "que", "y", "en", "un", "una", "por", "para",
-                      "con", "es", "son", "se", "su", "sus", "al", "lo", "como", "más", "según", "entre",
-                      "también", "fue", "han", "ha", "este", "esta", "cuál", "qué"})
-
 Embed = Callable[[list[str]], np.ndarray]
 SentenceVectors = Callable[[str], "tuple[list[tuple[int, int]], np.ndarray] | None"]
 
@@ -87,8 +84,8 @@ class Verified:
 
 
 def is_spanish(text: str) -> bool:
-    words = re.findall(r"[a-záéíóúñü]+", text.lower())
-    return len(words) >= 3 and sum(w in _SPANISH for w in words) / len(words) >= 0.2
+    """The one language detector (`assistant.retrieve.language`) says Spanish."""
+    return detect_language(text) == "es"
 
 
 def split_answer(text: str) -> list[tuple[str, list[int], str]]:

@@ -26,6 +26,7 @@ class RetrieverName(StrEnum):
     hybrid = "hybrid"
     dense = "dense"
     bm25 = "bm25"
+    multilingual = "multilingual"
     naive = "naive"
 
 

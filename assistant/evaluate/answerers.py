@@ -1,6 +1,7 @@
 """One answer function per retriever, so an evaluation run can compare retrievers on equal terms.
 
-`hybrid`, `dense` and `bm25` are the product itself (`Assistant.ask(question, mode=...)`). `naive` is
+`hybrid`, `dense` (MiniLM), `bm25` and `multilingual` (the multilingual model's channel alone) are
+the product itself (`Assistant.ask(question, mode=...)`). `naive` is
 the stock LangChain recipe (`assistant.retrieve.naive`) put in place of the product's retrieval
 inside the same `Assistant`: question handling, abstention, the extractive composer (or the LLM
 backend), verification and citations are the product's, so the metrics differ only by what was
@@ -22,8 +23,8 @@ from assistant.retrieve import naive
 from assistant.retrieve.analysis import QueryAnalysis
 from assistant.retrieve.hybrid import Retrieval
 
-RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
-PRODUCT_MODES = ("hybrid", "dense", "bm25")
+RETRIEVERS = ("hybrid", "dense", "bm25", "multilingual", "naive")
+PRODUCT_MODES = ("hybrid", "dense", "bm25", "multilingual")
 
 AnswerFn = Callable[..., Answer]  # (question, history=None) -> Answer
 
@@ -45,6 +46,7 @@ class NaiveAssistant(Assistant):
         # cached_property keeps its value in the instance dict: reuse the loaded resources
         self.__dict__["embedder"] = base.embedder
         self.__dict__["vectors"] = base.vectors
+        self.__dict__["retriever"] = base.retriever  # related passages of a citation
         self.naive = retriever or make_naive_retriever(base)
 
     def retrieve_analysed(

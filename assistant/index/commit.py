@@ -11,6 +11,7 @@ point leaves the old or the new state; the next run converges.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,9 +52,10 @@ def release(index_dir: Path, lock: FileLock) -> None:
     lock.release()
 
 
-def recover(index_dir: Path, vectors: VectorStore) -> list[str]:
+def recover(index_dir: Path, stores: Sequence[VectorStore]) -> list[str]:
     """Finish what an interrupted run left: temp files, and vectors it added (or made
-    unreferenced) that the committed manifest does not reference. Call holding the lock."""
+    unreferenced) that the committed manifest does not reference, in every collection (MiniLM
+    and multilingual). Call holding the lock."""
     notes = []
     leftovers = store.remove_leftovers(index_dir)
     if leftovers:
@@ -66,7 +68,8 @@ def recover(index_dir: Path, vectors: VectorStore) -> list[str]:
             referenced = journaled  # decided later by a rebuild's full scan
         orphans = journaled - referenced
         if orphans:
-            vectors.delete(orphans)
+            for vectors in stores:
+                vectors.delete(orphans)
         store.clear_journal(index_dir)
         notes.append(f"finished an interrupted run: deleted {len(orphans)} uncommitted or stale vector(s)")
     return notes
@@ -92,15 +95,18 @@ def commit(index_dir: Path, old: Manifest, new: Manifest) -> bool:
     return True
 
 
-def drop_unreferenced(vectors: VectorStore, touched: set[str], new: Manifest, *, everything: bool) -> None:
-    """After the commit: delete the journaled vectors the new manifest does not reference (with
-    `everything`, a rebuild, every unreferenced vector in the collection)."""
+def drop_unreferenced(
+    stores: Sequence[VectorStore], touched: set[str], new: Manifest, *, everything: bool
+) -> None:
+    """After the commit: delete the journaled vectors the new manifest does not reference from
+    every collection (with `everything`, a rebuild, every unreferenced vector in it)."""
     referenced = new.chunk_ids(dense_only=True)
-    stale = touched - referenced
-    if everything:
-        stale |= vectors.all_ids() - referenced
-    if stale:
-        vectors.delete(stale)
+    for vectors in stores:
+        stale = touched - referenced
+        if everything:
+            stale |= vectors.all_ids() - referenced
+        if stale:
+            vectors.delete(stale)
 
 
 def finish(index_dir: Path, new: Manifest, previous_generation: str) -> None:

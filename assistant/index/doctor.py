@@ -15,6 +15,7 @@ from typing import Protocol
 
 from assistant.domain import Chunk
 from assistant.index import store
+from assistant.index.manifest import Manifest
 from assistant.index.plan import IndexReport
 from assistant.index.vectors import VectorStore
 from assistant.settings import Settings
@@ -53,9 +54,13 @@ class Writer(Protocol):
 
     @property
     def vectors(self) -> VectorStore: ...
+    @property
+    def multilingual_vectors(self) -> VectorStore | None: ...
+    def stores(self) -> list[VectorStore]: ...
     def forget_vectors(self) -> None: ...
     def recover(self) -> list[str]: ...
     def embed(self, chunks: list[Chunk]) -> None: ...
+    def embed_multilingual(self, chunks: list[Chunk]) -> None: ...
     def reindex(self, paths: list[Path] | None, *, rebuild: bool, force: set[str]) -> IndexReport: ...
 
 
@@ -106,7 +111,7 @@ def check(writer: Writer, *, holding_lock: bool = False) -> Health:
             "none: they keep answering until `usmca-assistant index` (all corpus folders) or "
             f"`usmca-assistant index FOLDER` for the folder they were in ({', '.join(folders[:3]) or '?'}) "
             "removes them", "warning"))
-    _check_vectors(writer, health, manifest.generation, manifest.vectors, manifest.chunk_ids(dense_only=True), writing)
+    _check_vectors(writer, health, manifest, writing)
     return health
 
 
@@ -131,12 +136,13 @@ def _check_generation(index_dir: Path, health: Health, generation: str, expected
             "generation", "; ".join(problems[:3]), "rebuild the generation from the documents on disk"))
 
 
-def _check_vectors(
-    writer: Writer, health: Health, generation: str, location: str, expected: set[str], writing: bool
-) -> None:
+def _check_vectors(writer: Writer, health: Health, manifest: Manifest, writing: bool) -> None:
+    """Both collections (MiniLM's and, when the channel is on, the multilingual one) must hold a
+    vector for every dense chunk the manifest lists, and nothing else."""
+    generation, location, expected = manifest.generation, manifest.vectors, manifest.chunk_ids(dense_only=True)
     try:
-        vectors = writer.vectors
-        present = vectors.all_ids()
+        stores = writer.stores()
+        present_in = [s.all_ids() for s in stores]
     except Exception as e:  # noqa: BLE001 - any failure to open or read the store is the finding
         fix = (
             "none: start the Chroma server or fix ASSISTANT_CHROMA_HOST / ASSISTANT_CHROMA_PORT"
@@ -145,21 +151,32 @@ def _check_vectors(
         )
         health.problems.append(Problem("chroma", f"the vector store cannot be read ({e})", fix))
         return
-    health.stats["vectors"] = len(present)
+    vectors = stores[0]
+    health.stats["vectors"] = len(present_in[0])
+    if len(stores) > 1:
+        health.stats["multilingual_vectors"] = len(present_in[1])
     if generation and location and location != vectors.location:
         health.problems.append(Problem(
             "vectors-elsewhere", f"the index was embedded into {location}, settings now point to {vectors.location}",
             "embed the missing vectors here", "warning"))
-    missing = expected - present
-    if missing:
-        health.problems.append(Problem(
-            "missing-vectors", f"{len(missing)} indexed chunk(s) have no vector in Chroma (dense search misses them)",
-            "embed those chunks again"))
-    orphans = present - expected
-    if orphans and not writing:
-        health.problems.append(Problem(
-            "orphan-vectors", f"{len(orphans)} vector(s) in Chroma belong to no indexed chunk",
-            "delete them", "warning"))
+    for i, (store_, present) in enumerate(zip(stores, present_in, strict=True)):
+        where = "Chroma" if i == 0 else f"the multilingual collection {store_.name}"
+        if i and generation and manifest.multilingual_collection != store_.name:
+            health.problems.append(Problem(
+                "missing-vectors", f"the index has no complete multilingual collection ({store_.name}): it was "
+                "built before that channel existed, with it off or with another model, so questions are "
+                "retrieved without it", f"embed every passage with {writer.settings.multilingual_model}"))
+            continue
+        missing = expected - present
+        if missing:
+            health.problems.append(Problem(
+                "missing-vectors", f"{len(missing)} indexed chunk(s) have no vector in {where} (dense search misses them)",
+                "embed those chunks again"))
+        orphans = present - expected
+        if orphans and not writing:
+            health.problems.append(Problem(
+                "orphan-vectors", f"{len(orphans)} vector(s) in {where} belong to no indexed chunk",
+                "delete them", "warning"))
 
 
 def repair(writer: Writer, prior_writer: dict | None) -> Health:
@@ -196,22 +213,36 @@ def _repair_vectors(writer: Writer, codes: set[str]) -> list[str]:
         return out
     manifest = store.load_manifest(writer.index_dir)
     expected = manifest.chunk_ids(dense_only=True)
-    vectors = writer.vectors
-    present = vectors.all_ids()
-    missing = expected - present
-    if missing:
-        snap = store.load_snapshot(writer.index_dir)
-        chunks = [snap.chunks[c] for c in sorted(missing) if c in snap.chunks]
-        writer.embed(chunks)
-        out.append(f"embedded {len(chunks)} chunk(s) that had no vector")
-    orphans = present - expected
-    if orphans:
-        vectors.delete(orphans)
-        out.append(f"deleted {len(orphans)} orphan vector(s)")
+    vectors, ml = writer.vectors, writer.multilingual_vectors
+    snap = None
+    for target, embed in ((vectors, writer.embed), (ml, writer.embed_multilingual)):
+        if target is None:
+            continue
+        where = "" if target is vectors else " in the multilingual collection"
+        if target is ml and manifest.multilingual_collection != ml.name:
+            target.clear()  # what it holds may be stale: fill it from scratch
+        present = target.all_ids()
+        missing = expected - present
+        if missing:
+            snap = snap or store.load_snapshot(writer.index_dir)
+            chunks = [snap.chunks[c] for c in sorted(missing) if c in snap.chunks]
+            embed(chunks)
+            out.append(f"embedded {len(chunks)} chunk(s) that had no vector{where}")
+        orphans = present - expected
+        if orphans:
+            target.delete(orphans)
+            out.append(f"deleted {len(orphans)} orphan vector(s){where}")
+    changed = False
     if manifest.generation and manifest.vectors != vectors.location:
         manifest.vectors, manifest.collection = vectors.location, vectors.name
-        store.write_manifest(writer.index_dir, manifest)
         out.append(f"recorded {vectors.location} as the index's vector store")
+        changed = True
+    listed = ml.name if ml is not None else ""
+    if manifest.generation and manifest.multilingual_collection != listed:
+        manifest.multilingual_collection = listed
+        changed = True
+    if changed:
+        store.write_manifest(writer.index_dir, manifest)
     return out
 
 

@@ -65,6 +65,19 @@ def document_entries(
     return new_docs
 
 
+def kept_chunks(
+    old_docs: dict[str, DocumentEntry], parsed: dict[str, ParsedDocument], removed: set[str], current: Snapshot
+) -> list[Chunk]:
+    """The chunks of the documents a run keeps as they were (neither parsed again nor removed)."""
+    return [
+        current.chunks[cid]
+        for doc_id, d in sorted(old_docs.items())
+        if doc_id not in parsed and doc_id not in removed
+        for cid in d.chunk_ids
+        if cid in current.chunks
+    ]
+
+
 def collect_chunks(
     docs: dict[str, DocumentEntry],
     parsed: dict[str, ParsedDocument],

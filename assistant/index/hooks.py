@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-# The points of a run a fault hook is called at, in order ("upsert_batch" after each upsert step).
-STAGES = ("locked", "journaled", "upsert_batch", "upserted", "generation", "committed", "cleaned")
+# The points of a run a fault hook is called at, in order ("upsert_batch" after each upsert step of
+# the MiniLM collection, "multilingual_batch" after each of the multilingual collection's).
+STAGES = ("locked", "journaled", "upsert_batch", "multilingual_batch", "upserted", "generation", "committed",
+          "cleaned")
 
 
 class Progress(Protocol):

@@ -3,7 +3,8 @@
 `Indexer` runs the steps; each job lives in its own module, and dependencies point one way:
 
     plan.py        what to add, update, rename, skip and remove (and the run's report)
-    upsert.py      embedding new chunks and storing their vectors in Chroma; reusing indexed ones
+    upsert.py      embedding new chunks and storing their vectors in Chroma (MiniLM with sentence
+                   vectors; the multilingual channel in its own collection); reusing indexed ones
     generation.py  what the new generation holds: documents, chunks, sources, recommendations
     commit.py      the write lock, the journal, the atomic manifest commit, cleaning up
     doctor.py      consistency check and repair (`usmca-assistant doctor`)
@@ -34,12 +35,14 @@ from assistant.index.recommendation_set import RecommendationSet
 from assistant.index.upsert import (
     UPSERT_BATCHES_PER_STEP,
     IndexEmbedder,
+    PassageEmbedder,
     Sentences,
     embed_and_upsert,
+    embed_passages_and_upsert,
     reuse_vectors,
     sentence_spans,
 )
-from assistant.index.vectors import VectorStore, make_client
+from assistant.index.vectors import VectorStore, make_client, multilingual_store
 from assistant.ingest.base import IngestError, ParsedDocument
 from assistant.ingest.parse import parse_file
 from assistant.settings import Settings
@@ -54,7 +57,9 @@ class Indexer:
     """Indexes documents into `settings.index_dir`.
 
     `embedder`: a ready-made model (any `IndexEmbedder`); default, the settings' model, loaded on
-    first use. `faults`: called with each stage name of a run (`hooks.STAGES`); tests use it to
+    first use. `multilingual_embedder`: the same for the multilingual channel (any `PassageEmbedder`;
+    default `settings.multilingual_model`; with that setting "" the channel is off and this is
+    ignored). `faults`: called with each stage name of a run (`hooks.STAGES`); tests use it to
     fail, pause or kill a run at a precise point."""
 
     def __init__(
@@ -63,6 +68,7 @@ class Indexer:
         progress: Progress | None = None,
         *,
         embedder: IndexEmbedder | None = None,
+        multilingual_embedder: PassageEmbedder | None = None,
         faults: Faults | None = None,
     ):
         self.settings = settings
@@ -70,18 +76,36 @@ class Indexer:
         self.progress = progress or NoProgress()
         self.faults = faults or no_faults
         self._embedder = embedder
+        self._multilingual_embedder = multilingual_embedder
         self._vectors: VectorStore | None = None
+        self._multilingual_vectors: VectorStore | None = None
 
     @property
     def vectors(self) -> VectorStore:
+        """The MiniLM collection (passage vectors; sentence vectors live in the generation)."""
         if self._vectors is None:
             client = make_client(self.index_dir, self.settings.chroma_host, self.settings.chroma_port)
             self._vectors = VectorStore(client, self.settings.embedding_model)
         return self._vectors
 
+    @property
+    def multilingual_vectors(self) -> VectorStore | None:
+        """The multilingual channel's collection, on the same client (None: the channel is off)."""
+        if not self.settings.multilingual_model:
+            return None
+        if self._multilingual_vectors is None:
+            self._multilingual_vectors = multilingual_store(self.vectors.client, self.settings.multilingual_model)
+        return self._multilingual_vectors
+
+    def stores(self) -> list[VectorStore]:
+        """Every collection this index keeps vectors in: MiniLM's, then the multilingual one."""
+        ml = self.multilingual_vectors
+        return [self.vectors] if ml is None else [self.vectors, ml]
+
     def forget_vectors(self) -> None:
-        """Open the vector store afresh on next use."""
+        """Open the vector stores afresh on next use."""
         self._vectors = None
+        self._multilingual_vectors = None
 
     @property
     def embedder(self) -> IndexEmbedder:
@@ -90,6 +114,16 @@ class Indexer:
 
             self._embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
         return self._embedder
+
+    @property
+    def multilingual_embedder(self) -> PassageEmbedder:
+        if self._multilingual_embedder is None:
+            from assistant.index.embeddings import get_embedder
+
+            self._multilingual_embedder = get_embedder(
+                self.settings.multilingual_model, self.settings.embedding_batch_size
+            )
+        return self._multilingual_embedder
 
     def lock(self, timeout: float = 0) -> FileLock:
         return commit.write_lock(self.index_dir, timeout)
@@ -143,7 +177,7 @@ class Indexer:
 
     def recover(self) -> list[str]:
         """Finish an interrupted run (call holding the lock)."""
-        return commit.recover(self.index_dir, self.vectors)
+        return commit.recover(self.index_dir, self.stores())
 
     def embed(self, chunks: list[Chunk], sentences: Sentences | None = None) -> None:
         """Embed chunks and upsert their vectors (lexical-only kinds get none)."""
@@ -151,6 +185,16 @@ class Indexer:
             chunks, embedder=self.embedder, vectors=self.vectors, batch_size=self.settings.embedding_batch_size,
             lexical_only=set(self.settings.lexical_only_kinds), sentences=sentences, progress=self.progress,
             faults=self.faults,
+        )
+
+    def embed_multilingual(self, chunks: list[Chunk]) -> None:
+        """Embed chunks with the multilingual model into its collection (no-op when it is off)."""
+        ml = self.multilingual_vectors
+        if ml is None:
+            return
+        embed_passages_and_upsert(
+            chunks, embedder=self.multilingual_embedder, vectors=ml, batch_size=self.settings.embedding_batch_size,
+            lexical_only=set(self.settings.lexical_only_kinds), progress=self.progress, faults=self.faults,
         )
 
     def _current(self, rebuild: bool) -> tuple[Manifest, store.Snapshot, bool, list[str]]:
@@ -242,9 +286,17 @@ class Indexer:
             report.chunks_reused = len(new_chunks) - len(to_embed)
         if to_embed:
             self.embed(to_embed, sentences)
-        self.faults("upserted")
-        report.chunks_embedded = sum(1 for c in to_embed if c.kind not in self.settings.lexical_only_kinds)
+        lexical_only = set(self.settings.lexical_only_kinds)
+        report.chunks_embedded = sum(1 for c in to_embed if c.kind not in lexical_only)
         report.seconds["embed"] = time.perf_counter() - t1
+        # 3b. the same dense chunks into the multilingual collection, by the same reuse rule
+        t1 = time.perf_counter()
+        ml_todo = self._multilingual_todo(manifest, current, new_chunks, old_docs, parsed, removed, rebuild)
+        if ml_todo:
+            self.embed_multilingual(ml_todo)
+        report.chunks_embedded_multilingual = sum(1 for c in ml_todo if c.kind not in lexical_only)
+        report.seconds["embed_multilingual"] = time.perf_counter() - t1
+        self.faults("upserted")
 
         # 4. the new generation: kept documents + new ones; failed updates keep their old version
         t2 = time.perf_counter()
@@ -274,6 +326,7 @@ class Indexer:
             embedding_model=self.settings.embedding_model,
             code_version=code_version(),
             collection=self.vectors.name,
+            multilingual_collection=ml.name if (ml := self.multilingual_vectors) is not None else "",
             vectors=self.vectors.location,
             updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
             last_errors=report.errors,
@@ -283,7 +336,7 @@ class Indexer:
         self.progress.advance()
 
         # 5. clean up what no manifest references any more
-        commit.drop_unreferenced(self.vectors, touched, new_manifest, everything=rebuild)
+        commit.drop_unreferenced(self.stores(), touched, new_manifest, everything=rebuild)
         self.faults("cleaned")
         commit.finish(self.index_dir, new_manifest, old_generation)
         report.indexed = sorted(parsed)
@@ -293,6 +346,32 @@ class Indexer:
         report.seconds["write"] = time.perf_counter() - t2
         report.seconds["total"] = time.perf_counter() - t0
         return report
+
+    def _multilingual_todo(
+        self,
+        manifest: Manifest,
+        current: store.Snapshot,
+        new_chunks: list[Chunk],
+        old_docs: dict,
+        parsed: dict[str, ParsedDocument],
+        removed: set[str],
+        rebuild: bool,
+    ) -> list[Chunk]:
+        """The chunks the multilingual collection needs vectors for in this run.
+
+        A rebuild embeds every chunk (all were parsed again). An index whose committed manifest does
+        not list this collection (built before the channel existed, with it off, or with another
+        model) gets it filled from scratch: readers do not use it until this run commits. Otherwise
+        new chunks are embedded and unchanged ones keep their vectors, as on the MiniLM side."""
+        ml = self.multilingual_vectors
+        if ml is None:
+            return []
+        if rebuild:
+            return new_chunks
+        if manifest.multilingual_collection != ml.name:
+            ml.clear()
+            return new_chunks + generation.kept_chunks(old_docs, parsed, removed, current)
+        return reuse_vectors(new_chunks, current, ml) if new_chunks else []
 
     # -- consistency check and repair (`usmca-assistant doctor`) -----------------------------
     def check(self) -> Health:

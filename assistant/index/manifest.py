@@ -62,6 +62,8 @@ class Manifest:
     embedding_model: str = ""
     code_version: str = ""
     collection: str = ""
+    # the multilingual channel's collection, once every dense chunk has a vector in it ("": none)
+    multilingual_collection: str = ""
     vectors: str = ""  # where the vectors live: embedded:<folder> or http://host:port
     updated_at: str = ""
     last_errors: dict[str, str] = field(default_factory=dict)

@@ -37,6 +37,7 @@ def code_version() -> str:
         root / "domain.py",
         root / "index" / "lexical.py",
         root / "index" / "embeddings.py",
+        root / "index" / "e5.py",
     ]
     digest = hashlib.sha256()
     for f in files:
@@ -81,6 +82,7 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # what was finished for an interrupted run
     chunks_embedded: int = 0
+    chunks_embedded_multilingual: int = 0  # passages given a vector in the multilingual collection
     chunks_reused: int = 0  # already-indexed chunks (renamed or copied files) that kept their vectors
     chunks_total: int = 0
     recommendations_extracted: list[str] = field(default_factory=list)  # briefs whose records were (re)made

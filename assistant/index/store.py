@@ -341,6 +341,9 @@ class Snapshot:
     by_key: dict[str, list[str]] = field(default_factory=dict)  # exact lookup: article, section, tariff item
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
     sentence_spans: dict[str, list] = field(default_factory=dict)  # chunk id -> [first row, [[s, e], ...]]
+    # the Chroma collection holding every dense chunk's multilingual vector ("": none, e.g. an index
+    # built before the channel existed or with it off; retrieval then leaves the channel out)
+    multilingual_collection: str = ""
     _vocabularies: dict[frozenset[str], frozenset[str]] = field(default_factory=dict, repr=False)
     # extracted at index time (recommendations.json); None: a generation written before that
     stored_recommendations: RecommendationSet | None = field(default=None, repr=False)
@@ -446,6 +449,7 @@ def _load_generation(folder: Path, generation: str, manifest: dict[str, Any]) ->
         by_key=by_key,
         sentence_vectors=sentence_vectors,
         sentence_spans=sentence_spans,
+        multilingual_collection=str(manifest.get("multilingual_collection") or ""),
         stored_recommendations=recommendations,
     )
 

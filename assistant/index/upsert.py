@@ -1,6 +1,7 @@
 """Embedding and storing: passage and sentence vectors of new chunks in one forward pass, upserted
 into Chroma step by step; a chunk whose id and text are already indexed (a renamed file) keeps
-its vectors."""
+its vectors. The multilingual channel's passage vectors (no sentence vectors) go into a second
+collection by the same rules."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ class IndexEmbedder(Protocol):
     ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
+class PassageEmbedder(Protocol):
+    """What the multilingual collection needs from a model: passage vectors only."""
+
+    dimension: int
+
+    def embed_passages(self, texts: list[str], progress: Any = None) -> np.ndarray: ...
+
+
 def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
     """The units answers quote: sentences, or the whole passage for tables and tariff lines."""
     if chunk.meta.get("table") or chunk.kind == "tariff":
@@ -37,17 +46,21 @@ def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
     return split_sentences(chunk.text) or [(0, len(chunk.text))]
 
 
-def reuse_vectors(chunks: list[Chunk], current: Snapshot, vectors: VectorStore, sentences: Sentences) -> list[Chunk]:
+def reuse_vectors(
+    chunks: list[Chunk], current: Snapshot, vectors: VectorStore, sentences: Sentences | None = None
+) -> list[Chunk]:
     """Chunks already indexed with the same text keep their vectors (their metadata is updated);
-    the rest are returned for embedding."""
+    the rest are returned for embedding. `sentences`, when given, receives the reused chunks'
+    sentence vectors (the MiniLM collection; the multilingual one has none)."""
     same = [c for c in chunks if c.id in current.chunks and current.chunks[c.id].search_text == c.search_text]
     have = vectors.present(c.id for c in same) if same else set()
     reused = [c for c in same if c.id in have]
     changed = [c for c in reused if current.chunks[c.id].to_metadata() != c.to_metadata()]
     if changed:
         vectors.update_metadata([c.id for c in changed], [c.to_metadata() for c in changed])
-    for c in reused:
-        sentences[c.id] = current.sentences(c.id)
+    if sentences is not None:
+        for c in reused:
+            sentences[c.id] = current.sentences(c.id)
     done = {c.id for c in reused}
     return [c for c in chunks if c.id not in done]
 
@@ -90,3 +103,27 @@ def embed_and_upsert(
             for c, sp, sv in zip(batch, spans, sent_vecs, strict=True):
                 sentences[c.id] = (sp, sv)
         faults("upsert_batch")
+
+
+def embed_passages_and_upsert(
+    chunks: list[Chunk],
+    *,
+    embedder: PassageEmbedder,
+    vectors: VectorStore,
+    batch_size: int,
+    lexical_only: set[str],
+    progress: Progress,
+    faults: Faults = no_faults,
+) -> None:
+    """Passage vectors of the multilingual channel for the dense chunks (lexical-only kinds get
+    none), upserted into its own collection step by step; the fault hook hears each step."""
+    chunks = [c for c in chunks if c.kind not in lexical_only]
+    if not chunks:
+        return
+    progress.stage("Embedding (multilingual)", len(chunks))
+    step = max(1, batch_size) * UPSERT_BATCHES_PER_STEP
+    for i in range(0, len(chunks), step):
+        batch = chunks[i : i + step]
+        vecs = embedder.embed_passages([c.search_text for c in batch], progress=progress.advance)
+        vectors.upsert([c.id for c in batch], vecs, [c.text for c in batch], [c.to_metadata() for c in batch])
+        faults("multilingual_batch")

@@ -29,6 +29,7 @@ from assistant.index.embeddings import PackagedModelEmbeddingFunction
 
 _BATCH = 2000
 DEFAULT_TIMEOUT_S = 30.0
+MULTILINGUAL_NAMESPACE = "multilingual"  # the second dense channel's collection: chunks-<model>-multilingual
 
 
 class VectorStoreUnavailable(RuntimeError):
@@ -89,6 +90,12 @@ def collection_name(model_name: str, namespace: str = "") -> str:
     slug = re.sub(r"[^a-zA-Z0-9]+", "-", Path(model_name).name).strip("-").lower()[:40] or "model"
     base = f"chunks-{slug}"
     return f"{base}-{namespace}" if namespace else base
+
+
+def multilingual_store(client: Any, model_name: str) -> VectorStore:
+    """The multilingual channel's collection (its own namespace, so it never shares a collection
+    with the MiniLM one even for the same model name)."""
+    return VectorStore(client, model_name, namespace=MULTILINGUAL_NAMESPACE)
 
 
 class VectorStore:
@@ -178,6 +185,10 @@ class VectorStore:
         self.refresh()
         for i in range(0, len(ids), _BATCH):
             self.collection.delete(ids=ids[i : i + _BATCH])
+
+    def clear(self) -> None:
+        """Delete every vector of the collection (it is filled again from scratch)."""
+        self.delete(self.all_ids())
 
     def present(self, ids: Iterable[str]) -> set[str]:
         """Which of these ids have a vector."""

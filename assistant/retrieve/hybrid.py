@@ -1,4 +1,18 @@
-"""Hybrid retrieval: BM25 and dense candidates fused by weighted reciprocal rank, plus exact lookup.
+"""Hybrid retrieval: BM25 and two dense channels fused by weighted reciprocal rank, plus exact lookup.
+
+Three channels: BM25 over the English passages; MiniLM (English, the model of the sentence vectors
+that answering and refusal read); and a multilingual model (multilingual-e5-small by default, its
+vectors in their own Chroma collection), which puts a question in Spanish, French ... next to the
+English passage that answers it. Each channel's candidates are ranked, and a passage scores
+sum(weight / (rrf_k + rank)) over the channels that found it. Routing by the question's language
+(`QueryAnalysis.language`, measured in bench/embedders.py):
+
+- English: BM25 + MiniLM + multilingual, each on the question;
+- another language: MiniLM is off (it reads English only); BM25 searches the English gloss
+  (`QueryAnalysis.search_text`) and the multilingual channel the question as typed.
+
+Without the multilingual channel (setting off, or an index built without it) the retriever is the
+two-channel BM25 + MiniLM one, every question on its search text.
 
 Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
 key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
@@ -20,8 +34,10 @@ from assistant.index.vectors import VectorStore
 from assistant.retrieve.analysis import QueryAnalysis, analyze
 from assistant.settings import Settings
 
-MODES = ("hybrid", "dense", "bm25")
+BM25, MINILM, MULTILINGUAL = "bm25", "dense", "multilingual"  # channel names (a single channel's mode)
+MODES = ("hybrid", MINILM, BM25, MULTILINGUAL)
 MAX_EXACT = 3  # passages of one named article/section boosted to the top
+ENGLISH = "en"
 
 
 @dataclass
@@ -44,6 +60,12 @@ class Query:
         assert self.analysis is not None
         return self.analysis
 
+    @property
+    def typed(self) -> str:
+        """What the multilingual channel embeds: the question as typed (standalone) when it is not
+        in English, else the search text."""
+        return self.a.text if self.a.language != ENGLISH else self.text
+
     @classmethod
     def of(cls, analysis: QueryAnalysis, k: int = 8, kinds: set[str] | None = None,
            documents: set[str] | None = None, mode: str = "hybrid") -> Query:
@@ -53,25 +75,56 @@ class Query:
 @dataclass
 class Retrieval:
     """One retrieval: the ranked passages, the index snapshot they come from (so later stages read
-    the same generation), the question's vector (embedded once) and the kinds searched."""
+    the same generation), the question's vectors (each model embeds it once) and the kinds searched.
+
+    `query_vector` is MiniLM's, the model of the index's sentence vectors (refusal and composition
+    compare it with them); `multilingual_vector` the multilingual model's (None when that channel was
+    not searched); `weights` the channels searched and their fusion weights."""
 
     chunks: list[ScoredChunk]
     snapshot: Snapshot
     query_vector: np.ndarray | None = None
     scope: frozenset[str] | None = None  # kinds the question narrowed itself to (None: no narrowing)
     timings: dict[str, float] = field(default_factory=dict)
+    multilingual_vector: np.ndarray | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Fused:
+    """A candidate's fused score and each channel's own score (None: that channel did not find it)."""
+
+    score: float = 0.0
+    dense: float | None = None
+    lexical: float | None = None
+    multilingual: float | None = None
 
 
 class HybridRetriever:
-    def __init__(self, reader: IndexReader, vectors: VectorStore, embedder: Embedder, settings: Settings):
-        """The fusion's tunables come from `settings` only (each says there which set it was fitted on)."""
+    def __init__(
+        self,
+        reader: IndexReader,
+        vectors: VectorStore,
+        embedder: Embedder,
+        settings: Settings,
+        *,
+        multilingual_vectors: VectorStore | None = None,
+        multilingual_embedder: Embedder | None = None,
+    ):
+        """The fusion's tunables come from `settings` only (each says there which set it was fitted on).
+        `multilingual_vectors` / `multilingual_embedder`: the multilingual channel (None: off)."""
         self.reader = reader
         self.vectors = vectors
         self.embedder = embedder
+        self.multilingual_vectors = multilingual_vectors if multilingual_embedder is not None else None
+        self.multilingual_embedder = multilingual_embedder
         self.dense_candidates = settings.dense_candidates
         self.lexical_candidates = settings.lexical_candidates
-        self.dense_weight = settings.dense_weight
-        self.lexical_weight = settings.lexical_weight
+        self.english_weights = {BM25: settings.lexical_weight, MINILM: settings.dense_weight,
+                                MULTILINGUAL: settings.multilingual_weight}
+        self.other_language_weights = {BM25: settings.other_language_lexical_weight,
+                                       MULTILINGUAL: settings.other_language_multilingual_weight}
+        self.two_channel_weights = {BM25: settings.lexical_weight, MINILM: settings.dense_weight_without_multilingual}
         self.rrf_k = settings.rrf_k
         self.tariff_ratio = settings.tariff_ratio
         self.kind_prior = {"brief": settings.brief_prior} if settings.brief_prior else {}
@@ -80,14 +133,33 @@ class HybridRetriever:
         self.last_timings: dict[str, float] = {}
 
     @classmethod
-    def from_settings(cls, reader: IndexReader, vectors: VectorStore, embedder: Embedder, s: Settings) -> HybridRetriever:
-        return cls(reader, vectors, embedder, s)
+    def from_settings(cls, reader: IndexReader, vectors: VectorStore, embedder: Embedder, s: Settings,
+                      **multilingual: object) -> HybridRetriever:
+        return cls(reader, vectors, embedder, s, **multilingual)  # type: ignore[arg-type]
 
     def snapshot(self) -> Snapshot:
         return self.reader.snapshot()
 
     def search(self, q: Query) -> list[ScoredChunk]:
         return self.retrieve(q).chunks
+
+    def multilingual_ready(self, snap: Snapshot) -> bool:
+        """The multilingual channel is configured and the snapshot's index has its vectors."""
+        ml = self.multilingual_vectors
+        return ml is not None and bool(snap.multilingual_collection) and snap.multilingual_collection == ml.name
+
+    def weights(self, q: Query, snap: Snapshot) -> dict[str, float]:
+        """The channels searched for this question and their weights (a zero weight: not searched)."""
+        if q.mode != "hybrid":
+            if q.mode == MULTILINGUAL and not self.multilingual_ready(snap):
+                raise ValueError("the multilingual channel is off or this index has no multilingual vectors "
+                                 "(ASSISTANT_MULTILINGUAL_MODEL, then `usmca-assistant index`)")
+            return {q.mode: 1.0}
+        if not self.multilingual_ready(snap):
+            return dict(self.two_channel_weights)
+        if q.a.language == ENGLISH:
+            return dict(self.english_weights)
+        return dict(self.other_language_weights)
 
     def retrieve(self, q: Query) -> Retrieval:
         """The top `q.k` passages for the analysed question, with the snapshot they come from."""
@@ -97,30 +169,37 @@ class HybridRetriever:
         snap = self.reader.snapshot()
         if snap.empty:
             return Retrieval([], snap)
+        weights = {name: w for name, w in self.weights(q, snap).items() if w > 0}
         kinds, lines_may_join = self._kinds(q, snap)
         scope = None if (q.kinds or lines_may_join or kinds is None) else frozenset(kinds)
+        runs: dict[str, list[tuple[str, float]]] = {}
         t0 = time.perf_counter()
-        lexical: list[tuple[str, float]] = []
-        dense: list[tuple[str, float]] = []
-        if q.mode in ("hybrid", "bm25"):
+        if BM25 in weights:
             lexical = snap.lexical.search(q.text, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
                 lexical = self._with_strong_tariff_lines(q, snap, lexical)
+            runs[BM25] = lexical
         t1 = time.perf_counter()
-        vector = self.embedder.embed_query(q.text)  # once per question: dense search, refusal, composition
-        if q.mode in ("hybrid", "dense"):
-            dense = self._dense(vector, q, snap, kinds)
+        # once per question: the dense search, and refusal and composition (MiniLM sentence vectors)
+        vector = self.embedder.embed_query(q.text)
+        if MINILM in weights:
+            runs[MINILM] = self._dense(self.vectors, vector, q, snap, kinds)
         t2 = time.perf_counter()
-        fused = self._fuse(lexical, dense, q.mode)
+        ml_vector = None
+        if MULTILINGUAL in weights:
+            assert self.multilingual_vectors is not None and self.multilingual_embedder is not None
+            ml_vector = self.multilingual_embedder.embed_query(q.typed)
+            runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, ml_vector, q, snap, kinds)
+        t3 = time.perf_counter()
+        fused = self._fuse(runs, weights)
         if not a.asks_for_source:
             # a footnote passage competes with the claim it supports only when sources are asked for
-            fused = {cid: (v[0] * self.note_prior, v[1], v[2]) if "note" in snap.chunks[cid].meta else v
-                     for cid, v in fused.items()}
+            for cid, f in fused.items():
+                if "note" in snap.chunks[cid].meta:
+                    f.score *= self.note_prior
         if self.kind_prior:
-            fused = {
-                cid: (v[0] * (1.0 + self.kind_prior.get(snap.chunks[cid].kind, 0.0)), v[1], v[2])
-                for cid, v in fused.items()
-            }
+            for cid, f in fused.items():
+                f.score *= 1.0 + self.kind_prior.get(snap.chunks[cid].kind, 0.0)
         exact = [cid for key in a.identifiers for cid in snap.by_key.get(key.lower(), [])]
         exact = [cid for cid in dict.fromkeys(exact) if self._allowed(snap.chunks[cid], kinds, q.documents)]
         if exact:
@@ -129,23 +208,23 @@ class HybridRetriever:
             exact.sort(
                 key=lambda cid: (
                     not any(sp in snap.chunks[cid].label for sp in a.specific_refs),
-                    -fused.get(cid, (0.0, None, None))[0],
+                    -(fused[cid].score if cid in fused else 0.0),
                     snap.chunks[cid].position,
                 )
             )
-            top = max((s for s, _, _ in fused.values()), default=1.0)
+            top = max((f.score for f in fused.values()), default=1.0)
             for i, cid in enumerate(exact[:MAX_EXACT]):
-                _, d, lx = fused.get(cid, (0.0, None, None))
-                fused[cid] = (top + 1.0 / (1 + i), d, lx)
-        ranked = self._with_figure_text(sorted(fused.items(), key=lambda kv: -kv[1][0]), snap)[: q.k]
-        timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000}
+                fused.setdefault(cid, _Fused()).score = top + 1.0 / (1 + i)
+        ranked = self._with_figure_text(sorted(fused.items(), key=lambda kv: -kv[1].score), snap)[: q.k]
+        timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000, "multilingual_ms": (t3 - t2) * 1000}
         self.last_timings = timings
         chunks = [
-            ScoredChunk(chunk=snap.chunks[cid], score=s, dense=d, lexical=lx, rank=i + 1)
-            for i, (cid, (s, d, lx)) in enumerate(ranked)
+            ScoredChunk(chunk=snap.chunks[cid], score=f.score, dense=f.dense, lexical=f.lexical, rank=i + 1,
+                        multilingual=f.multilingual)
+            for i, (cid, f) in enumerate(ranked)
             if cid in snap.chunks
         ]
-        return Retrieval(chunks, snap, vector, scope, timings)
+        return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights)
 
     def _with_strong_tariff_lines(
         self, q: Query, snap: Snapshot, lexical: list[tuple[str, float]]
@@ -160,26 +239,25 @@ class HybridRetriever:
             return lexical
         return sorted(lexical + strong, key=lambda x: -x[1])
 
-    def _with_figure_text(
-        self, ranked: list[tuple[str, tuple[float, float | None, float | None]]], snap: Snapshot
-    ) -> list[tuple[str, tuple[float, float | None, float | None]]]:
+    def _with_figure_text(self, ranked: list[tuple[str, _Fused]], snap: Snapshot) -> list[tuple[str, _Fused]]:
         """A table found by its numbers is followed by the passage that discusses it ("…$840
         billion of bilateral trade (Figure 1)"): the figure and its finding in words belong together."""
         refs = self._figure_references(snap)
         if not refs:
             return ranked
-        out: list[tuple[str, tuple[float, float | None, float | None]]] = []
+        out: list[tuple[str, _Fused]] = []
         placed: set[str] = set()
         by_id = dict(ranked)
-        for cid, v in ranked:
+        for cid, f in ranked:
             if cid in placed:
                 continue
-            out.append((cid, v))
+            out.append((cid, f))
             placed.add(cid)
             for ref in refs.get(cid, []):
                 if ref not in placed:
-                    _, dense, lexical = by_id.get(ref, (0.0, None, None))
-                    out.append((ref, (v[0] - 1e-9, dense, lexical)))  # ranks right after its figure
+                    own = by_id.get(ref, _Fused())
+                    # ranks right after its figure
+                    out.append((ref, _Fused(f.score - 1e-9, own.dense, own.lexical, own.multilingual)))
                     placed.add(ref)
         return out
 
@@ -216,31 +294,31 @@ class HybridRetriever:
     def _allowed(c: Chunk, kinds: set[str] | None, documents: set[str] | None) -> bool:
         return (not kinds or c.kind in kinds) and (not documents or c.document_id in documents)
 
-    def _dense(self, vec: np.ndarray, q: Query, snap: Snapshot, kinds: set[str] | None) -> list[tuple[str, float]]:
+    def _dense(
+        self, store: VectorStore, vec: np.ndarray, q: Query, snap: Snapshot, kinds: set[str] | None
+    ) -> list[tuple[str, float]]:
         where: dict | None = None
         if kinds:
             where = {"kind": {"$in": sorted(kinds)}}
         if q.documents:
             doc_filter = {"document_id": {"$in": sorted(q.documents)}}
             where = {"$and": [where, doc_filter]} if where else doc_filter
-        hits = self.vectors.query(vec, self.dense_candidates, where)
+        hits = store.query(vec, self.dense_candidates, where)
         # Vectors not in the committed snapshot (a crashed or running writer's) are ignored.
         return [(cid, s) for cid, s in hits if cid in snap.chunks]
 
-    def _fuse(
-        self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]], mode: str
-    ) -> dict[str, tuple[float, float | None, float | None]]:
-        out: dict[str, tuple[float, float | None, float | None]] = {}
-        wl = self.lexical_weight if mode != "dense" else 0.0
-        wd = self.dense_weight if mode != "bm25" else 0.0
-        for rank, (cid, score) in enumerate(lexical):
-            s, d, _ = out.get(cid, (0.0, None, None))
-            out[cid] = (s + wl / (self.rrf_k + rank + 1), d, score)
-        for rank, (cid, score) in enumerate(dense):
-            s, _, lx = out.get(cid, (0.0, None, None))
-            out[cid] = (s + wd / (self.rrf_k + rank + 1), score, lx)
-        if mode == "bm25":
-            return {c: v for c, v in out.items() if v[2] is not None}
-        if mode == "dense":
-            return {c: v for c, v in out.items() if v[1] is not None}
+    def _fuse(self, runs: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> dict[str, _Fused]:
+        """Weighted reciprocal rank over the channels' ranked candidates; each channel's own score kept."""
+        out: dict[str, _Fused] = {}
+        for name, hits in runs.items():
+            w = weights.get(name, 0.0)
+            for rank, (cid, score) in enumerate(hits):
+                f = out.setdefault(cid, _Fused())
+                f.score += w / (self.rrf_k + rank + 1)
+                if name == BM25:
+                    f.lexical = score
+                elif name == MINILM:
+                    f.dense = score
+                else:
+                    f.multilingual = score
         return out

@@ -1,4 +1,4 @@
-"""The retriever contract: every retriever (hybrid, bm25, dense, naive) on the toy index (fast tier)
+"""The retriever contract: every retriever (hybrid, bm25, dense, multilingual, naive) on the toy index (fast tier)
 and on the real one (full tier) finds the probe passage, ranks best first, respects `k` and the kind
 and document filters, returns the same ids every time and nothing from an empty index."""
 
@@ -14,7 +14,7 @@ from assistant.pipeline import Assistant
 from assistant.retrieve.naive import TOP_K, NaiveRetriever
 from tests.conftest import ContractCorpus
 
-RETRIEVERS = ("hybrid", "bm25", "dense", "naive")
+RETRIEVERS = ("hybrid", "bm25", "dense", "multilingual", "naive")
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """A small deterministic embedder for the fast test tier: hashed word and character n-grams.
 
 It has the methods of the real `assistant.index.embeddings.Embedder` that the index, retrieval and
-answering call (`embed`, `embed_query`, `embed_with_sentences`, `dimension`, `max_tokens`,
-`model_name`, `clear_cache`), so the same code paths run in milliseconds and without the model.
+answering call (`embed`, `embed_passages`, `embed_query`, `embed_with_sentences`, `dimension`,
+`max_tokens`, `model_name`, `clear_cache`), so the same code paths run in milliseconds and without
+the model. `ToyMultilingualEmbedder` stands in for the multilingual model the same way.
 Texts that share words (or word stems, through character trigrams) get a high cosine; unrelated
 texts get a cosine near zero. Hashing uses blake2b, never Python's salted `hash()`, so vectors are
 the same in every process.
@@ -69,6 +70,9 @@ class HashEmbedder:
             progress(len(texts))
         return out
 
+    def embed_passages(self, texts: list[str], progress: Any = None) -> np.ndarray:
+        return self.embed(texts, progress)
+
     def embed_with_sentences(
         self, texts: list[str], spans: list[list[tuple[int, int]]], progress: Any = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -94,3 +98,26 @@ class HashEmbedder:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+
+
+ML_MODEL_NAME = "toy-multilingual-384"
+# Spanish words of the toy corpus's subjects, read as their English translation: the toy's "vector
+# space" puts "gasoductos" where "pipelines" is, as a multilingual model does. None of these words is
+# in the Spanish glossary (assistant/retrieve/data/glossary_es.json), so only this channel links them.
+TOY_TRANSLATIONS = {
+    "gasoductos": "pipelines", "gasoducto": "pipeline", "cruzan": "crosses", "cruza": "crosses",
+    "quesos": "cheese", "toneladas": "tonnes", "puntos": "points",
+}
+
+
+class ToyMultilingualEmbedder(HashEmbedder):
+    """The fast tier's multilingual channel: hashed n-grams of the text with a few Spanish words
+    (`TOY_TRANSLATIONS`) replaced by their English translation, so a Spanish question about the
+    toy corpus lands near its English passage."""
+
+    def __init__(self, model_name: str = ML_MODEL_NAME, batch_size: int = 32):
+        super().__init__(model_name, batch_size)
+
+    def _vector(self, text: str) -> np.ndarray:
+        words = [TOY_TRANSLATIONS.get(w, w) for w in _WORD.findall(_fold(text))]
+        return super()._vector(" ".join(words))
