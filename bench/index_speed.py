@@ -1,4 +1,4 @@
-"""Indexing speed of the full corpus against the embedding floor.
+"""Indexing speed of the full corpus against the embedding floor of its two models.
 
     .venv/bin/python bench/index_speed.py [--mirror ../shared/corpus] [--keep DIR] [--profile] [--also MODEL]
     .venv/bin/python bench/index_speed.py --existing DIR      # paired comparison only, on a built index
@@ -10,7 +10,9 @@ corpus fetch --mirror` does), builds a fresh index with the model already loaded
   store, write), in wall time and in CPU time of this process;
 - the floor: `Embedder.embed_passages` over the chunk texts the indexer embeds (every chunk except the
   lexical-only kinds, `settings.lexical_only_kinds`: the tariff lines), in the same order and batch
-  size, i.e. what the embedding model alone needs; the ratio indexing / floor (target: at most 1.5);
+  size, by each model the index embeds with (MiniLM, and `settings.multilingual_model` when the
+  multilingual channel is on), i.e. what the models alone need; the ratio indexing / (sum of the
+  floors) (target: at most 1.5);
 - the time of a no-op re-index (nothing changed) and the peak resident memory of the process;
 - with `--also MODEL` (e.g. `--also multilingual-e5-small`, repeatable): each other model's own
   floor, `embed_passages` over the same texts, and the projected ratio of an index that also embeds
@@ -22,8 +24,9 @@ move the ratio more than the code does. So a paired comparison follows: over a s
 chunks (every `--paired-every`-th), block by block in the indexer's step size and alternating the
 order, `Embedder.embed_passages` (the floor), `Embedder.embed_with_sentences` (what the indexer calls:
 passage and sentence vectors from one forward pass) and the Chroma upsert of the results into a
-scratch collection. Neighbours' load hits every phase alike, so these ratios say what the
-indexer's work costs beyond the model.
+scratch collection; then the multilingual model's `embed_passages` (its floor and what the indexer
+calls) and its upsert. Neighbours' load hits every phase alike, so these ratios say what the
+indexer's work costs beyond the models.
 
 `--profile` profiles a second fresh build under cProfile (CPU-time clock) and saves the functions
 that dominate to bench/results/index_profile.txt. Figures go to bench/results/index_speed.json
@@ -127,16 +130,21 @@ def spans_for(batch: list) -> list[list[tuple[int, int]]]:
     return out
 
 
-def paired(chunks: list, embedder: Any, model: str, every: int) -> dict[str, Any]:
-    """Floor vs the indexer's per-block work on the same sample, interleaved block by block."""
+def paired(chunks: list, embedder: Any, model: str, every: int, multilingual: Any = None) -> dict[str, Any]:
+    """Floors vs the indexer's per-block work on the same sample, interleaved block by block."""
     from assistant.index.vectors import VectorStore, make_client
 
     sample = chunks[::every]
     step = embedder.batch_size * UPSERT_STEP_BATCHES
-    clocks = {name: Clock() for name in ("floor_embed", "embed_with_sentences", "chroma_upsert")}
+    names = ["floor_embed", "embed_with_sentences", "chroma_upsert"]
+    if multilingual is not None:
+        names += ["multilingual_embed", "multilingual_upsert"]
+    clocks = {name: Clock() for name in names}
     scratch = Path(tempfile.mkdtemp(prefix="usmca-paired-"))
     try:
-        store = VectorStore(make_client(scratch), model, namespace="bench-scratch")
+        client = make_client(scratch)
+        store = VectorStore(client, model, namespace="bench-scratch")
+        ml_store = VectorStore(client, multilingual.name, namespace="bench-scratch-ml") if multilingual else None
         for n, i in enumerate(range(0, len(sample), step)):
             block = sample[i : i + step]
             texts, spans = [c.search_text for c in block], spans_for(block)
@@ -157,6 +165,12 @@ def paired(chunks: list, embedder: Any, model: str, every: int) -> dict[str, Any
             with clocks["chroma_upsert"]:
                 store.upsert([c.id for c in block], result["vecs"], [c.text for c in block],
                              [c.to_metadata() for c in block])
+            if ml_store is not None:
+                with clocks["multilingual_embed"]:
+                    ml_vecs = multilingual.embed_passages(texts)
+                with clocks["multilingual_upsert"]:
+                    ml_store.upsert([c.id for c in block], ml_vecs, [c.text for c in block],
+                                    [c.to_metadata() for c in block])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     floor_c = clocks["floor_embed"]
@@ -169,6 +183,11 @@ def paired(chunks: list, embedder: Any, model: str, every: int) -> dict[str, Any
     out["ratio_with_sentences_to_floor_cpu"] = round(ws.cpu / floor_c.cpu, 3)
     out["ratio_with_sentences_plus_upsert_to_floor_wall"] = round((ws.wall + up.wall) / floor_c.wall, 3)
     out["ratio_with_sentences_plus_upsert_to_floor_cpu"] = round((ws.cpu + up.cpu) / floor_c.cpu, 3)
+    if multilingual is not None:
+        me, mu = clocks["multilingual_embed"], clocks["multilingual_upsert"]
+        out["ratio_both_models_to_floors_wall"] = round(
+            (ws.wall + up.wall + me.wall + mu.wall) / (floor_c.wall + me.wall), 3)
+        out["ratio_both_models_to_floors_cpu"] = round((ws.cpu + up.cpu + me.cpu + mu.cpu) / (floor_c.cpu + me.cpu), 3)
     return out
 
 
@@ -184,6 +203,17 @@ def model_floor(name: str, texts: list[str], batch_size: int) -> dict[str, Any]:
         other.embed_passages(texts)
     return {"model": other.name, "load_s": round(load_s, 2), "wall_s": round(c.wall, 2), "cpu_s": round(c.cpu, 2),
             "passages_per_s": round(len(texts) / c.wall, 1) if c.wall else None}
+
+
+def multilingual_model(settings: Settings) -> Any:
+    """The multilingual channel's model, loaded and warmed up (None when the channel is off)."""
+    from assistant.index.embeddings import get_embedder
+
+    if not settings.multilingual_model:
+        return None
+    ml = get_embedder(settings.multilingual_model, settings.embedding_batch_size)
+    ml.embed_passages(["warm-up text for the model"] * 4)
+    return ml
 
 
 def profile_build(mirror: Path, top: int = 30) -> str:
@@ -208,12 +238,16 @@ def profile_build(mirror: Path, top: int = 30) -> str:
 
 def print_paired(p: dict[str, Any]) -> None:
     print(f"paired sample: {p['sample_chunks']} chunks (every {p['every']}th), blocks of {p['step']}, alternating")
-    for name in ("floor_embed", "embed_with_sentences", "chroma_upsert"):
-        print(f"  {name:<22} wall {p[f'{name}_wall_s']:8.1f} s   cpu {p[f'{name}_cpu_s']:8.1f} s")
+    for name in ("floor_embed", "embed_with_sentences", "chroma_upsert", "multilingual_embed", "multilingual_upsert"):
+        if f"{name}_wall_s" in p:
+            print(f"  {name:<22} wall {p[f'{name}_wall_s']:8.1f} s   cpu {p[f'{name}_cpu_s']:8.1f} s")
     print(f"  embed_with_sentences / floor          wall {p['ratio_with_sentences_to_floor_wall']:.2f}  "
           f"cpu {p['ratio_with_sentences_to_floor_cpu']:.2f}")
     print(f"  (embed_with_sentences + upsert) / floor  wall {p['ratio_with_sentences_plus_upsert_to_floor_wall']:.2f}  "
           f"cpu {p['ratio_with_sentences_plus_upsert_to_floor_cpu']:.2f}")
+    if "ratio_both_models_to_floors_wall" in p:
+        print(f"  both models: (MiniLM embed_with_sentences + upsert + multilingual embed + upsert) / (both floors)"
+              f"  wall {p['ratio_both_models_to_floors_wall']:.2f}  cpu {p['ratio_both_models_to_floors_cpu']:.2f}")
 
 
 def main() -> None:
@@ -239,9 +273,10 @@ def main() -> None:
         settings = settings_for(args.existing)
         embedder = get_embedder(settings.embedding_model, settings.embedding_batch_size)
         embedder.embed_passages(["warm-up text for the model"] * settings.embedding_batch_size)
+        ml = multilingual_model(settings)
         chunks = embedded_only(indexed_chunks(settings), settings)
         result["chunks_embedded"] = len(chunks)
-        result["paired"] = paired(chunks, embedder, settings.embedding_model, max(args.paired_every, 1))
+        result["paired"] = paired(chunks, embedder, settings.embedding_model, max(args.paired_every, 1), ml)
         result["machine_after"] = machine()
         path = write_results("index_speed_paired", result)
         print_paired(result["paired"])
@@ -257,6 +292,9 @@ def main() -> None:
         embedder = get_embedder(settings.embedding_model, settings.embedding_batch_size)
         model_load_s = time.perf_counter() - t
         embedder.embed_passages(["warm-up text for the model"] * settings.embedding_batch_size)
+        t = time.perf_counter()
+        ml = multilingual_model(settings)
+        model_load_s += time.perf_counter() - t
         rss_model = peak_rss_mb()
 
         with Clock() as build:
@@ -270,11 +308,15 @@ def main() -> None:
         texts = [c.search_text for c in chunks]
         with Clock() as floor:
             embedder.embed_passages(texts)
+        ml_floor = Clock()
+        if ml is not None:
+            with ml_floor:
+                ml.embed_passages(texts)
         other_floors = {name: model_floor(name, texts, settings.embedding_batch_size) for name in args.also}
         with Clock() as noop_clock:
             noop = Indexer(settings).run()
         if args.paired_every > 0:
-            result["paired"] = paired(chunks, embedder, settings.embedding_model, args.paired_every)
+            result["paired"] = paired(chunks, embedder, settings.embedding_model, args.paired_every, ml)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -284,9 +326,10 @@ def main() -> None:
     by_kind: dict[str, int] = {}
     for c in all_chunks:
         by_kind[c.kind] = by_kind.get(c.kind, 0) + 1
-    ratio = build.wall / floor.wall
+    floors_wall, floors_cpu = floor.wall + ml_floor.wall, floor.cpu + ml_floor.cpu
+    ratio = build.wall / floors_wall
     others = sum(f["wall_s"] for f in other_floors.values())
-    projected = round((build.wall + others) / (floor.wall + others), 3) if other_floors else None
+    projected = round((build.wall + others) / (floors_wall + others), 3) if other_floors else None
     result.update({
         "machine_after": machine(),
         "documents": len(report.indexed),
@@ -304,9 +347,15 @@ def main() -> None:
         "floor_embed_s": round(floor.wall, 2),
         "floor_embed_cpu_s": round(floor.cpu, 2),
         "floor_chunks_per_s": round(len(texts) / floor.wall, 1) if texts else None,
-        "ratio_index_to_floor": round(ratio, 3),
-        "ratio_index_to_floor_cpu": round(build.cpu / floor.cpu, 3) if floor.cpu else None,
+        "multilingual_model": ml.name if ml is not None else None,
+        "multilingual_floor_embed_s": round(ml_floor.wall, 2),
+        "multilingual_floor_embed_cpu_s": round(ml_floor.cpu, 2),
+        "chunks_embedded_multilingual": report.chunks_embedded_multilingual,
+        "ratio_index_to_floor": round(ratio, 3),  # over the sum of both models' floors
+        "ratio_index_to_floor_cpu": round(build.cpu / floors_cpu, 3) if floors_cpu else None,
         "ratio_embed_stage_to_floor": round(report.seconds.get("embed", 0) / floor.wall, 3),
+        "ratio_multilingual_stage_to_floor": (round(report.seconds.get("embed_multilingual", 0) / ml_floor.wall, 3)
+                                              if ml_floor.wall else None),
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio <= TARGET_RATIO,
         "other_floors": other_floors,
@@ -332,7 +381,10 @@ def main() -> None:
     print(f"index (fresh)         {build.wall:8.1f} s  = {n / build.wall:6.1f} chunks/s  (cpu {build.cpu:.1f} s)  "
           f"stages {stages}")
     print(f"floor: embed()        {floor.wall:8.1f} s  = {result['floor_chunks_per_s']} chunks/s  (cpu {floor.cpu:.1f} s)")
-    print(f"ratio index / floor   {ratio:8.2f}   wall (cpu {result['ratio_index_to_floor_cpu']}); target <= "
+    if ml is not None:
+        print(f"floor: {ml.name:<14} {ml_floor.wall:8.1f} s  = {len(texts) / ml_floor.wall:.1f} chunks/s  "
+              f"(cpu {ml_floor.cpu:.1f} s)")
+    print(f"ratio index / floors  {ratio:8.2f}   wall (cpu {result['ratio_index_to_floor_cpu']}); target <= "
           f"{TARGET_RATIO}: {'met' if result['meets_target'] else 'NOT met'}")
     for name, f in other_floors.items():
         print(f"floor: {name:<14} {f['wall_s']:8.1f} s  = {f['passages_per_s']} chunks/s  (cpu {f['cpu_s']:.1f} s, "

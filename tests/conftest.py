@@ -232,7 +232,8 @@ def fast_multilingual() -> ToyMultilingualEmbedder:
 def fast_tier_settings(tmp: Path, corpus: Path, **kw: Any) -> Settings:
     """Settings of a toy index: the toy registry and the two toy models' names."""
     kw.setdefault("registry_file", TOY_REGISTRY)
-    return make_settings(tmp, corpus, embedding_model=MODEL_NAME, multilingual_model=ML_MODEL_NAME, **kw)
+    kw.setdefault("multilingual_model", ML_MODEL_NAME)
+    return make_settings(tmp, corpus, embedding_model=MODEL_NAME, **kw)
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,7 @@ def assert_old_or_new_and_answering(settings, v1: dict, v2: dict) -> None:
     assert state["chunk_ids"] == state["manifest_ids"]
     assert sorted(state["bm25_ids"]) == sorted(state["manifest_ids"])
     assert state["manifest_ids"] <= state["chroma_ids"], "no committed chunk may lose its vector"
+    assert state["manifest_ids"] <= state["multilingual_ids"], "nor its multilingual vector"
     answer = Assistant(settings).ask("When do the parties meet for the joint review?")
     assert not answer.abstained and answer.citations
     assert answer.citations[0].document_id == "review.pdf"
@@ -87,7 +88,7 @@ def converge_and_compare(settings, clean: dict) -> None:
     assert report.ok, report.errors
     state = index_state(settings)
     assert_consistent(state)
-    for key in ("documents", "manifest_ids", "chroma_ids"):
+    for key in ("documents", "manifest_ids", "chroma_ids", "multilingual_ids"):
         assert state[key] == clean[key], key
     assert sorted(state["bm25_ids"]) == sorted(clean["bm25_ids"])
     health = Indexer(settings).check()
@@ -129,7 +130,9 @@ def test_a_run_that_fails_midway_in_process_leaves_the_old_index(v1_index, clean
     converge_and_compare(settings, clean_v2)
 
 
-@pytest.mark.parametrize("point", ["journaled", "upsert_batch", "upserted", "generation", "committed", "cleaned"])
+@pytest.mark.parametrize(
+    "point", ["journaled", "upsert_batch", "multilingual_batch", "upserted", "generation", "committed", "cleaned"]
+)
 def test_sigkill_at_each_stage_then_converge(point, v1_index, clean_v2, tmp_path):
     settings, v1 = v1_index
     to_v2(Path(settings.corpus_dirs[0]))
@@ -150,6 +153,9 @@ def test_sigkill_at_each_stage_then_converge(point, v1_index, clean_v2, tmp_path
     if point == "upsert_batch":  # killed after the first of several upsert steps
         assert 0 < len(state["chroma_ids"] - v1["chroma_ids"]) < TARIFF_SECTIONS
         assert "orphan-vectors" in health.codes()
+    if point == "multilingual_batch":  # MiniLM's vectors all written, the multilingual ones in part
+        assert len(state["chroma_ids"] - v1["chroma_ids"]) >= TARIFF_SECTIONS
+        assert 0 < len(state["multilingual_ids"] - v1["multilingual_ids"]) < TARIFF_SECTIONS
 
     converge_and_compare(settings, clean_v2)
 
@@ -284,9 +290,10 @@ def test_doctor_re_embeds_a_lost_vector_store(v1_index):
     assert not Assistant(settings).ask("When do the parties meet for the joint review?").abstained  # BM25 still answers
     health = Indexer(settings).repair()
     assert health.ok and any("embedded" in note for note in health.repaired)
+    assert any("multilingual" in note for note in health.repaired)
     state = index_state(settings)
     assert_consistent(state)
-    assert state["chroma_ids"] == v1["chroma_ids"]
+    assert state["chroma_ids"] == v1["chroma_ids"] and state["multilingual_ids"] == v1["multilingual_ids"]
 
 
 def test_partial_index_run_over_a_corrupt_generation_keeps_every_document(v1_index):

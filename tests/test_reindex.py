@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from assistant.index import store
 from assistant.index.indexer import Indexer
-from assistant.index.vectors import VectorStore, make_client
+from assistant.index.vectors import VectorStore, make_client, multilingual_store
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 
@@ -157,16 +157,27 @@ def vector_store(settings: Settings) -> VectorStore:
     return VectorStore(client, settings.embedding_model)
 
 
+def multilingual_vector_store(settings: Settings) -> VectorStore | None:
+    """The multilingual channel's collection (None when the channel is off)."""
+    if not settings.multilingual_model:
+        return None
+    client = make_client(settings.index_dir, settings.chroma_host, settings.chroma_port)
+    return multilingual_store(client, settings.multilingual_model)
+
+
 def index_state(settings: Settings) -> dict:
-    """What must agree after every run: manifest, doc store, BM25 and Chroma ids."""
+    """What must agree after every run: manifest, doc store, BM25 and both Chroma collections' ids."""
     manifest = store.read_manifest(settings.index_dir)
     snap = store.load_snapshot(settings.index_dir)
+    ml = multilingual_vector_store(settings)
     return {
         "documents": {d: (m["sha256"], tuple(m["chunk_ids"])) for d, m in manifest["documents"].items()},
         "manifest_ids": store.manifest_chunk_ids(manifest),
         "chunk_ids": set(snap.chunks),
         "bm25_ids": list(snap.lexical.ids),
         "chroma_ids": vector_store(settings).all_ids(),
+        "multilingual_ids": ml.all_ids() if ml is not None else None,
+        "multilingual_listed": bool(ml is not None and manifest.get("multilingual_collection") == ml.name),
         "generation": manifest["generation"],
     }
 
@@ -176,6 +187,9 @@ def assert_consistent(state: dict) -> None:
     assert state["chunk_ids"] == ids
     assert sorted(state["bm25_ids"]) == sorted(ids), "BM25 must hold each chunk exactly once"
     assert state["chroma_ids"] == ids, "Chroma must hold exactly the indexed chunks"
+    if state["multilingual_ids"] is not None:
+        assert state["multilingual_listed"], "the manifest lists the multilingual collection"
+        assert state["multilingual_ids"] == ids, "so does the multilingual collection"
 
 
 def bm25_ids(settings: Settings, query: str) -> set[str]:
