@@ -58,10 +58,8 @@ from assistant.domain import Answer, Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder, get_embedder
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore, make_client, multilingual_store
-from assistant.retrieve.analysis import QueryAnalysis, analyze
+from assistant.retrieve.analysis import QueryAnalysis, analyze_question
 from assistant.retrieve.hybrid import HybridRetriever, Query, Retrieval
-from assistant.retrieve.language import detect_language
-from assistant.retrieve.translate import GLOSSED, english_gloss
 from assistant.settings import Settings, get_settings
 
 History = list[tuple[str, str]]
@@ -186,10 +184,7 @@ class Assistant:
     def analyze(self, question: str, standalone: str | None = None) -> QueryAnalysis:
         """The one analysis of a question: language (py3langid, `retrieve.language`), English
         wording (a Spanish question's gloss), slot, scope, identifiers, concepts, parts."""
-        text = (standalone or question).strip()
-        language = detect_language(text)
-        english = english_gloss(text) if language in GLOSSED else None
-        return analyze(question, standalone=text, language=language, english=english or None)
+        return analyze_question(question, standalone)
 
     # ---- answering ------------------------------------------------------------------------
 

@@ -1,39 +1,36 @@
-"""Embedders compared on the tuning sets: BM25, MiniLM, multilingual e5, and their fusions.
+"""The fusion of BM25, MiniLM and the multilingual model, measured on the product's own retriever.
 
-    .venv/bin/python bench/embedders.py [--index-dir DIR] [--mirror ../shared/corpus] [--probe]
+    .venv/bin/python bench/embedders.py [--index-dir DIR] [--mirror ../shared/corpus]
 
-Builds (once) the full index of the brief + the mirror with the product's settings (MiniLM), then
-embeds the same dense passages (every chunk except the lexical-only kinds: what the indexer embeds,
-as `search_text`) with MiniLM and with e5 into in-memory matrices, timing each: the embedding floor
-of each model. Retrieval reuses `HybridRetriever.search` (BM25 with its tariff-line rule, exact
-lookup of articles/sections/items, note and brief priors, figure text) with the dense side replaced
-by exact search over those matrices, and the fusion generalised to any set of channels by weighted
-reciprocal rank: score = sum over channels of weight / (rrf_k + rank). "hybrid (product)" is the
-product's own retriever over Chroma, as a check that the re-implementation matches it.
+Builds (once) the full index of the brief + the mirror with the product's settings (both Chroma
+collections) and runs the tuning questions through `HybridRetriever.retrieve` on it, with the
+question analysed as the product does (`Assistant.analyze`: language by py3langid, the English
+gloss of a Spanish question) and the fusion's weights set per configuration. Each channel's
+candidates and each model's query vectors are computed once per question and reused across
+configurations (they do not depend on the weights), so the grid is cheap.
 
-Question sets (tuning sets only; never a sealed set): dev (../shared/eval/dev.jsonl), heldout,
-test (bench/questions/), es_twins (bench/questions/es_twins.jsonl: Spanish versions of English
-questions of those three sets, same evidence, written for this comparison), and the answerable
-items of bench/calibration_questions.jsonl, which have no evidence quotes: for them a hit is a
-passage that holds every must-mention string (a weaker proxy, reported apart).
+Configurations: each channel alone (`mode=`); the two-channel BM25 + MiniLM retriever the product
+had before the multilingual channel; the three-channel grid for English questions (rrf_k x MiniLM
+weight x multilingual weight, BM25 at 1), fitted on dev + heldout (MRR@10, then hit@5) and read on
+the others; for questions not in English, BM25's weight on the English gloss (the multilingual
+channel on the question as typed, MiniLM off, or on), fitted on es_twins (MRR@10); and the glossary
+question: the same routing without the gloss (BM25 on the question as typed, or BM25 off).
 
-Spanish questions are run three ways: as typed; as the product runs them today, through the
-glossary's English gloss (assistant/retrieve/translate.py `expand_query`) for every channel; and
-split (BM25 and MiniLM on the gloss, e5 on the question as typed). The RRF grid is fitted on dev +
-heldout (MRR@10, Spanish as typed) and read on the others. Figures go to bench/results/embedders.json;
-the passage vectors and floors are saved next to the index and reused unless `--refloor`.
+Question sets (tuning sets only, never a sealed set): dev (../shared/eval/dev.jsonl), heldout and
+tuning (bench/questions/), es_twins (Spanish versions of questions of those three sets, same
+evidence; their English twins are `twins_en`), spanish_pairs_tuning (Spanish questions with English
+twins, `pairs_en`), and the answerable items of bench/calibration_questions.jsonl (no evidence
+quotes: a hit is a passage that holds every must-mention string, a weaker proxy, reported apart).
+Figures go to bench/results/embedders.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,27 +38,31 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import DEV_SET, MIRROR, ROOT, full_corpus_settings  # noqa: E402
-from _machine import machine, ms, peak_rss_mb, write_results  # noqa: E402
+from _corpus import DEFAULT_DIR, DEV_SET, MIRROR, ROOT, full_corpus_settings  # noqa: E402
+from _machine import machine, peak_rss_mb, write_results  # noqa: E402
 
 from assistant.evaluate.metrics import EVIDENCE_DEPTH, first_hit_rank, mention_present  # noqa: E402
-from assistant.index.store import IndexReader, Snapshot  # noqa: E402
-from assistant.retrieve.hybrid import HybridRetriever, Query  # noqa: E402
+from assistant.pipeline import Assistant  # noqa: E402
+from assistant.retrieve.analysis import QueryAnalysis, analyze  # noqa: E402
+from assistant.retrieve.hybrid import BM25, MINILM, MULTILINGUAL, HybridRetriever, Query  # noqa: E402
 
-DEFAULT_DIR = Path(tempfile.gettempdir()) / "usmca-bench-embedders"
+QUESTIONS = ROOT / "bench" / "questions"
 SETS = {
     "dev": DEV_SET,
-    "heldout": ROOT / "bench" / "questions" / "heldout.jsonl",
-    "test": ROOT / "bench" / "questions" / "test.jsonl",
-    "es_twins": ROOT / "bench" / "questions" / "es_twins.jsonl",
+    "heldout": QUESTIONS / "heldout.jsonl",
+    "tuning": QUESTIONS / "tuning.jsonl",
+    "es_twins": QUESTIONS / "es_twins.jsonl",
+    "spanish_pairs": QUESTIONS / "spanish_pairs_tuning.jsonl",
     "calibration": ROOT / "bench" / "calibration_questions.jsonl",
 }
-FIT_SETS = ("dev", "heldout")
-MINILM, E5 = "minilm", "e5"
+FIT_ENGLISH = ("dev", "heldout")  # the three-channel weights
+FIT_OTHER = ("es_twins",)  # the weights for questions not in English
 GRID_K = (5, 10, 20, 60)
-GRID_MINILM = (0.0, 0.5, 1.0)
-GRID_E5 = (0.0, 0.5, 1.0, 1.5, 2.0)
-ROUTED_BM25 = (0.0, 0.25, 0.5, 1.0)  # BM25's weight for questions not in English (e5 1.5)
+GRID_MINILM = (0.0, 0.25, 0.5, 1.0)
+GRID_MULTILINGUAL = (0.5, 1.0, 1.5, 2.0, 3.0)
+GRID_OTHER_BM25 = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # with the multilingual channel at 1.5
+COLUMNS = ["dev/en", "heldout/en", "tuning/en", "calibration/en", "fit_en", "twins_en/en", "es_twins/es",
+           "pairs_en/en", "spanish_pairs/es", "heldout/es", "tuning/es"]
 
 
 # ---- questions ------------------------------------------------------------------------------
@@ -72,34 +73,43 @@ class Item:
     set: str
     id: str
     question: str
-    language: str
     evidence: list[str]
     mentions: list[str]
-    twin: str = ""
-    texts: dict[str, str] = field(default_factory=dict)  # variant -> text searched
+    analyses: dict[str, QueryAnalysis] = field(default_factory=dict)  # "gloss" (the product), "typed"
+
+    @property
+    def language(self) -> str:
+        return self.analyses["gloss"].language
 
 
-def load_items() -> list[Item]:
-    from assistant.retrieve.language import detect_language
-    from assistant.retrieve.translate import expand_query
-
-    items = []
+def load_items(assistant: Assistant) -> list[Item]:
+    """Every answerable, single-turn question with evidence (or must-mention strings), analysed with
+    the glossary (the product) and without it (a question not in English searched as typed)."""
+    rows: list[tuple[str, dict[str, Any]]] = []
     for name, path in SETS.items():
         if "sealed" in path.name:  # never, whatever the table above says
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            if not r.get("answerable", True) or r.get("history"):
-                continue
-            evidence, mentions = list(r.get("evidence") or []), list(r.get("must_mention") or [])
-            if not evidence and not mentions:
-                continue
-            q = r["question"]
-            it = Item(name, r["id"], q, detect_language(q), evidence, mentions, r.get("twin", ""))
-            it.texts = {"typed": q, "gloss": expand_query(q)}
-            items.append(it)
+            if line.strip():
+                rows.append((name, json.loads(line)))
+    by_id = {r["id"]: r for name, r in rows if name in ("dev", "heldout", "tuning")}
+    items = []
+    for name, r in rows:
+        if not r.get("answerable", True) or r.get("history"):
+            continue
+        evidence, mentions = list(r.get("evidence") or []), list(r.get("must_mention") or [])
+        if not evidence and not mentions:
+            continue
+        items.append(Item(name, r["id"], r["question"], evidence, mentions))
+        if name == "es_twins" and r.get("twin") in by_id:
+            items.append(Item("twins_en", r["twin"], by_id[r["twin"]]["question"], evidence, mentions))
+        if name == "spanish_pairs" and r.get("twin"):
+            items.append(Item("pairs_en", r["id"], r["twin"], evidence, mentions))
+    for it in items:
+        product = assistant.analyze(it.question)
+        it.analyses["gloss"] = product
+        it.analyses["typed"] = product if product.language == "en" else analyze(
+            it.question, language=product.language)
     return items
 
 
@@ -122,293 +132,220 @@ def scores(ranks: list[int | None]) -> dict[str, float | int | None]:
     }
 
 
-# ---- dense channels over in-memory matrices -------------------------------------------------
+# ---- the product's retriever, its channels' work memoized -------------------------------------
 
 
-class DenseMatrix:
-    """Exact cosine search over one model's passage vectors, with the retriever's kind and
-    document filters."""
+class _Memo:
+    """An embedder whose query vectors are kept for the whole run (the product's cache is bounded)."""
 
-    def __init__(self, embedder: Any, chunks: list, vectors: np.ndarray):
+    def __init__(self, embedder: Any):
         self.embedder = embedder
-        self.ids = [c.id for c in chunks]
-        self.kinds = np.array([c.kind for c in chunks])
-        self.docs = np.array([c.document_id for c in chunks])
-        self.vectors = vectors
-        self._queries: dict[str, np.ndarray] = {}
+        self.vectors: dict[str, np.ndarray] = {}
 
-    def query_vector(self, text: str) -> np.ndarray:
-        if text not in self._queries:
-            self._queries[text] = self.embedder.embed_query(text)
-        return self._queries[text]
-
-    def search(self, text: str, n: int, kinds: set[str] | None, documents: set[str] | None) -> list[tuple[str, float]]:
-        sims = self.vectors @ self.query_vector(text)
-        mask = np.ones(len(self.ids), dtype=bool)
-        if kinds:
-            mask &= np.isin(self.kinds, sorted(kinds))
-        if documents:
-            mask &= np.isin(self.docs, sorted(documents))
-        sims = np.where(mask, sims, -np.inf)
-        top = np.argsort(-sims, kind="stable")[:n]
-        return [(self.ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
+    def embed_query(self, text: str) -> np.ndarray:
+        if text not in self.vectors:
+            self.vectors[text] = self.embedder.embed_query(text)
+        return self.vectors[text]
 
 
-class ChannelRetriever(HybridRetriever):
-    """The product's retriever with the dense side replaced by any weighted set of channels.
+class MemoRetriever(HybridRetriever):
+    """`HybridRetriever` whose channel searches are memoized per (channel, vector, filters): the
+    fusion, priors, exact lookup and figure rules run as in the product for every configuration."""
 
-    `weights` maps "bm25" and the dense channel names to RRF weights (0 or absent: the channel is
-    off); `dense_text` gives each dense channel the text it embeds (default: the query's text)."""
+    def __init__(self, base: HybridRetriever):
+        self.__dict__.update(base.__dict__)
+        self.embedder = _Memo(base.embedder)
+        if base.multilingual_embedder is not None:
+            self.multilingual_embedder = _Memo(base.multilingual_embedder)
+        self._dense_memo: dict[tuple, list[tuple[str, float]]] = {}
+        self._lexical_memo: dict[tuple, list[tuple[str, float]]] = {}
+        self.force_two_channels = False
+        self._patched = ""
 
-    def __init__(self, reader: IndexReader, channels: dict[str, DenseMatrix], **kw: Any):
-        super().__init__(reader, vectors=None, embedder=None, **kw)  # type: ignore[arg-type]
-        self.channels = channels
-        self.weights: dict[str, float] = {"bm25": 1.0}
-        self.dense_text: dict[str, str] = {}
-        self._runs: dict[str, list[tuple[str, float]]] = {}
+    def multilingual_ready(self, snap: Any) -> bool:
+        return not self.force_two_channels and super().multilingual_ready(snap)
 
-    def _dense(self, q: Query, snap: Snapshot, kinds: set[str] | None) -> list[tuple[str, float]]:
-        self._runs = {}
-        for name, m in self.channels.items():
-            if self.weights.get(name, 0.0) > 0:
-                hits = m.search(self.dense_text.get(name, q.text), self.dense_candidates, kinds, q.documents)
-                self._runs[name] = [(cid, s) for cid, s in hits if cid in snap.chunks]
-        return next(iter(self._runs.values()), [])
+    def retrieve(self, q: Query):  # type: ignore[override]
+        snap = self.reader.snapshot()
+        if self._patched != snap.generation:
+            search = snap.lexical.search
 
-    def _fuse(self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]], mode: str
-              ) -> dict[str, tuple[float, float | None, float | None]]:
-        out: dict[str, tuple[float, float | None, float | None]] = {}
-        runs = [("bm25", lexical), *self._runs.items()]
-        for name, hits in runs:
-            w = self.weights.get(name, 0.0)
-            if w <= 0:
-                continue
-            for rank, (cid, score) in enumerate(hits):
-                s, d, lx = out.get(cid, (0.0, None, None))
-                if name == "bm25":
-                    lx = score
-                elif d is None:
-                    d = score
-                out[cid] = (s + w / (self.rrf_k + rank + 1), d, lx)
-        return out
+            def memo_search(text: str, n: int, mask: Any = None) -> list[tuple[str, float]]:
+                key = (text, n, None if mask is None else mask.tobytes())
+                if key not in self._lexical_memo:
+                    self._lexical_memo[key] = search(text, n, mask)
+                return self._lexical_memo[key]
 
+            snap.lexical.search = memo_search  # type: ignore[method-assign]
+            self._patched = snap.generation
+        return super().retrieve(q)
 
-# ---- runs -----------------------------------------------------------------------------------
+    def _dense(self, store: Any, vec: np.ndarray, q: Query, snap: Any, kinds: set[str] | None):  # type: ignore[override]
+        key = (store.name, vec.tobytes(), tuple(sorted(kinds or ())), tuple(sorted(q.documents or ())))
+        if key not in self._dense_memo:
+            self._dense_memo[key] = super()._dense(store, vec, q, snap, kinds)
+        return self._dense_memo[key]
 
 
 @dataclass
 class Config:
     label: str
-    weights: dict[str, float]
-    rrf_k: int
-    spanish: str = "typed"  # typed | gloss | split
-    other_weights: dict[str, float] | None = None  # for questions not in English (default: `weights`)
+    mode: str = "hybrid"
+    rrf_k: int = 5
+    english: dict[str, float] = field(default_factory=dict)
+    other: dict[str, float] = field(default_factory=dict)
+    two_channels: bool = False
+    other_analysis: str = "gloss"  # gloss (the product) | typed (no glossary)
 
 
-def run(retriever: ChannelRetriever, items: list[Item], cfg: Config) -> dict[str, int | None]:
-    retriever.rrf_k = cfg.rrf_k
+def run(r: MemoRetriever, items: list[Item], cfg: Config) -> dict[str, int | None]:
+    r.rrf_k = cfg.rrf_k
+    r.english_weights = cfg.english
+    r.other_language_weights = cfg.other
+    r.force_two_channels = cfg.two_channels
     out: dict[str, int | None] = {}
     for it in items:
-        retriever.weights = cfg.other_weights if cfg.other_weights and it.language != "en" else cfg.weights
-        variant = "typed" if cfg.spanish == "split" else cfg.spanish
-        text = it.texts[variant] if it.language != "en" else it.question
-        retriever.dense_text = {}
-        if cfg.spanish == "split" and it.language != "en":
-            retriever.dense_text = {MINILM: it.texts["gloss"], E5: it.question}
-            text = it.texts["gloss"]
-        hits = retriever.search(Query(text, k=EVIDENCE_DEPTH))
-        out[f"{it.set}/{it.id}"] = first_rank([h.chunk.text for h in hits], it)
+        a = it.analyses[cfg.other_analysis if it.language != "en" else "gloss"]
+        ret = r.retrieve(Query.of(a, EVIDENCE_DEPTH, mode=cfg.mode))
+        out[f"{it.set}/{it.id}"] = first_rank([sc.chunk.text for sc in ret.chunks], it)
     return out
 
 
 def summarize(items: list[Item], ranks: dict[str, int | None]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in SETS:
-        for lang in ("en", "es"):
-            rs = [ranks[f"{it.set}/{it.id}"] for it in items if it.set == name and it.language == lang]
-            if rs:
-                out[f"{name}/{lang}"] = scores(rs)
-    twins = {it.twin for it in items if it.twin}
-    rs = [ranks[f"{it.set}/{it.id}"] for it in items if it.id in twins and it.set != "es_twins"]
-    if rs:
-        out["twins_en/en"] = scores(rs)
-    fit = [ranks[f"{it.set}/{it.id}"] for it in items if it.set in FIT_SETS]
-    out["fit(dev+heldout)"] = scores(fit)
-    spanish = [ranks[f"{it.set}/{it.id}"] for it in items if it.language == "es" and it.evidence]
-    out["all_es_with_evidence"] = scores(spanish)
-    return out
+    groups: dict[str, list[int | None]] = {}
+    for it in items:
+        rank = ranks[f"{it.set}/{it.id}"]
+        lang = "en" if it.language == "en" else "es"
+        groups.setdefault(f"{it.set}/{lang}", []).append(rank)
+        if it.set in FIT_ENGLISH and lang == "en":
+            groups.setdefault("fit_en", []).append(rank)
+        if it.set in FIT_OTHER and lang != "en":
+            groups.setdefault("fit_other", []).append(rank)
+    return {g: scores(rs) for g, rs in groups.items()}
 
 
-def table(rows: dict[str, dict[str, Any]], columns: list[str], metric: str) -> str:
-    head = "| configuration | " + " | ".join(columns) + " |"
-    lines = [head, "| --- |" + " ---: |" * len(columns)]
+def table(rows: dict[str, dict[str, Any]], metric: str) -> str:
+    cols = [c for c in COLUMNS if any(c in s for s in rows.values())]
+    lines = ["| configuration | " + " | ".join(cols) + " |", "| --- |" + " ---: |" * len(cols)]
     for label, summ in rows.items():
-        cells = []
-        for c in columns:
-            s = summ.get(c)
-            cells.append("-" if not s or s[metric] is None else f"{s[metric]:.3f}")
+        cells = ["-" if not summ.get(c) or summ[c][metric] is None else f"{summ[c][metric]:.3f}" for c in cols]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def timed_embedding(embedder: Any, texts: list[str]) -> tuple[np.ndarray, float, float]:
-    t, c = time.perf_counter(), time.process_time()
-    vecs = embedder.embed_passages(texts)
-    return vecs, time.perf_counter() - t, time.process_time() - c
-
-
-def query_latency(embedder: Any, questions: list[str]) -> dict[str, float]:
-    embedder.clear_cache()
-    xs = []
-    for q in questions:
-        t = time.perf_counter()
-        embedder.embed_query(q)
-        xs.append(time.perf_counter() - t)
-    embedder.clear_cache()
-    xs.sort()
-    return {"n": len(xs), "p50_ms": ms(xs[len(xs) // 2]), "p95_ms": ms(xs[int(0.95 * (len(xs) - 1))])}
+def best(grid: list[dict[str, Any]], group: str) -> dict[str, Any]:
+    return max(grid, key=lambda g: (g["summary"][group]["mrr_at_10"], g["summary"][group]["hit_at_5"]))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mirror", type=Path, default=MIRROR)
     ap.add_argument("--index-dir", type=Path, default=DEFAULT_DIR, help="folder holding (or to hold) the index")
-    ap.add_argument("--refloor", action="store_true",
-                    help="embed the passages again (else vectors and floors saved by an earlier run are reused)")
     args = ap.parse_args()
-
-    from assistant.index.embeddings import get_embedder
-    from assistant.index.vectors import VectorStore, make_client
 
     before = machine()
     settings = full_corpus_settings(args.index_dir, mirror=args.mirror)
-    reader = IndexReader(settings.index_dir)
-    snap = reader.snapshot()
-    lexical_only = set(settings.lexical_only_kinds)
-    order = [snap.chunks[cid] for cid in snap.lexical.ids]
-    dense_chunks = [c for c in order if c.kind not in lexical_only]
-    texts = [c.search_text for c in dense_chunks]
-    print(f"index: {len(snap.chunks)} passages, {len(dense_chunks)} embedded (lexical-only: {sorted(lexical_only)})")
+    assistant = Assistant(settings)
+    retriever = MemoRetriever(assistant.retriever)
+    snap = retriever.reader.snapshot()
+    if not retriever.multilingual_ready(snap):
+        raise SystemExit(f"the index in {settings.index_dir} has no multilingual collection: run "
+                         "`usmca-assistant index` on it with ASSISTANT_MULTILINGUAL_MODEL set")
+    t0 = time.perf_counter()
+    items = load_items(assistant)
+    print(f"{len(items)} questions analysed in {time.perf_counter() - t0:.1f} s; index {len(snap.chunks)} passages")
 
-    embedders = {MINILM: get_embedder(settings.embedding_model, settings.embedding_batch_size),
-                 E5: get_embedder("multilingual-e5-small", settings.embedding_batch_size)}
-    floors: dict[str, Any] = {}
-    matrices: dict[str, DenseMatrix] = {}
-    digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
-    for name, emb in embedders.items():
-        cache = args.index_dir / f"vectors-{name}-{digest}.npy"
-        if cache.exists() and not args.refloor:
-            vecs = np.load(cache)
-            floors[name] = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8"))
-            print(f"floor {name:7s} (from {cache.name}, measured {floors[name]['measured']})")
-        else:
-            emb.embed_passages(["warm-up text for the model"] * settings.embedding_batch_size)
-            vecs, wall, cpu = timed_embedding(emb, texts)
-            floors[name] = {"model": emb.name, "passages": len(texts), "characters": sum(map(len, texts)),
-                            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-                            "passages_per_s": round(len(texts) / wall, 1),
-                            "load_avg_after": [round(x, 2) for x in os.getloadavg()],
-                            "measured": time.strftime("%Y-%m-%d %H:%M")}
-            np.save(cache, vecs)
-            cache.with_suffix(".json").write_text(json.dumps(floors[name]), encoding="utf-8")
-            print(f"floor {name:7s} {wall:7.1f} s wall, {cpu:7.1f} s cpu, {len(texts) / wall:6.1f} passages/s")
-        matrices[name] = DenseMatrix(emb, dense_chunks, vecs)
-
-    items = load_items()
-    questions = [it.question for it in items]
-    for name, emb in embedders.items():
-        floors[name]["query"] = query_latency(emb, questions[:60])
-        print(f"query {name:7s} p50 {floors[name]['query']['p50_ms']} ms, p95 {floors[name]['query']['p95_ms']} ms (1 thread)")
-
-    kw = dict(dense_candidates=settings.dense_candidates, lexical_candidates=settings.lexical_candidates,
-              tariff_ratio=settings.tariff_ratio, kind_prior={"brief": settings.brief_prior} if settings.brief_prior else None,
-              note_prior=settings.note_prior)
-    retriever = ChannelRetriever(reader, matrices, **kw)
-    k0 = settings.rrf_k
+    s = settings
+    product_en = {BM25: s.lexical_weight, MINILM: s.dense_weight, MULTILINGUAL: s.multilingual_weight}
+    product_other = {BM25: s.other_language_lexical_weight, MULTILINGUAL: s.other_language_multilingual_weight}
+    base = Config("", rrf_k=s.rrf_k, english=product_en, other=product_other)
     configs = [
-        Config("BM25", {"bm25": 1.0}, k0),
-        Config("MiniLM", {MINILM: 1.0}, k0),
-        Config("e5", {E5: 1.0}, k0),
-        Config("BM25+MiniLM (today)", {"bm25": 1.0, MINILM: 1.0}, k0),
-        Config("BM25+e5", {"bm25": 1.0, E5: 1.0}, k0),
-        Config("BM25+MiniLM+e5", {"bm25": 1.0, MINILM: 1.0, E5: 1.0}, k0),
+        replace(base, label="BM25", mode=BM25),
+        replace(base, label="MiniLM", mode=MINILM),
+        replace(base, label="multilingual", mode=MULTILINGUAL),
+        replace(base, label="multilingual, no gloss", mode=MULTILINGUAL, other_analysis="typed"),
+        replace(base, label="BM25 + MiniLM (before: two channels, gloss)", two_channels=True, rrf_k=5),
+        replace(base, label="product (settings)"),
+        replace(base, label="product, MiniLM on for other languages (gloss)",
+                other={**product_other, MINILM: s.dense_weight}),
+        replace(base, label="product without glossary (BM25 on the typed question)", other_analysis="typed"),
+        replace(base, label="product without glossary, BM25 off for other languages", other_analysis="typed",
+                other={MULTILINGUAL: s.other_language_multilingual_weight}),
     ]
     results: dict[str, Any] = {}
-    all_ranks: dict[str, dict[str, int | None]] = {}
-    for spanish in ("typed", "gloss", "split"):
-        for cfg in configs:
-            if spanish == "split" and E5 not in cfg.weights:
-                continue
-            c = Config(cfg.label, cfg.weights, cfg.rrf_k, spanish)
-            label = f"{c.label} [es {spanish}]"
-            all_ranks[label] = run(retriever, items, c)
-            results[label] = summarize(items, all_ranks[label])
+    ranks: dict[str, dict[str, int | None]] = {}
+    t0 = time.perf_counter()
+    for cfg in configs:
+        ranks[cfg.label] = run(retriever, items, cfg)
+        results[cfg.label] = summarize(items, ranks[cfg.label])
+    print(f"{len(configs)} configurations in {time.perf_counter() - t0:.1f} s")
 
-    # the product's own retriever over Chroma, as a check of the re-implementation
-    product = HybridRetriever.from_settings(reader, VectorStore(make_client(settings.index_dir), settings.embedding_model),
-                                            embedders[MINILM], settings)
-    ranks = {}
-    for it in items:
-        text = it.texts["gloss"] if it.language != "en" else it.question
-        ranks[f"{it.set}/{it.id}"] = first_rank([h.chunk.text for h in product.search(Query(text, k=EVIDENCE_DEPTH))], it)
-    results["hybrid (product, Chroma) [es gloss]"] = summarize(items, ranks)
+    # the three channels for English questions: fitted on dev + heldout
+    grid_en: list[dict[str, Any]] = []
+    english_items = [it for it in items if it.language == "en"]
+    for k in GRID_K:
+        for wm in GRID_MINILM:
+            for we in GRID_MULTILINGUAL:
+                cfg = Config(f"k={k} minilm={wm} multilingual={we}", rrf_k=k,
+                             english={BM25: 1.0, MINILM: wm, MULTILINGUAL: we}, other=product_other)
+                grid_en.append({"rrf_k": k, "minilm": wm, "multilingual": we,
+                                "summary": summarize(english_items, run(retriever, english_items, cfg))})
+    fit_en = best(grid_en, "fit_en")
+    label_en = f"fitted en: k={fit_en['rrf_k']} bm25=1 minilm={fit_en['minilm']} multilingual={fit_en['multilingual']}"
+    print(f"{label_en} (fit MRR@10 {fit_en['summary']['fit_en']['mrr_at_10']})")
 
-    # grid: fitted on dev + heldout, MRR@10, Spanish as typed and split
-    grid: list[dict[str, Any]] = []
-    for spanish in ("typed", "split"):
-        for k in GRID_K:
-            for wm in GRID_MINILM:
-                for we in GRID_E5:
-                    if spanish == "split" and we == 0:
-                        continue
-                    cfg = Config(f"k={k} bm25=1 minilm={wm} e5={we}", {"bm25": 1.0, MINILM: wm, E5: we}, k, spanish)
-                    summ = summarize(items, run(retriever, items, cfg))
-                    grid.append({"rrf_k": k, "minilm": wm, "e5": we, "spanish": spanish, "summary": summ})
-    for spanish in ("typed", "split"):
-        for wm_set, name in (((0.0,), "BM25+e5"), (GRID_MINILM[1:], "BM25+MiniLM+e5")):
-            cands = [g for g in grid if g["spanish"] == spanish and g["minilm"] in wm_set and g["e5"] > 0]
-            best = max(cands, key=lambda g: (g["summary"]["fit(dev+heldout)"]["mrr_at_10"],
-                                             g["summary"]["fit(dev+heldout)"]["hit_at_5"]))
-            label = f"{name} fitted k={best['rrf_k']} minilm={best['minilm']} e5={best['e5']} [es {spanish}]"
-            results[label] = best["summary"]
-    best_today = max((g for g in grid if g["spanish"] == "typed" and g["e5"] == 0 and g["minilm"] > 0),
-                     key=lambda g: g["summary"]["fit(dev+heldout)"]["mrr_at_10"])
-    results[f"BM25+MiniLM fitted k={best_today['rrf_k']} minilm={best_today['minilm']} [es typed]"] = best_today["summary"]
+    # questions not in English: BM25's weight on the gloss, fitted on es_twins
+    spanish_items = [it for it in items if it.language != "en"]
+    grid_other: list[dict[str, Any]] = []
+    for analysis in ("gloss", "typed"):
+        for wl in GRID_OTHER_BM25:
+            for wm in (0.0, 0.5):
+                other = {BM25: wl, MULTILINGUAL: 1.5, **({MINILM: wm} if wm else {})}
+                cfg = Config(f"other: bm25={wl} minilm={wm} multilingual=1.5 [{analysis}]", rrf_k=fit_en["rrf_k"],
+                             english=product_en, other=other, other_analysis=analysis)
+                grid_other.append({"analysis": analysis, "bm25": wl, "minilm": wm, "multilingual": 1.5,
+                                   "summary": summarize(spanish_items, run(retriever, spanish_items, cfg))})
+    fit_other = best([g for g in grid_other if g["analysis"] == "gloss"], "fit_other")
+    fit_typed = best([g for g in grid_other if g["analysis"] == "typed"], "fit_other")
+    for g, name in ((fit_other, "with glossary"), (fit_typed, "without glossary")):
+        print(f"fitted other languages {name}: bm25={g['bm25']} minilm={g['minilm']} multilingual=1.5 "
+              f"(es_twins MRR@10 {g['summary']['fit_other']['mrr_at_10']})")
 
-    # questions not in English routed to other weights: MiniLM is English-only, and BM25 matches
-    # English stems; fitted on dev + heldout for English, read on every Spanish set
-    for wl in ROUTED_BM25:
-        for spanish in ("typed", "gloss"):
-            cfg = Config(f"routed: en BM25+MiniLM+e5 k=5 0.5/1.5; other BM25 {wl} + e5 1.5", {"bm25": 1.0, MINILM: 0.5, E5: 1.5},
-                         5, spanish, other_weights={"bm25": wl, E5: 1.5})
-            label = f"{cfg.label} [es {spanish}]"
-            all_ranks[label] = run(retriever, items, cfg)
-            results[label] = summarize(items, all_ranks[label])
+    fitted = Config(label_en, rrf_k=fit_en["rrf_k"],
+                    english={BM25: 1.0, MINILM: fit_en["minilm"], MULTILINGUAL: fit_en["multilingual"]},
+                    other={BM25: fit_other["bm25"], MULTILINGUAL: 1.5, **({MINILM: fit_other["minilm"]}
+                                                                             if fit_other["minilm"] else {})})
+    for cfg in (fitted, replace(fitted, label=f"{label_en}; no glossary", other_analysis="typed",
+                                other={BM25: fit_typed["bm25"], MULTILINGUAL: 1.5,
+                                       **({MINILM: fit_typed["minilm"]} if fit_typed["minilm"] else {})})):
+        ranks[cfg.label] = run(retriever, items, cfg)
+        results[cfg.label] = summarize(items, ranks[cfg.label])
 
-    columns = ["dev/en", "heldout/en", "test/en", "calibration/en", "fit(dev+heldout)", "twins_en/en",
-               "dev/es", "heldout/es", "test/es", "es_twins/es", "all_es_with_evidence"]
     out = {
         "machine_before": before,
         "machine_after": machine(),
         "peak_rss_mb": peak_rss_mb(),
         "index_dir": str(settings.index_dir),
-        "embedded_passages": len(dense_chunks),
-        "floors": floors,
-        "items": {name: {lang: sum(1 for it in items if it.set == name and it.language == lang) for lang in ("en", "es")}
-                  for name in SETS},
-        "settings": {"rrf_k": k0, "dense_candidates": settings.dense_candidates,
-                     "lexical_candidates": settings.lexical_candidates, "brief_prior": settings.brief_prior,
-                     "note_prior": settings.note_prior},
-        "fit_sets": list(FIT_SETS),
+        "items": {f"{name}/{lang}": sum(1 for it in items if it.set == name and (it.language == "en") == (lang == "en"))
+                  for name in [*SETS, "twins_en", "pairs_en"] for lang in ("en", "es")},
+        "settings": {k: getattr(s, k) for k in ("rrf_k", "lexical_weight", "dense_weight", "multilingual_weight",
+                                                 "other_language_lexical_weight", "other_language_multilingual_weight",
+                                                 "dense_weight_without_multilingual", "dense_candidates",
+                                                 "lexical_candidates", "brief_prior", "note_prior")},
+        "fit_sets": {"english": list(FIT_ENGLISH), "other_languages": list(FIT_OTHER)},
+        "fitted_english": {k: fit_en[k] for k in ("rrf_k", "minilm", "multilingual")},
+        "fitted_other": {k: fit_other[k] for k in ("bm25", "minilm", "multilingual")},
+        "fitted_other_without_glossary": {k: fit_typed[k] for k in ("bm25", "minilm", "multilingual")},
         "results": results,
-        "grid": grid,
-        "ranks": all_ranks,
+        "grid_english": grid_en,
+        "grid_other": grid_other,
+        "ranks": ranks,
     }
     path = write_results("embedders", out)
     for metric in ("hit_at_1", "hit_at_5", "mrr_at_10"):
         print(f"\n### {metric}\n")
-        print(table(results, columns, metric))
-    print("\nitems per set and language:", out["items"])
+        print(table(results, metric))
+    print("\nquestions per set and language:", {k: v for k, v in out["items"].items() if v})
     print(f"-> {path}")
 
 

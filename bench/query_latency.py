@@ -1,14 +1,16 @@
 """Query latency (warm), CLI cold start and the Streamlit app's memory, on the full corpus.
 
     .venv/bin/python bench/query_latency.py [--mirror ../shared/corpus] [--index-dir DIR]
-                                            [--questions FILE] [--cold-runs 3] [--no-app]
+                                            [--questions FILE] [--spanish FILE] [--cold-runs 3] [--no-app]
 
-1. Warm latency over the question file (default: the dev set), in one process with the model
-   loaded and one untimed warm-up question: retrieval alone (`Assistant.retrieve`) and retrieval
-   plus the extractive answer (`Assistant.ask`), p50/p95/max. The embedder's query cache is
-   emptied before every timed call, so each figure includes embedding the question (the cache
-   would otherwise make the second call on a question nearly free). Target: p95 of retrieval +
-   extractive answer under 300 ms.
+1. Warm latency over the question file (default: the dev set), in one process with both models
+   (MiniLM and the multilingual one) loaded and one untimed warm-up question: retrieval alone
+   (`Assistant.retrieve`) and retrieval plus the extractive answer (`Assistant.ask`), p50/p95/max,
+   with the retriever's per-channel times. Both embedders' query caches are emptied before every
+   timed call, so each figure includes embedding the question with each model (the cache would
+   otherwise make the second call on a question nearly free). The Spanish questions of --spanish
+   (default: the Spanish pairs tuning set) are timed the same way. Target: p95 of retrieval +
+   extractive answer at most 150 ms on a quiet machine (the load average is recorded).
    Then the sensitivity of that figure to CPU contention: the same loop with torch using its
    default thread count and one thread, each with no extra load and with one busy core (a
    spinning subprocess standing in for another user's question or an indexing run). On 2 cores,
@@ -43,7 +45,8 @@ from assistant.evaluate.metrics import percentile  # noqa: E402
 from assistant.evaluate.questions import load_questions  # noqa: E402
 from assistant.evaluate.run import WARMUP_QUESTION  # noqa: E402
 
-TARGET_P95_MS = 300.0
+TARGET_P95_MS = 150.0
+SPANISH_SET = ROOT / "bench" / "questions" / "spanish_pairs_tuning.jsonl"
 APP_QUESTION = "How much did U.S.-Mexico trade total in 2024?"
 
 
@@ -55,6 +58,13 @@ def stats(values: list[float]) -> dict[str, float | None]:
         "max": round(max(values), 1) if values else None,
         "mean": round(statistics.fmean(values), 1) if values else None,
     }
+
+
+def clear_caches(assistant: Any) -> None:
+    """Forget both models' cached question vectors: the next question is embedded afresh."""
+    assistant.embedder.clear_cache()
+    if assistant.multilingual_embedder is not None:
+        assistant.multilingual_embedder.clear_cache()
 
 
 def busy_cores(n: int) -> list[subprocess.Popen]:
@@ -75,7 +85,7 @@ def contention_matrix(assistant: Any, questions: list[str], busy: int = 1) -> li
                 try:
                     times = []
                     for q in questions:
-                        assistant.embedder.clear_cache()
+                        clear_caches(assistant)
                         t = time.perf_counter()
                         assistant.ask(q)
                         times.append(ms(time.perf_counter() - t))
@@ -89,32 +99,49 @@ def contention_matrix(assistant: Any, questions: list[str], busy: int = 1) -> li
     return rows
 
 
-def warm_latency(settings: Any, questions: list[str], matrix: bool = True) -> dict[str, Any]:
-    from assistant.pipeline import Assistant
-
-    t = time.perf_counter()
-    assistant = Assistant(settings)
-    assistant.ask(WARMUP_QUESTION)
-    startup_s = time.perf_counter() - t
-    retrieve_ms, ask_ms, stage_ms = [], [], {}
+def timed(assistant: Any, questions: list[str]) -> dict[str, Any]:
+    """Retrieval alone and retrieval + answer, each question embedded afresh by both models."""
+    retrieve_ms, ask_ms, stage_ms, channel_ms = [], [], {}, {}
     for q in questions:
-        assistant.embedder.clear_cache()
+        clear_caches(assistant)
         t = time.perf_counter()
         assistant.retrieve(q)
         retrieve_ms.append(ms(time.perf_counter() - t))
-        assistant.embedder.clear_cache()
+        for k, v in assistant.retriever.last_timings.items():
+            channel_ms.setdefault(k, []).append(v)
+        clear_caches(assistant)
         t = time.perf_counter()
         answer = assistant.ask(q)
         ask_ms.append(ms(time.perf_counter() - t))
         for k, v in answer.timings_ms.items():
             stage_ms.setdefault(k, []).append(v)
-    out = {
-        "in_process_startup_s": round(startup_s, 2),
+    return {
         "retrieve_ms": stats(retrieve_ms),
         "retrieve_and_answer_ms": stats(ask_ms),
         "answer_stages_ms_p50": {k: round(percentile(v, 50) or 0, 1) for k, v in stage_ms.items()},
-        "peak_rss_mb_in_process": peak_rss_mb(),
+        "retrieval_channels_ms": {k: {"p50": round(percentile(v, 50) or 0, 1), "p95": round(percentile(v, 95) or 0, 1)}
+                                  for k, v in channel_ms.items()},
     }
+
+
+def warm_latency(settings: Any, questions: list[str], matrix: bool = True,
+                 spanish: list[str] | None = None) -> dict[str, Any]:
+    from assistant.pipeline import Assistant
+    from assistant.retrieve.language import detect_language
+
+    t = time.perf_counter()
+    assistant = Assistant(settings)
+    detect_language("warm up the language detector")
+    assistant.ask(WARMUP_QUESTION)
+    startup_s = time.perf_counter() - t
+    out = {
+        "in_process_startup_s": round(startup_s, 2),
+        "multilingual_model": settings.multilingual_model or None,
+        **timed(assistant, questions),
+    }
+    if spanish:
+        out["spanish"] = {"questions": len(spanish), **timed(assistant, spanish)}
+    out["peak_rss_mb_in_process"] = peak_rss_mb()
     if matrix:
         out["contention"] = contention_matrix(assistant, questions)
     return out
@@ -214,6 +241,7 @@ def main() -> None:
     ap.add_argument("--mirror", type=Path, default=MIRROR)
     ap.add_argument("--index-dir", type=Path, default=DEFAULT_DIR, help="folder holding (or to hold) the index")
     ap.add_argument("--questions", type=Path, default=DEV_SET)
+    ap.add_argument("--spanish", type=Path, default=SPANISH_SET, help="Spanish questions timed apart ('' to skip)")
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--no-app", action="store_true", help="skip the Streamlit measurement")
     ap.add_argument("--no-contention", action="store_true", help="skip the thread/contention matrix")
@@ -224,9 +252,11 @@ def main() -> None:
     before = machine()
     result: dict[str, Any] = {"machine_before": before, "questions": len(questions),
                               "question_file": str(args.questions), "target_p95_ms": TARGET_P95_MS}
-    result["warm"] = warm_latency(settings, [q.question for q in questions], matrix=not args.no_contention)
+    spanish = load_questions(args.spanish)[0] if str(args.spanish) and args.spanish.is_file() else []
+    result["warm"] = warm_latency(settings, [q.question for q in questions], matrix=not args.no_contention,
+                                  spanish=[q.question for q in spanish])
     p95 = result["warm"]["retrieve_and_answer_ms"]["p95"]
-    result["meets_target"] = p95 is not None and p95 < TARGET_P95_MS
+    result["meets_target"] = p95 is not None and p95 <= TARGET_P95_MS
     result["cli_cold_start"] = cold_start(settings, args.cold_runs)
     if not args.no_app:
         result["app"] = app_memory(settings)
@@ -241,7 +271,13 @@ def main() -> None:
         s = w[key]
         print(f"  {key:<28} {s['p50']:7.1f} {s['p95']:7.1f} {s['max']:7.1f}")
     print(f"  answer stages p50: {w['answer_stages_ms_p50']}")
-    print(f"  target p95 < {TARGET_P95_MS:.0f} ms: {'met' if result['meets_target'] else 'NOT met'}")
+    print(f"  retrieval channels: {w['retrieval_channels_ms']}")
+    if "spanish" in w:
+        for key in ("retrieve_ms", "retrieve_and_answer_ms"):
+            s = w["spanish"][key]
+            print(f"  Spanish {key:<20} {s['p50']:7.1f} {s['p95']:7.1f} {s['max']:7.1f}")
+        print(f"  Spanish retrieval channels: {w['spanish']['retrieval_channels_ms']}")
+    print(f"  target p95 <= {TARGET_P95_MS:.0f} ms: {'met' if result['meets_target'] else 'NOT met'}")
     for row in w.get("contention", []):
         print(f"  torch threads {row['torch_threads']}, busy cores {row['busy_cores']}: "
               f"p50 {row['p50']:7.1f}  p95 {row['p95']:7.1f}  max {row['max']:7.1f} ms")

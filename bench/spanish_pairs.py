@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/spanish_pairs.py [--file bench/questions/spanish_pairs_tuning.jsonl]
                                             [--index-dir DIR] [--out DIR] [--backend extractive]
+                                            [--no-glossary [--other-lexical-weight W]]
 
 A pairs file is a question file (docs/evaluation.md) of Spanish questions, each with a `twin` field:
 the same question in English. The expected answer, evidence and must-mention strings are shared, so
@@ -14,6 +15,12 @@ The default file is the tuning set bench/questions/spanish_pairs_tuning.jsonl (2
 brief, the USMCA goods chapter and the U.S. implementing law; checked with
 bench/questions/check_questions.py). The sealed pairs set is run once, by the lead, with --file;
 never tune on it.
+
+`--no-glossary` measures what the Spanish glossary (assistant/retrieve/translate.py) adds beyond the
+multilingual model: the Spanish questions are analysed without their English gloss (BM25, refusal
+and composition then read the question as typed; the multilingual channel always does), with
+BM25's weight for questions not in English set by --other-lexical-weight (default: the settings';
+bench/embedders.py fits it without the glossary). Results get the suffix "-no-glossary".
 
 The index (brief + mirror) is built in --index-dir on first use and reused. Figures go to
 bench/results/spanish_pairs.json (another --file: spanish_pairs-<file stem>.json), the two runs'
@@ -38,10 +45,18 @@ from assistant.evaluate.pairs import as_twins, gaps, read_results, summary_of, t
 from assistant.evaluate.questions import load_questions  # noqa: E402
 from assistant.evaluate.run import run_eval  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
+from assistant.retrieve.analysis import QueryAnalysis, analyze  # noqa: E402
+from assistant.retrieve.language import detect_language  # noqa: E402
 
 DEFAULT_FILE = ROOT / "bench" / "questions" / "spanish_pairs_tuning.jsonl"
 KEYS = ("n", "hit_at_5", "mrr_at_10", "must_mention", "abstain_accuracy", "false_abstain_rate")
 PRINTED = ("hit_at_5", "mrr_at_10", "must_mention", "abstain_accuracy", "false_abstain_rate")
+
+
+def without_gloss(question: str, standalone: str | None = None) -> QueryAnalysis:
+    """`Assistant.analyze` without the glossary: the language detected, no English gloss."""
+    text = (standalone or question).strip()
+    return analyze(question, standalone=text, language=detect_language(text))
 
 
 def results_name(path: Path) -> str:
@@ -63,6 +78,9 @@ def main() -> int:
     ap.add_argument("--index-dir", type=Path, default=DEFAULT_DIR, help="folder holding (or to hold) the index")
     ap.add_argument("--out", type=Path, default=None, help="folder for the two runs (default under bench/results)")
     ap.add_argument("--backend", default="extractive")
+    ap.add_argument("--no-glossary", action="store_true", help="analyse questions without the English gloss")
+    ap.add_argument("--other-lexical-weight", type=float, default=None,
+                    help="BM25's fusion weight for questions not in English (default: the settings')")
     args = ap.parse_args()
 
     if not args.file.is_file():
@@ -80,10 +98,14 @@ def main() -> int:
         print(f"error: {args.file} has no question with a `twin`", file=sys.stderr)
         return 2
 
-    name = results_name(args.file)
+    name = results_name(args.file) + ("-no-glossary" if args.no_glossary else "")
     out = args.out or RESULTS / name
-    settings = full_corpus_settings(args.index_dir)
-    answer_fn = make_answer_fn("hybrid", Assistant(settings), backend=args.backend)
+    overrides = {} if args.other_lexical_weight is None else {"other_language_lexical_weight": args.other_lexical_weight}
+    settings = full_corpus_settings(args.index_dir, **overrides)
+    assistant = Assistant(settings)
+    if args.no_glossary:
+        assistant.analyze = without_gloss  # type: ignore[method-assign]
+    answer_fn = make_answer_fn("hybrid", assistant, backend=args.backend)
     before = machine()
     common = {"retriever": "hybrid", "k": settings.top_k, "question_file": args.file, "line_errors": errors}
     run_eval(spanish, answer_fn, out / "spanish", **common)
@@ -99,6 +121,8 @@ def main() -> int:
         "machine_after": machine(),
         "file": str(args.file),
         "backend": args.backend,
+        "glossary": not args.no_glossary,
+        "other_language_lexical_weight": settings.other_language_lexical_weight,
         "n_pairs": len(spanish),
         "spanish": {k: es.get(k) for k in KEYS},
         "english": {k: en.get(k) for k in KEYS},

@@ -71,10 +71,12 @@ def index(
         err.print(f"[red]error:[/] {escape(path)}: {escape(reason)}")
     s = report.plan.summary()
     reused = f", {report.chunks_reused} kept their vectors" if report.chunks_reused else ""
+    multilingual = (f", {report.chunks_embedded_multilingual} by the multilingual model"
+                    if report.chunks_embedded_multilingual != report.chunks_embedded else "")
     console.print(
         f"indexed {len(report.indexed)} document(s), removed {len(report.removed)}, unchanged {s['unchanged']}, "
         f"failed {len(report.errors)}; {report.chunks_total} passages "
-        f"({report.chunks_embedded} embedded{reused}) in {report.seconds['total']:.1f}s"
+        f"({report.chunks_embedded} embedded{multilingual}{reused}) in {report.seconds['total']:.1f}s"
     )
     if report.errors:
         raise typer.Exit(EXIT_PARTIAL)

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, replace
 
 from assistant.index.lexical import tokenize
+from assistant.retrieve.language import detect_language
+from assistant.retrieve.translate import GLOSSED, english_gloss
 from assistant.textutil import STOPWORDS, fold, names, numbers, split_sentences
 
 # ---- one word list of question vocabulary ------------------------------------------------------
@@ -344,6 +346,15 @@ def split_parts(question: str) -> tuple[str, ...]:
             r"qu[eé]|cu[aá]l|cu[aá]nt|c[oó]mo|cu[aá]ndo|d[oó]nde|qui[eé]n)\b)|\?\s+",
             p, flags=re.I) if s.strip(" ,;?")]
     return tuple(parts) or (question,)
+
+
+def analyze_question(question: str, standalone: str | None = None) -> QueryAnalysis:
+    """The product's analysis of a question: its language (py3langid, `retrieve.language`) and, in
+    a language with a glossary, its English gloss (`retrieve.translate`), then `analyze`."""
+    text = (standalone or question).strip()
+    language = detect_language(text)
+    english = english_gloss(text) if language in GLOSSED else None
+    return analyze(question, standalone=text, language=language, english=english or None)
 
 
 def analyze(

@@ -31,7 +31,7 @@ from assistant.domain import Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
-from assistant.retrieve.analysis import QueryAnalysis, analyze
+from assistant.retrieve.analysis import QueryAnalysis, analyze_question
 from assistant.settings import Settings
 
 BM25, MINILM, MULTILINGUAL = "bm25", "dense", "multilingual"  # channel names (a single channel's mode)
@@ -42,7 +42,9 @@ ENGLISH = "en"
 
 @dataclass
 class Query:
-    """What to search: the analysed question (made from `text` when not given), depth and filters."""
+    """What to search: the analysed question, depth and filters. Without an analysis, `text` is
+    analysed as the assistant does (`analyze_question`: language, English gloss) and `text` becomes
+    its search text."""
 
     text: str
     k: int = 8
@@ -53,7 +55,8 @@ class Query:
 
     def __post_init__(self) -> None:
         if self.analysis is None:
-            self.analysis = analyze(self.text)
+            self.analysis = analyze_question(self.text)
+            self.text = self.analysis.search_text
 
     @property
     def a(self) -> QueryAnalysis:

@@ -29,6 +29,8 @@ def to_document(sc: ScoredChunk) -> Document:
         md["dense"] = float(sc.dense)
     if sc.lexical is not None:
         md["lexical"] = float(sc.lexical)
+    if sc.multilingual is not None:
+        md["multilingual"] = float(sc.multilingual)
     return Document(id=sc.chunk.id, page_content=sc.chunk.text, metadata=md)
 
 
