@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from assistant.answer.language_note import SOURCES_IN_ENGLISH
 from assistant.evaluate.metrics import contains_quote
 from assistant.retrieve import translate
 from assistant.retrieve.language import detect_language
@@ -111,3 +112,15 @@ def test_held_out_spanish_questions_find_their_english_evidence(full_assistant):
     assert sum(r is not None for r in ranks) >= len(HELD_OUT) - 1, ranks
     ret = full_assistant.retrieve_analysed(full_assistant.analyze(HELD_OUT[0][0]), 5)
     assert set(ret.weights) == {"bm25", "multilingual"} and ret.multilingual_vector is not None
+
+
+def test_a_spanish_question_is_answered_from_the_english_passages(full_assistant):
+    """Cited English sentences, and the line saying the sources are in English; its English twin
+    gets the same evidence without that line."""
+    question, evidence = HELD_OUT[2]
+    answer = full_assistant.ask(question)
+    assert not answer.abstained and answer.citations, answer.text
+    assert any(contains_quote(c.passage, evidence) for c in answer.citations), [c.quote for c in answer.citations]
+    assert "Morena" in answer.text and answer.text.rstrip().endswith(SOURCES_IN_ENGLISH)
+    english = full_assistant.ask("Which political party does President Claudia Sheinbaum belong to?")
+    assert not english.abstained and "Morena" in english.text and SOURCES_IN_ENGLISH not in english.text
