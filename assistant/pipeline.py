@@ -46,7 +46,7 @@ from assistant.answer.extractive import (
 )
 from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
-from assistant.answer.recommend import summary_answer
+from assistant.answer.recommend import draft_answer, finish_answer
 from assistant.answer.related import related_passages
 from assistant.answer.verify import verify
 from assistant.domain import Answer, Chunk, ScoredChunk
@@ -348,25 +348,20 @@ class Assistant:
         return self._finish(q, answer)
 
     def _recommendations(self, q: _Question) -> Answer | None:
-        """The brief's recommendations on the question's topic, verified like any answer."""
+        """What the brief recommends on the question's subject, one verified line per
+        recommendation; "The brief makes no recommendation on X." when none covers X (the closest
+        ones come as related passages). None when no brief recommendation is indexed."""
         snap = self.reader.snapshot()
-        if snap.empty or not any(c.kind == "brief" for c in snap.chunks.values()):
+        if snap.empty or not snap.recommendations:
             return None
         t = time.perf_counter()
-        answer = summary_answer(q.standalone, snap)
+        draft = draft_answer(q.analysis, snap, self._embed_concepts)
         q.timings["retrieve"] = (time.perf_counter() - t) * 1000
+        checked = verify(draft.body, draft.chunks, policy=self.settings.unsupported_sentences, verbatim=True)
+        if checked.dropped:
+            q.warnings.append(f"{checked.dropped} recommendation sentence(s) not verbatim in their passages were removed")
+        answer = finish_answer(draft, checked, snap)
         answer.question = q.question
-        if answer.abstained:
-            return self._finish(q, answer)
-        passages = {c.number: snap.chunks[c.chunk_id] for c in answer.citations if c.chunk_id in snap.chunks}
-        checked = verify(answer.text, passages, policy=self.settings.unsupported_sentences)
-        by_number = {c.number: c for c in answer.citations}
-        citations = []
-        for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1]):
-            c = by_number[old]
-            c.number = new
-            citations.append(c)
-        answer.text, answer.citations, answer.support = checked.text, citations, checked.support
         return self._finish(q, answer)
 
     def _llm_answer(self, q: _Question, ev: _Evidence, streaming: bool) -> Iterator[str | Answer]:
