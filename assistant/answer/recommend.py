@@ -295,7 +295,8 @@ def match(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None) -> Match
     if subject.general:
         ranked = _rank_general(a, recs, units, snap)
         return Match(subject, ranked, [], [])
-    lexical, dense = measure(subject.concepts, snap, embed, subject.english if subject.translated else None)
+    lexical, dense = measure(subject.concepts, snap, embed, subject.english if subject.translated else None,
+                             all_dense=False)
     # a word the brief never uses is a subject it recommends nothing on, however close in meaning
     known = np.array([sc.known for sc in subject.concepts])
     covers = (lexical > 0) | ((dense >= DENSE_COVERED) & known)
@@ -328,23 +329,26 @@ def match(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None) -> Match
 
 
 def measure(concepts: Sequence[SubjectConcept], snap: Snapshot, embed: Embed | None,
-            gloss: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+            gloss: str | None = None, *, all_dense: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(lexical, dense), records x concepts: the weight of the best sentence of each record that
     holds the concept's words (2 states it, 1 argues it, 0.5 next to it; 0 none), and the best
-    cosine between the concept and the record's sentences (-1 without vectors). A translated
-    subject (`gloss`, its English bag of words) is matched by idf share and embedded whole."""
+    cosine between the concept and the record's sentences (-1 not computed). A translated subject
+    (`gloss`, its English bag of words) is matched by idf share and embedded whole. Without
+    `all_dense` only the concepts no record's words cover are embedded (the CLI then needs no
+    model for a topic the brief names)."""
     recs, units = snap.recommendations, _sentences(snap)
     lexical = np.zeros((len(recs), len(concepts)))
     dense = np.full((len(recs), len(concepts)), -1.0)
     for i, rec_units in enumerate(units):
         for j, sc in enumerate(concepts):
             lexical[i, j] = max((u.weight for u in rec_units if _lexical(sc, u, gloss is not None)), default=0.0)
-    if embed is not None and concepts:
-        vectors = np.asarray(embed([gloss or sc.embed_text for sc in concepts]))
+    cols = [j for j in range(len(concepts)) if all_dense or not lexical[:, j].any()]
+    if embed is not None and cols:
+        vectors = np.asarray(embed([gloss or concepts[j].embed_text for j in cols]))
         for i, rec_units in enumerate(units):
             vs = [u.vector for u in rec_units if u.vector is not None]
             if vs:
-                dense[i] = (np.vstack(vs) @ vectors.T).max(axis=0)
+                dense[i, cols] = (np.vstack(vs) @ vectors.T).max(axis=0)
     return lexical, dense
 
 
@@ -455,6 +459,12 @@ def render_line(line: Line, mark: Callable[[Piece], int]) -> str:
         if piece is not None:
             parts.append(f"{_continuing(piece.text, line.rec)} [{mark(piece)}]")
     return "- " + " … ".join(parts) + "."
+
+
+def by_passage(rec: Recommendation) -> Callable[[Piece], int]:
+    """Numbers a record's pieces by its passages (1 = its first passage), as the Recommendations
+    page and `recommend --json` number the record's evidence."""
+    return lambda piece: rec.passages.index(piece.passage) + 1
 
 
 def _continuing(text: str, rec: Recommendation) -> str:
@@ -643,13 +653,14 @@ class Draft:
         return "\n".join(text for text, _ in self.lines)
 
 
-def draft_answer(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None) -> Draft:
-    """The answer to a recommendation question, to be verified and then finished (`finish_answer`)."""
+def draft_answer(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None, *, every: bool = False) -> Draft:
+    """The answer to a recommendation question, to be verified and then finished (`finish_answer`);
+    `every` writes a line for every recommendation on the subject (the `recommend` command)."""
     m = match(a, snap, embed)
     if m.refused:
         return Draft(a.question, [], {}, [], m, refusal=_refusal(a, m, snap))
     general = m.subject.general
-    shown = m.selected[: MAX_LINES_ALL if general else MAX_LINES]
+    shown = m.selected if every else m.selected[: MAX_LINES_ALL if general else MAX_LINES]
     focus = [t for sc in m.subject.concepts for t in sc.terms] or [t for c in a.concepts for t in c.terms]
     numbers: dict[str, int] = {}
     chunks: dict[int, Chunk] = {}
@@ -704,16 +715,17 @@ def finish_answer(d: Draft, verified: Verified, snap: Snapshot) -> Answer:
     total = len(d.match.selected) - (len(d.lines) - len(kept))
     # the lines as written (each piece's own marker), renumbered as the verifier did
     lines = [re.sub(r"\[(\d+)\]", lambda m: f"[{verified.numbering[int(m.group(1))]}]", text) for text, _ in kept]
-    text = "\n".join([_lead(d.match, total), *lines, *d.tail]).strip()
+    text = "\n".join([_lead(d.match, total, len(kept) == total), *lines, *d.tail]).strip()
     answer = Answer(d.question, text, citations, False, retrieved, backend=BACKEND, support=verified.support)
     answer.not_covered = list(d.match.uncovered)
     return answer
 
 
-def _lead(m: Match, total: int) -> str:
+def _lead(m: Match, total: int, complete: bool) -> str:
+    """"The brief makes 2 recommendations on energy:" (", among them:" when not all are listed)."""
     count = "one recommendation" if total == 1 else f"{total} recommendations"
     if m.subject.general:
-        return f"The brief makes {count}" + (":" if total <= MAX_LINES_ALL else ", among them:")
+        return f"The brief makes {count}" + (":" if complete else ", among them:")
     return f"The brief makes {count} on {_lead_subject(m)}:"
 
 
