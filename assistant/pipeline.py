@@ -350,13 +350,16 @@ class Assistant:
     def _recommendations(self, q: _Question) -> Answer | None:
         """What the brief recommends on the question's subject, one verified line per
         recommendation; "The brief makes no recommendation on X." when none covers X (the closest
-        ones come as related passages). None when no brief recommendation is indexed."""
+        ones come as related passages). None when no brief recommendation is indexed or the
+        question turns out to ask about someone else's recommendation."""
         snap = self.reader.snapshot()
         if snap.empty or not snap.recommendations:
             return None
         t = time.perf_counter()
         draft = draft_answer(q.analysis, snap, self._embed_concepts)
         q.timings["retrieve"] = (time.perf_counter() - t) * 1000
+        if draft.match.declined:
+            return None  # "the remedy it recommends": not the brief's recommendations
         checked = verify(draft.body, draft.chunks, policy=self.settings.unsupported_sentences, verbatim=True)
         if checked.dropped:
             q.warnings.append(f"{checked.dropped} recommendation sentence(s) not verbatim in their passages were removed")

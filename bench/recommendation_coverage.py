@@ -104,7 +104,8 @@ def measure_answers(assistant: Assistant, questions, show: bool) -> dict:
         if not q.answerable and not history:
             a = assistant.analyze(q.question)
             first = next((c for c in (recommend.SubjectConcept.of(x, snap) for x in a.concepts)
-                          if c is not None and not c.known), None)
+                          if c is not None and not c.known and not recommend._OCCASION.fullmatch(c.concept.text)),
+                         None)
             if first is not None:
                 cases.append((f"{q.id}-rec", f"What does the brief recommend on {first.concept.text}?", [], False, [],
                               "derived"))

@@ -357,3 +357,20 @@ def test_the_page_shows_the_same_line(recs, snap):
         cards = evidence(r, snap)
         for _, n in pieces("- " + line):
             assert any(c.number == n for _, c in cards)  # each marker names an evidence card
+
+
+def test_a_follow_up_naming_its_own_subject_is_judged_on_it(brief_assistant):
+    first = brief_assistant.ask("What does the brief recommend on energy cooperation?")
+    assert not first.abstained
+    history = [("user", "What does the brief recommend on energy cooperation?"), ("assistant", first.text)]
+    a = brief_assistant.ask("And what about geothermal plants?", history=history)
+    assert "geothermal" not in BRIEF_TEXT
+    assert a.abstained and a.text.startswith("The brief makes no recommendation on geothermal plants.")
+    assert a.not_covered == ["geothermal plants"]
+
+
+def test_someone_elses_recommendation_is_left_to_retrieval(brief_assistant):
+    """"it recommends" without the brief, about nothing any recommendation speaks of: not routed."""
+    a = brief_assistant.ask("Who votes on the remedy it recommends?")
+    assert a.backend != "recommendations"
+    assert brief_assistant.ask("What does it recommend?").backend == "recommendations"  # about the brief

@@ -50,7 +50,13 @@ from assistant.ingest.recommendations import (  # noqa: F401 - the records and l
     capitalize,
     stems,
 )
-from assistant.retrieve.analysis import Concept, QueryAnalysis, concepts_of, recommendation_subject
+from assistant.retrieve.analysis import (
+    QUESTION_VOCABULARY,
+    Concept,
+    QueryAnalysis,
+    concepts_of,
+    recommendation_subject,
+)
 from assistant.retrieve.translate import english_gloss, question_language
 from assistant.textutil import STOPWORDS, collapse, split_sentences, strip_footnote_marks
 
@@ -205,6 +211,12 @@ class Subject:
         return not self.concepts
 
 
+# A follow-up that names its own subject ("And on nuclear power specifically?", "¿Y sobre el
+# azúcar?") asks about it instead of the previous question's subject.
+_FOLLOW_UP_SUBJECT = re.compile(
+    r"^\W*(?:(?:and|y|e)\s+(?:(?:what|how)\s+about\s+)?|(?:what|how)\s+about\s+)"
+    r"(?:(?:on|about|for|regarding|sobre|en|para|acerca de)\s+)?(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s*[?.!]*$",
+    re.I)
 # The review is the occasion of the recommendations, not a subject of some of them: "advice for the
 # joint review (talks)" asks for all of them.
 _OCCASION = re.compile(r"(?:the\s+)?(?:20\d\d\s+)?(?:(?:usmca|cusma|t-mec|joint)\s+)*reviews?"
@@ -215,8 +227,15 @@ def subject_of(a: QueryAnalysis, snap: Snapshot) -> Subject:
     """The subject of a recommendation question, its concepts split into those that decide coverage
     (the first and those joined to it by "and"/"or") and qualifiers ("energy *for the review*")."""
     typed = (a.subject or recommendation_subject(a.text) or "all").strip()
+    own = _FOLLOW_UP_SUBJECT.match(a.question) if a.question.strip() != a.text.strip() else None
+    if own and concepts_of(own.group(1)):
+        typed = own.group(1).strip()  # "And on nuclear power?" after a question on energy: nuclear power
     if typed.lower() in ("all", "todas", "todo"):
         return Subject("all", "all", ())
+    words = typed.split()
+    while len(words) > 1 and set(tokenize(words[-1])) <= QUESTION_VOCABULARY:
+        words.pop()  # "nuclear power specifically" -> "nuclear power"
+    typed = " ".join(words)
     if re.search(rf"\bthe\s+{re.escape(typed)}", a.text, re.I):
         typed = f"the {typed}"  # "no recommendation on the softwood lumber dispute"
     translated = a.translated or question_language(typed) == "es" or bool(re.search(r"[áéíóúñ¿¡]", typed, re.I))
@@ -249,6 +268,7 @@ class Match:
     uncovered: list[str]  # concepts (as typed) no recommendation covers
     related: list[Recommendation]  # the closest ones, for a refusal
     details: dict[str, object] = field(default_factory=dict)  # per concept: lexical hit, best cosine
+    declined: bool = False  # not about the brief's recommendations after all (left to retrieval)
 
     @property
     def refused(self) -> bool:
@@ -294,7 +314,7 @@ def match(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None) -> Match
     units = _sentences(snap)
     if subject.general:
         ranked = _rank_general(a, recs, units, snap)
-        return Match(subject, ranked, [], [])
+        return Match(subject, ranked, [], [], declined=_elsewhere(a, snap, embed))
     lexical, dense = measure(subject.concepts, snap, embed, subject.english if subject.translated else None,
                              all_dense=False)
     # a word the brief never uses is a subject it recommends nothing on, however close in meaning
@@ -350,6 +370,20 @@ def measure(concepts: Sequence[SubjectConcept], snap: Snapshot, embed: Embed | N
             if vs:
                 dense[i, cols] = (np.vstack(vs) @ vectors.T).max(axis=0)
     return lexical, dense
+
+
+def _elsewhere(a: QueryAnalysis, snap: Snapshot, embed: Embed | None) -> bool:
+    """A question that asks what "it" recommends without naming the brief, none of whose concepts
+    any recommendation speaks about ("Who gets to vote on the remedy it recommends?" after a
+    question on the ITC): someone else's recommendation, for retrieval to answer."""
+    if a.names_brief or re.search(r"\b(?:brief|report|informe|quincy|author)\b", a.text, re.I):
+        return False
+    concepts = [c for c in (SubjectConcept.of(x, snap) for x in a.concepts) if c is not None]
+    if not concepts:
+        return False
+    lexical, dense = measure(concepts, snap, embed, a.english if a.translated else None, all_dense=False)
+    known = np.array([c.known for c in concepts])
+    return not ((lexical > 0) | ((dense >= DENSE_COVERED) & known)).any()
 
 
 def _rank_general(a: QueryAnalysis, recs: list[Recommendation], units: list[list[_Unit]],
@@ -657,8 +691,8 @@ def draft_answer(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None, *
     """The answer to a recommendation question, to be verified and then finished (`finish_answer`);
     `every` writes a line for every recommendation on the subject (the `recommend` command)."""
     m = match(a, snap, embed)
-    if m.refused:
-        return Draft(a.question, [], {}, [], m, refusal=_refusal(a, m, snap))
+    if m.refused or m.declined:
+        return Draft(a.question, [], {}, [], m, refusal=None if m.declined else _refusal(a, m, snap))
     general = m.subject.general
     shown = m.selected if every else m.selected[: MAX_LINES_ALL if general else MAX_LINES]
     focus = [t for sc in m.subject.concepts for t in sc.terms] or [t for c in a.concepts for t in c.terms]
@@ -695,6 +729,8 @@ def finish_answer(d: Draft, verified: Verified, snap: Snapshot) -> Answer:
     from (whole sentences, so the quote is found in the passage)."""
     if d.refusal is not None:
         return d.refusal
+    if d.match.declined:
+        raise ValueError("a declined recommendation question has no answer here: ask the retriever")
     supported = {s.sentence for s in verified.support if s.supported}
     kept = [(text, used) for text, used in d.lines if strip_markers(text) in supported]
     if not kept:
