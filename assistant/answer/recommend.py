@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answer.citations import build_citation
-from assistant.answer.coverage import term_weights
+from assistant.answer.coverage import UBIQUITOUS_IDF
 from assistant.answer.verify import Verified, strip_markers
 from assistant.domain import Answer, Chunk, Citation, ScoredChunk
 from assistant.index.lexical import tokenize
@@ -71,10 +71,10 @@ MORE = "And {n} more: see the Recommendations page or `usmca-assistant recommend
 # uses: a word it never uses is refused whatever its similarity). Fitted by
 # bench/recommendation_coverage.py on the recommendation-kind and unanswerable items of dev,
 # calibration, held-out, tuning and conversations: the lowest value above every concept of an
-# unanswerable item that the words leave uncovered (112 of them, highest 0.497 "hourly minimum
-# wage", 0.471 "forced labor enforcement plan"); none of the 16 such concepts of recommendation
+# unanswerable item that the words leave uncovered (115 of them, highest 0.497 "auto tariffs" and
+# "hourly minimum wage", 0.481 "steel tariffs"); none of the 14 such concepts of recommendation
 # questions reaches it, so on these sets the words decide and the meaning path only admits a
-# paraphrase closer than anything they leave unanswered.
+# paraphrase closer than anything they leave unanswered ("the Mexican leader's popularity").
 DENSE_COVERED = 0.50
 # A subject is covered by its words when one sentence holds its rarest word and this share of its
 # idf weight, as a phrase: those words within PHRASE_SLACK extra tokens of each other, any order
@@ -117,22 +117,49 @@ class _Unit:
 
 
 @dataclass
-class _Sentences:
+class _Brief:
+    """What question time reads of one index generation's brief(s), computed once."""
+
     generation: str
     units: list[list[_Unit]]  # per record, in `snapshot.recommendations` order
+    df: dict[str, int]  # search term -> number of brief passages using it
+    passages: int
 
 
-_CACHE: list[_Sentences] = []
+_CACHE: list[_Brief] = []
+
+
+def _brief(snap: Snapshot) -> _Brief:
+    for c in _CACHE:
+        if c.generation == snap.generation:
+            return c
+    df: dict[str, int] = {}
+    briefs = [c for c in snap.chunks.values() if c.kind == "brief"]
+    for c in briefs:
+        for t in set(tokenize(c.search_text)):
+            df[t] = df.get(t, 0) + 1
+    _CACHE[:] = [_Brief(snap.generation, [_record_units(r, snap) for r in snap.recommendations], df, len(briefs))]
+    return _CACHE[0]
 
 
 def _sentences(snap: Snapshot) -> list[list[_Unit]]:
-    """Each record's sentences with their index-time vectors (computed once per generation)."""
-    for c in _CACHE:
-        if c.generation == snap.generation:
-            return c.units
-    units = [_record_units(r, snap) for r in snap.recommendations]
-    _CACHE[:] = [_Sentences(snap.generation, units)]
-    return units
+    """Each record's sentences with their index-time vectors."""
+    return _brief(snap).units
+
+
+def brief_weights(terms: Sequence[str], snap: Snapshot) -> dict[str, float]:
+    """idf of each term among the brief's passages (the BM25 form), a term the brief never uses
+    weighing the most; terms in most of its passages ("Mexico", "U.S.") are left out: below
+    coverage.UBIQUITOUS_IDF they are said of every recommendation. The brief's own frequencies, not
+    the whole index's: "tariff" is in every line of a tariff schedule, not of the brief."""
+    b = _brief(snap)
+    out: dict[str, float] = {}
+    for t in terms:
+        df = b.df.get(t, 0)
+        idf = float(np.log(1 + (b.passages - df + 0.5) / (df + 0.5)))
+        if idf >= UBIQUITOUS_IDF:
+            out[t] = idf
+    return out
 
 
 def _record_units(rec: Recommendation, snap: Snapshot) -> list[_Unit]:
@@ -173,6 +200,11 @@ def _record_units(rec: Recommendation, snap: Snapshot) -> list[_Unit]:
 # ---- the subject ------------------------------------------------------------------------------
 
 
+# Head nouns that only say "the area of": "the auto industry", "the energy sector", "labor issues".
+_GENERIC_HEADS = frozenset(re.findall(r"\w+", "industry industries sector sectors issue issues policy policies question "
+                                              "questions matters area areas front file agenda"))
+
+
 @dataclass(frozen=True)
 class SubjectConcept:
     concept: Concept
@@ -188,13 +220,19 @@ class SubjectConcept:
     @classmethod
     def of(cls, concept: Concept, snap: Snapshot, checked: bool = True) -> SubjectConcept | None:
         """None when every word of it is said of every recommendation ("Mexico", "the U.S.")."""
-        weights = term_weights(concept.terms, snap, frozenset({"brief"}))
+        words = concept.text.split()
+        heads = [w for w in words if w.lower() in _GENERIC_HEADS]
+        if heads and len(heads) < len(words):  # "the auto industry" is the auto sector's subject: "auto"
+            dropped = {t for w in heads for t in tokenize(w)}
+            concept = Concept(" ".join(w for w in words if w not in heads),
+                              tuple(t for t in concept.terms if t not in dropped))
+        weights = brief_weights(concept.terms, snap)
         if not weights:
             return None
-        vocabulary = snap.vocabulary({"brief"})
+        df = _brief(snap).df
         words = [w for w in concept.text.split() if not tokenize(w) or set(tokenize(w)) & set(weights)]
         text = " ".join(words).strip() or concept.text
-        return cls(concept, weights, checked, all(t in vocabulary for t in weights), text)
+        return cls(concept, weights, checked, all(t in df for t in weights), text)
 
 
 @dataclass(frozen=True)
@@ -232,8 +270,10 @@ def subject_of(a: QueryAnalysis, snap: Snapshot) -> Subject:
         typed = own.group(1).strip()  # "And on nuclear power?" after a question on energy: nuclear power
     if typed.lower() in ("all", "todas", "todo"):
         return Subject("all", "all", ())
+    typed = re.sub(r"[\s,]+(?:according to|as per|per|in|from|seg[uú]n)\s+(?:the\s+|el\s+)?(?:brief|report|informe|author)\b.*$",
+                   "", typed, flags=re.I) or typed
     words = typed.split()
-    while len(words) > 1 and set(tokenize(words[-1])) <= QUESTION_VOCABULARY:
+    while len(words) > 1 and words[-1].lower().endswith("ly") and set(tokenize(words[-1])) <= QUESTION_VOCABULARY:
         words.pop()  # "nuclear power specifically" -> "nuclear power"
     typed = " ".join(words)
     if re.search(rf"\bthe\s+{re.escape(typed)}", a.text, re.I):
@@ -390,7 +430,7 @@ def _rank_general(a: QueryAnalysis, recs: list[Recommendation], units: list[list
                   snap: Snapshot) -> list[Recommendation]:
     """All recommendations: those the question's own words point at first ("in the introduction"),
     then the stated ones (way ahead, executive summary) before those found in the text."""
-    terms = {t for c in a.concepts for t in term_weights(c.terms, snap, frozenset({"brief"}))}
+    terms = {t for c in a.concepts for t in brief_weights(c.terms, snap)}
     priority = {WAY_AHEAD: 0, SUMMARY: 1, IN_TEXT: 2}
 
     def key(i: int) -> tuple[float, int, int]:
