@@ -12,15 +12,19 @@ answer says "The brief makes no recommendation on X." and shows the closest reco
 related passages, not as an answer. Only a question about the recommendations in general gets the
 full list.
 
-**One line each.** A recommendation is rendered as one line: what (the brief's statement), why (a
-short verbatim clause of its argument) and the treaty mechanism or U.S. law it relies on (a verbatim
-phrase naming one of the record's mechanisms, unless the first two already name it), each piece
-cited. The chat answer, the Recommendations page and `usmca-assistant recommend` share `one_line`
-and `render_line`.
+**One line each.** A recommendation is rendered as one line, "- what [1] … why [2] … mechanism [2].":
+what it recommends (the executive summary's bullet, else the statement), why (a short verbatim clause
+of its argument) and the treaty mechanism or U.S. law it relies on (a verbatim phrase naming the
+record's most specific mechanism, unless the first two already name it). Every piece is verbatim in
+the passage its marker cites — the verifier checks each piece between the ellipses — so a reworded
+piece cannot pass. The chat answer (after a one-sentence lead), the Recommendations page and
+`usmca-assistant recommend` share `one_line` and `render_line`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +41,7 @@ from assistant.ingest import recommendations as _extraction
 from assistant.ingest.recommendations import (  # noqa: F401 - the records and lexicons, re-exported
     BULLET,
     IN_TEXT,
+    LEXICON_FILE,
     MECHANISM_RE,
     MECHANISMS,
     RECOMMENDATION_PATTERNS,
@@ -83,11 +88,15 @@ DENSE_COVERED = 0.50
 # fitted on dev, calibration, held-out and tuning), kept equal so both gates read words alike.
 LEXICAL_SHARE = 0.6
 PHRASE_SLACK = 1
-MAX_LINES = 3  # recommendations written out in a topic answer (the rest: "and N more")
-MAX_LINES_ALL = 5  # ... in the answer to "what does the brief recommend?"
-MAX_RELATED = 3  # closest recommendations shown with a refusal
-WHY_WORDS = 18  # longest "why" clause, in words (a longer sentence is trimmed with an ellipsis)
+# Length: lines written out in a topic answer (the rest: "and N more"), in the general answer, and
+# the longest "why" clause and statement found in the text. Chosen with bench/recommendation_coverage.py's
+# topic answers (one question per topic of the lexicon, not a question set) to keep their median
+# under 120 words (issue 12): 3 lines and 18 words give 106 (3 lines and 22 words gave 125).
+MAX_LINES = 3
+MAX_LINES_ALL = 5
+WHY_WORDS = 18  # a longer argument sentence is cut to a clause, or trimmed with an ellipsis
 WHAT_WORDS = 24  # a longer statement found in the text loses its lead-in clause
+MAX_RELATED = 3  # closest recommendations shown with a refusal
 
 
 def load_recommendations(snapshot: Snapshot) -> list[Recommendation]:
@@ -212,6 +221,7 @@ class SubjectConcept:
     checked: bool  # decides coverage (the head and co-subjects); a qualifier only ranks
     known: bool  # the brief uses every one of its words
     embed_text: str  # its words without the ubiquitous ones ("Mexico's", "U.S.")
+    typed: str = ""  # the concept as the question words it ("the auto industry"; `concept` is "auto")
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -220,6 +230,7 @@ class SubjectConcept:
     @classmethod
     def of(cls, concept: Concept, snap: Snapshot, checked: bool = True) -> SubjectConcept | None:
         """None when every word of it is said of every recommendation ("Mexico", "the U.S.")."""
+        typed = concept.text
         words = concept.text.split()
         heads = [w for w in words if w.lower() in _GENERIC_HEADS]
         if heads and len(heads) < len(words):  # "the auto industry" is the auto sector's subject: "auto"
@@ -232,7 +243,7 @@ class SubjectConcept:
         df = _brief(snap).df
         words = [w for w in concept.text.split() if not tokenize(w) or set(tokenize(w)) & set(weights)]
         text = " ".join(words).strip() or concept.text
-        return cls(concept, weights, checked, all(t in df for t in weights), text)
+        return cls(concept, weights, checked, all(t in df for t in weights), text, typed)
 
 
 @dataclass(frozen=True)
@@ -292,7 +303,7 @@ def subject_of(a: QueryAnalysis, snap: Snapshot) -> Subject:
             continue
         joined = not out or bool(re.fullmatch(r"[\s,;/&]*(?:(?:and|or|as well as|y|e|o|u)\b[\s,]*)?", gap))
         # a qualifier ("energy *for the review*") decides too when the brief never uses its words
-        out.append(SubjectConcept(c, sc.weights, joined or not sc.known or translated, sc.known, sc.embed_text))
+        out.append(dataclasses.replace(sc, checked=joined or not sc.known or translated))
     return Subject(typed, english, tuple(out), translated)
 
 
@@ -361,8 +372,8 @@ def match(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None) -> Match
     known = np.array([sc.known for sc in subject.concepts])
     covers = (lexical > 0) | ((dense >= DENSE_COVERED) & known)
     checked = [j for j, sc in enumerate(subject.concepts) if sc.checked]
-    uncovered = [subject.concepts[j].concept.text for j in checked if not covers[:, j].any()]
-    details = {sc.concept.text: {"lexical": float(lexical[:, j].max()), "dense": round(float(dense[:, j].max()), 3)}
+    uncovered = [subject.concepts[j].typed for j in checked if not covers[:, j].any()]
+    details = {sc.typed: {"lexical": float(lexical[:, j].max()), "dense": round(float(dense[:, j].max()), 3)}
                for j, sc in enumerate(subject.concepts)}
     covered_cols = [j for j in checked if covers[:, j].any()]
     if not covered_cols:
@@ -506,6 +517,11 @@ class Line:
 
 _MODAL = re.compile(r"\b(?:would|could|can|will|might|may|should)\b", re.I)
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;:]|\s[–—-]\s)\s*")
+_PATTERNS = [re.compile(p, re.I) for p in RECOMMENDATION_PATTERNS.values()]
+# Each mechanism's names, in the lexicon's order (its canonical name first: "rules of origin" before
+# "non-USMCA content").
+_MECHANISM_NAMES = {k: [re.compile(p, re.I) for p in v]
+                    for k, v in json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["mechanisms"].items()}
 # The mechanism most specific to a recommendation first; "the review" is the occasion of nearly all.
 # "USMCA institutional mechanisms" is matched by clauses ("USMCA were used"), not by a name to show.
 _MECHANISM_ORDER = [m for m in MECHANISMS if m not in ("USMCA institutional mechanisms", "Article 34.7 joint review")] + [
@@ -574,7 +590,7 @@ def _what(rec: Recommendation) -> Piece:
     quote = _clean(p.quote)
     if rec.source != IN_TEXT:
         return Piece(quote, p, p.quote)
-    m = next((m for rx in _extraction._PATTERN_RE.values() for m in [rx.search(quote)] if m), None)
+    m = next((m for rx in _PATTERNS for m in [rx.search(quote)] if m), None)
     own = collapse(rec.text).rstrip(" .;,")
     if own and own in quote:
         quote = own  # the item of a series, stated by the sentence's own words
@@ -671,8 +687,7 @@ def _clauses(sentence: str) -> list[tuple[str, float]]:
 
 def _mechanism(rec: Recommendation, name: str) -> Piece | None:
     """A verbatim phrase of the record's passages naming a mechanism ("stricter rules of origin")."""
-    for pattern in _extraction._LEXICON["mechanisms"][name]:  # its names in the lexicon's order
-        rx = re.compile(pattern, re.I)
+    for rx in _MECHANISM_NAMES[name]:  # its names in the lexicon's order
         for p in rec.passages:
             for sentence in _sentence_of(p):
                 clean = _clean(sentence)
