@@ -142,7 +142,9 @@ class Assistant:
         documents: set[str] | None = None,
         mode: str = "hybrid",
     ) -> list[ScoredChunk]:
-        return self.retrieve_analysed(self.analyze(question), k, kinds=kinds, documents=documents, mode=mode).chunks
+        return self.retrieve_analysed(
+            self.analyze(question), k, kinds=kinds, documents=documents, mode=mode
+        ).chunks
 
     def retrieve_analysed(
         self,
@@ -183,7 +185,9 @@ class Assistant:
         `history` is the conversation so far as (role, text) pairs, role "user" or "assistant";
         `backend` overrides `settings.answer_backend` for this question."""
         answer = None
-        for piece in self._answer(question, history, backend, k, kinds, documents, mode, detail, streaming=False):
+        for piece in self._answer(
+            question, history, backend, k, kinds, documents, mode, detail, streaming=False
+        ):
             if isinstance(piece, Answer):
                 answer = piece
         assert answer is not None
@@ -250,8 +254,10 @@ class Assistant:
                 warnings.append(f"answer backend '{name}' is unavailable: {e}; showing the extractive answer")
                 name = EXTRACTIVE
             except Exception as e:  # a misconfigured client must not stop the question
-                warnings.append(f"answer backend '{name}' could not be set up ({type(e).__name__}: {e}); "
-                                "showing the extractive answer")
+                warnings.append(
+                    f"answer backend '{name}' could not be set up ({type(e).__name__}: {e}); "
+                    "showing the extractive answer"
+                )
                 name = EXTRACTIVE
         t = time.perf_counter()
         standalone, rewrite_warnings = standalone_question(
@@ -262,8 +268,14 @@ class Assistant:
         return _Question(self.analyze(question, standalone), name, model, warnings, timings, started)
 
     def _evidence(
-        self, q: _Question, k: int | None, kinds: set[str] | None, documents: set[str] | None, mode: str,
-        *, measure_all: bool = False,
+        self,
+        q: _Question,
+        k: int | None,
+        kinds: set[str] | None,
+        documents: set[str] | None,
+        mode: str,
+        *,
+        measure_all: bool = False,
     ) -> _Evidence:
         a = q.analysis
         ret = self.retrieve_analysed(a, k, kinds=kinds, documents=documents, mode=mode)
@@ -324,7 +336,9 @@ class Assistant:
         answer); with `detail`, the longer answer of up to `max_answer_sentences` sentences."""
         a = q.analysis
         if q.detail:
-            text, used = compose(select(ev.candidates, self.settings.max_answer_sentences), a, ev.snap.sources)
+            text, used = compose(
+                select(ev.candidates, self.settings.max_answer_sentences), a, ev.snap.sources
+            )
         else:
             shaped = shape(ev.candidates, a, lambda t: states_figure(a, t))
             text, used = compose_short(shaped, a, ev.snap.sources)
@@ -333,7 +347,9 @@ class Assistant:
             return self._refusal(q, ev, EXTRACTIVE)
         passages = {n: chunk for n, (chunk, _) in enumerate(used, start=1)}
         notes = {c.id: _cited_sources(c, ev.snap) for c in passages.values()}
-        checked = verify(text, passages, policy=self.settings.unsupported_sentences, verbatim=True, notes=notes)
+        checked = verify(
+            text, passages, policy=self.settings.unsupported_sentences, verbatim=True, notes=notes
+        )
         quotes = {n: sents for n, (_, sents) in enumerate(used, start=1)}
         citations = [
             build_citation(new, passages[old], quotes[old], ev.snap.sources)
@@ -342,8 +358,15 @@ class Assistant:
         if not citations:
             ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             return self._refusal(q, ev, EXTRACTIVE)
-        answer = Answer(q.question, _with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
-                        backend=EXTRACTIVE, support=checked.support)
+        answer = Answer(
+            q.question,
+            _with_not_covered(checked.text, ev.decision),
+            citations,
+            False,
+            ev.retrieved,
+            backend=EXTRACTIVE,
+            support=checked.support,
+        )
         answer.not_covered = list(ev.decision.not_covered)
         return self._finish(q, answer)
 
@@ -360,9 +383,15 @@ class Assistant:
         q.timings["retrieve"] = (time.perf_counter() - t) * 1000
         if draft.match.declined:
             return None  # "the remedy it recommends": not the brief's recommendations
-        checked = verify(draft.body, draft.chunks, policy=self.settings.unsupported_sentences, verbatim=True)
-        if checked.dropped:
-            q.warnings.append(f"{checked.dropped} recommendation sentence(s) not verbatim in their passages were removed")
+        checked = [
+            verify(line, draft.chunks, policy=self.settings.unsupported_sentences, verbatim=True)
+            for line in draft.texts
+        ]
+        dropped = sum(not all(s.supported for s in c.support) for c in checked)
+        if dropped:
+            q.warnings.append(
+                f"{dropped} recommendation line(s) not verbatim in their passages were left out"
+            )
         answer = finish_answer(draft, checked, snap)
         answer.question = q.question
         return self._finish(q, answer)
@@ -371,8 +400,10 @@ class Assistant:
         assert q.model is not None
         top = ev.retrieved[: self.settings.llm_passages]
         notes = {sc.chunk.id: _cited_sources(sc.chunk, ev.snap) for sc in top}
-        prompt = [PromptPassage(i, location(sc.chunk), sc.chunk.text, notes[sc.chunk.id])
-                  for i, sc in enumerate(top, start=1)]
+        prompt = [
+            PromptPassage(i, location(sc.chunk), sc.chunk.text, notes[sc.chunk.id])
+            for i, sc in enumerate(top, start=1)
+        ]
         messages = answer_messages(q.standalone, prompt, self.settings.max_answer_sentences)
         mapper = MarkerMapper(len(prompt))
         parts: list[str] = []
@@ -400,7 +431,9 @@ class Assistant:
         q.timings["llm"] = (time.perf_counter() - t) * 1000
         text = "".join(parts).strip()
         if mapper.dropped:
-            q.warnings.append(f"removed citation markers to passages that do not exist: {', '.join(mapper.dropped)}")
+            q.warnings.append(
+                f"removed citation markers to passages that do not exist: {', '.join(mapper.dropped)}"
+            )
         if says_cannot_answer(text) or not text:
             ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             yield from self._emit(self._refusal(q, ev), streaming)
@@ -424,13 +457,24 @@ class Assistant:
             yield self._extractive(q, ev)
             return
         if checked.dropped:
-            q.warnings.append(f"{checked.dropped} sentence(s) not supported by their cited passages were removed")
+            q.warnings.append(
+                f"{checked.dropped} sentence(s) not supported by their cited passages were removed"
+            )
         citations = [
             build_citation(new, cited[old], checked.quotes.get(new, []), snap.sources)
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
         ]
         yield self._finish(
-            q, Answer(q.question, checked.text, citations, False, ev.retrieved, backend=q.backend, support=checked.support)
+            q,
+            Answer(
+                q.question,
+                checked.text,
+                citations,
+                False,
+                ev.retrieved,
+                backend=q.backend,
+                support=checked.support,
+            ),
         )
 
     # ---- shared ends ------------------------------------------------------------------------
@@ -479,4 +523,3 @@ def _maybe_sentinel(text: str) -> bool:
 def _describe(e: Exception) -> str:
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
-

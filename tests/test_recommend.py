@@ -278,9 +278,9 @@ def test_a_piece_that_is_not_verbatim_is_dropped_by_the_verifier(brief_assistant
     reworded = text.replace("could be used to push for", "will certainly secure")
     assert reworded != text
     d.lines[0] = (reworded, used)
-    checked = verify(d.body, d.chunks, verbatim=True)
+    checked = [verify(line, d.chunks, verbatim=True) for line in d.texts]
     answer = finish_answer(d, checked, snap)
-    assert "will certainly secure" not in answer.text and checked.dropped == 1
+    assert "will certainly secure" not in answer.text and checked[0].dropped == 1 and not checked[1].dropped
     assert answer.text.startswith("The brief makes one recommendation on energy:")
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from assistant.answer.citations import build_citation
 from assistant.answer.coverage import UBIQUITOUS_IDF
-from assistant.answer.verify import Verified, strip_markers
+from assistant.answer.verify import UNVERIFIED_TAG, Verified
 from assistant.domain import Answer, Chunk, Citation, ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
@@ -737,13 +737,15 @@ class Draft:
     refusal: Answer | None = None  # the answer when the brief recommends nothing on the subject
 
     @property
-    def body(self) -> str:
-        """What the verifier checks: the lines (the lead and the tail are the assistant's own words)."""
-        return "\n".join(text for text, _ in self.lines)
+    def texts(self) -> list[str]:
+        """What the verifier checks, line by line (the lead and the tail are the assistant's own
+        words): a line stands or falls whole, however the segmenter splits it."""
+        return [text for text, _ in self.lines]
 
 
 def draft_answer(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None, *, every: bool = False) -> Draft:
-    """The answer to a recommendation question, to be verified and then finished (`finish_answer`);
+    """The answer to a recommendation question, its lines to be verified and then finished
+    (`finish_answer`);
     `every` writes a line for every recommendation on the subject (the `recommend` command)."""
     m = match(a, snap, embed)
     if m.refused or m.declined:
@@ -778,36 +780,41 @@ def draft_answer(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None, *
     return Draft(a.question, lines, chunks, tail, m)
 
 
-def finish_answer(d: Draft, verified: Verified, snap: Snapshot) -> Answer:
-    """The answer from the verified lines: a lead that counts what survived, the citations
-    renumbered as the verifier did, each quoting the passage sentences its surviving pieces come
-    from (whole sentences, so the quote is found in the passage)."""
+def finish_answer(d: Draft, verified: Sequence[Verified], snap: Snapshot) -> Answer:
+    """The answer from the lines and their verification (one `Verified` per line, in order): a
+    lead that counts the lines that survived, the lines as written (each piece keeps its own
+    marker; a line with an unsupported sentence is dropped, or tagged when the verifier only
+    marks), citations renumbered in order of first use, each quoting the passage sentences its
+    pieces come from (whole sentences, so the quote is found in the passage)."""
     if d.refusal is not None:
         return d.refusal
     if d.match.declined:
         raise ValueError("a declined recommendation question has no answer here: ask the retriever")
-    supported = {s.sentence for s in verified.support if s.supported}
-    kept = [(text, used) for text, used in d.lines if strip_markers(text) in supported]
+    kept: list[tuple[str, list[tuple[Piece, int]]]] = []
+    for (text, used), checked in zip(d.lines, verified, strict=True):
+        if all(s.supported for s in checked.support):
+            kept.append((text, used))
+        elif UNVERIFIED_TAG in checked.text:  # the "mark" policy keeps it, visibly
+            kept.append((text.removesuffix(".") + f" {UNVERIFIED_TAG}.", used))
     if not kept:
         return _unverified(d)
+    numbers: dict[int, int] = {}
     quotes: dict[int, list[str]] = {}
     for _, used in kept:
         for piece, n in used:
-            if n in verified.numbering:
-                q = quotes.setdefault(verified.numbering[n], [])
-                if piece.sentence not in q:
-                    q.append(piece.sentence)
+            q = quotes.setdefault(numbers.setdefault(n, len(numbers) + 1), [])
+            if piece.sentence not in q:
+                q.append(piece.sentence)
     citations: list[Citation] = []
     retrieved: list[ScoredChunk] = []
-    for old, new in sorted(verified.numbering.items(), key=lambda kv: kv[1]):
-        chunk = d.chunks[old]
-        citations.append(build_citation(new, chunk, quotes.get(new, []), snap.sources))
-        retrieved.append(ScoredChunk(chunk=chunk, score=1.0 / new, rank=new))
+    for old, new in numbers.items():
+        citations.append(build_citation(new, d.chunks[old], quotes[new], snap.sources))
+        retrieved.append(ScoredChunk(chunk=d.chunks[old], score=1.0 / new, rank=new))
     total = len(d.match.selected) - (len(d.lines) - len(kept))
-    # the lines as written (each piece's own marker), renumbered as the verifier did
-    lines = [re.sub(r"\[(\d+)\]", lambda m: f"[{verified.numbering[int(m.group(1))]}]", text) for text, _ in kept]
+    lines = [re.sub(r"\[(\d+)\]", lambda m: f"[{numbers[int(m.group(1))]}]", text) for text, _ in kept]
     text = "\n".join([_lead(d.match, total, len(kept) == total), *lines, *d.tail]).strip()
-    answer = Answer(d.question, text, citations, False, retrieved, backend=BACKEND, support=verified.support)
+    support = [s for checked in verified for s in checked.support]
+    answer = Answer(d.question, text, citations, False, retrieved, backend=BACKEND, support=support)
     answer.not_covered = list(d.match.uncovered)
     return answer
 

@@ -17,7 +17,8 @@ from assistant.settings import get_settings
 @app.command()
 def recommend(
     topic: Annotated[
-        str | None, typer.Argument(help="A topic or mechanism (energy, labor, rules of origin ...); all if omitted")
+        str | None,
+        typer.Argument(help="A topic or mechanism (energy, labor, rules of origin ...); all if omitted"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
@@ -33,7 +34,9 @@ def recommend(
         raise typer.Exit(EXIT_PARTIAL)
     analysis = rec.subject_analysis(topic or "all")
     draft = rec.draft_answer(analysis, snap, _lazy_embed(settings), every=True)
-    answer = rec.finish_answer(draft, verify(draft.body, draft.chunks, verbatim=True), snap)
+    answer = rec.finish_answer(
+        draft, [verify(line, draft.chunks, verbatim=True) for line in draft.texts], snap
+    )
     selected = [] if answer.abstained else draft.match.selected
     if as_json:
         payload = {
