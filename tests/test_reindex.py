@@ -341,3 +341,23 @@ def test_manifest_and_generation_files_are_readable_by_others(corpus_index):
     data = json.loads(manifest.read_text(encoding="utf-8"))
     assert data["vectors"].startswith("embedded:") and data["collection"] == vector_store(corpus_index).name
     assert store.verify_generation(corpus_index.index_dir, data["generation"]) == []
+
+
+def test_a_new_sentence_segmenter_gives_new_sentence_spans_on_upgrade(corpus_index, monkeypatch):
+    """The code-version stamp makes the next run parse every document again; a passage whose text is
+    unchanged but whose sentences are now cut differently gets the new spans and sentence vectors."""
+    import assistant.index.indexer as indexer
+
+    before = store.load_snapshot(corpus_index.index_dir)
+    multi = [cid for cid in before.chunks if len(before.sentences(cid)[0]) > 1]
+    assert multi
+    monkeypatch.setattr(indexer, "split_sentences", lambda text: [(0, len(text))] if text else [])
+    monkeypatch.setattr(indexer, "code_version", lambda: "another-segmenter")
+    report = Indexer(corpus_index).run()
+    assert report.ok and any("parsed again" in note for note in report.recovered)
+    after = store.load_snapshot(corpus_index.index_dir)
+    assert set(after.chunks) == set(before.chunks)  # same passages: only their sentences changed
+    for cid in multi:
+        spans, vecs = after.sentences(cid)
+        assert spans == [(0, len(after.chunks[cid].text))] and len(vecs) == 1
+    assert_consistent(index_state(corpus_index))
