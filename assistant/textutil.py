@@ -52,12 +52,13 @@ def numbers(text: str) -> set[str]:
 # segmenter proposes the cuts, and a thin project layer corrects them for this corpus (measured on
 # tests/data/segmentation_cases.jsonl by bench/segmentation.py).
 
-# Abbreviations of legal numbering that nupunkt splits after ("Arts. 2.1 and 2.2", "Chap. 4"), found
-# by probing it with the corpus's abbreviations (bench/segmentation.py; it knows "Art.", "Ch.", "No.",
-# "cl.", "para.", "p.", "Sec.", "U.S.C.", "et seq.", "e.g.", "i.e.", "Feb." and the rest). Lower case,
+# Abbreviations of legal numbering that nupunkt splits after ("Arts. 2.1 and 2.2", "Procl. 10925"), found
+# by probing it with the corpus's abbreviations (`bench/segmentation.py --abbreviations`; it knows
+# "Art.", "Ch.", "No.", "cl.", "para.", "p.", "Sec.", "U.S.C.", "et seq.", "e.g.", "i.e.", "Feb.",
+# "a.m.", "EE. UU." and the rest). Lower case,
 # without the full stop; they hold only before a number or an enumerator, so a sentence can still
 # end with one. Kept here rather than in a data file so that the index's code-version stamp covers it.
-_BEFORE_NUMBER = frozenset(["arts", "chap", "chs"])
+_BEFORE_NUMBER = frozenset(["arts", "chap", "chs", "procl"])
 # After "U.S." a capitalised word starts a new sentence only when it is one of these (the brief's
 # "... for the U.S. This vital relationship"), never for "U.S. Trade Representative".
 _STARTERS = frozenset([
@@ -121,9 +122,7 @@ def _cuts(line: str, proposed: list[tuple[int, int]]) -> list[int]:
     out: list[int] = []
     for c in sorted(candidates):
         body = line[:c].rstrip()
-        cut = _past_trailer(line, len(body))
-        if cut < c:
-            cut = c
+        cut = max(c, _past_trailer(line, len(body)))
         if not body or not line[cut:].strip() or (out and cut <= out[-1]):
             continue
         if not (line[cut - 1].isspace() or line[cut].isspace()):

@@ -210,10 +210,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-corpus", action="store_true", help="gold cases only (no parsing, no speed)")
     ap.add_argument("--show-failures", metavar="NAME", help="print the failed cases of one segmenter")
+    ap.add_argument("--abbreviations", action="store_true",
+                    help="which of the corpus's abbreviations the chosen library alone splits after")
     ap.add_argument("--save-passages", metavar="FILE", help="write the parsed corpus passages to FILE (JSON)")
     ap.add_argument("--passages", metavar="FILE", help="read the corpus passages from FILE instead of parsing")
     args = ap.parse_args()
 
+    if args.abbreviations:
+        probe_abbreviations()
+        return
     cases = load_cases()
     everything: list[str] = []
     if args.passages:
@@ -263,6 +268,32 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"\nwritten {RESULTS.relative_to(ROOT)}")
+
+
+# Abbreviations found in the corpus and in answer labels ("USMCA Ch. 2, footnote 3", "Proclamation
+# 10925, cl. 4"), plus legal numbering forms an answer may use; each probed before a number and
+# before a capitalised word.
+ABBREVIATIONS = (
+    "U.S.", "U.S.C.", "U.S.A.", "D.C.", "E.U.", "EE. UU.", "e.g.", "i.e.", "et al.", "et seq.", "a.m.",
+    "p.m.", "Jan.", "Feb.", "Mar.", "Apr.", "Jun.", "Jul.", "Aug.", "Sep.", "Sept.", "Oct.", "Nov.", "Dec.",
+    "Mr.", "Dr.", "St.", "Inc.", "Co.", "Corp.", "Ltd.", "Jr.", "Gov.", "Dept.", "approx.", "vs.", "Stat.",
+    "Pub. L.", "incl.", "Trans.", "Cap.", "c.", "no.", "No.", "Nos.", "Art.", "Arts.", "Ch.", "Chs.",
+    "Chap.", "Sec.", "Secs.", "Subsec.", "cl.", "Cl.", "para.", "paras.", "subpara.", "p.", "pp.", "Pt.",
+    "Sch.", "App.", "Vol.", "Fig.", "Procl.", "Ed.", "Rev.",
+)
+
+
+def probe_abbreviations() -> None:
+    from assistant.textutil import _segment_line
+
+    lacking = []
+    for abbr in ABBREVIATIONS:
+        for text in (f"It is set out in USMCA {abbr} 34.6 and the review follows.",
+                     f"The report was filed under {abbr} Mexico City rules."):
+            if len(_segment_line(text)) > 1:
+                lacking.append(abbr)
+                break
+    print(f"probed {len(ABBREVIATIONS)} abbreviations; the library splits after: {' '.join(lacking) or 'none'}")
 
 
 def _check_provenance(cases: list[dict], texts: list[str]) -> None:
