@@ -86,7 +86,7 @@ _EXTRA = re.compile(
     r"[.!?][\"'”’)\]]*[⁰¹²³⁴⁵⁶⁷⁸⁹]+(?=\s+\S)|\b(?:U\.S|E\.U)\.(?=\s+[\"“‘(]?[A-Z])"
     r"|(?<=[.!?])(?:[ \u00a0\u202f]+(?:\d[\d,]*|\*+)(?![\w.,])){2,}(?=\s+[A-Z])"
 )
-_LABEL_NUMBER = re.compile(r"(?:^|:)\s*\d{1,3}\.$")
+_LABEL_NUMBER = re.compile(r"^(?:[^\n]*:\s)?\s*\d{1,3}\.$")
 _NUMBER_NEXT = re.compile(r"\s*(?:§+\s*)?(?:\d|[IVXivx]+\b|\([a-zA-Z0-9]{1,4}\))")
 
 
@@ -130,7 +130,8 @@ def _cuts(line: str, proposed: list[tuple[int, int]]) -> list[int]:
         m = _TERMINAL.search(body) or _TERMINAL.search(_TRAILING.sub("", body))
         if m is None:
             continue  # no full stop, question or exclamation mark before it: not a sentence end
-        if not m.group(1) and _abbreviation_holds(body[: m.start() + 1], line[cut:]):
+        piece = body[out[-1] if out else 0 : m.start() + 1]
+        if not m.group(1) and _abbreviation_holds(piece, line[cut:]):
             continue
         out.append(cut)
     return out
@@ -150,13 +151,16 @@ def _past_trailer(line: str, pos: int) -> int:
     return pos
 
 
-def _abbreviation_holds(before: str, after: str) -> bool:
-    """The full stop ending `before` belongs to an abbreviation that does not end the sentence."""
-    if _LABEL_NUMBER.search(before):
-        return True  # "USMCA Art. 2.4.5: 5. Annex 2-C ...": a paragraph number after a label
-    words = before.split()
+def _abbreviation_holds(piece: str, after: str) -> bool:
+    """The full stop ending `piece` (the text since the previous cut) belongs to an abbreviation or
+    a paragraph number, not to a sentence end."""
+    if _LABEL_NUMBER.search(piece):
+        return True  # "9. For greater ...", "USMCA Art. 2.4.5: 5. Annex 2-C ...": a paragraph number
+    if re.match(r"\s*[a-z]", after):
+        return True  # nothing in this corpus starts a sentence in lower case ("non-U.S. content")
+    words = piece.split()
     last = words[-1] if words else ""
-    token = last.lstrip("([“\"'‘").rstrip(".").lower()
+    token = re.split(r"[-\u2013\u2014]", last.lstrip("([“\"'‘"))[-1].rstrip(".").lower()  # "non-U.S." is "u.s"
     if token in ("u.s", "e.u"):
         word = re.match(r"\s*[\"“‘(]?([A-Za-z]+)", after)
         return not (word and word.group(1).lower() in _STARTERS)
