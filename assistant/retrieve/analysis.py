@@ -133,6 +133,7 @@ _PARTY_SCHEDULE = re.compile(
     rf"\bschedule(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_UNITED_STATES = re.compile(r"\bUnited States\b", re.I)
 
 
 def party_name(word: str) -> str:
@@ -361,7 +362,8 @@ def analyze(
     `kinds_present` are the document kinds in the index (a question about the brief is narrowed to
     the brief only when the brief is indexed)."""
     text = (standalone or question).strip()
-    eng = (english or text).strip()
+    # one name for one party: the documents write "the U.S." and "the United States" alike
+    eng = _UNITED_STATES.sub("U.S.", (english or text).strip())
     asked = asked_part(text)
     asked_eng = asked_part(eng) if english else asked
     slot = answer_slot(text) or answer_slot(eng)
