@@ -407,6 +407,6 @@ def analyze(
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
         concepts=concepts_of(asked_eng),
         parts=parts,
-        translated=bool(english) and eng != text,
+        translated=bool(english) and english.strip() != text,
     )
 
