@@ -378,7 +378,8 @@ def analyze(
     if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
         scope = frozenset({"brief"})
     chapters = tuple(dict.fromkeys(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)))
-    schedules = tuple(dict.fromkeys(party_name(m.group(1) or m.group(2)) for m in _PARTY_SCHEDULE.finditer(text)))
+    schedules = tuple(dict.fromkeys(party_name(m.group(1) or m.group(2))
+                                    for t in (text, eng) for m in _PARTY_SCHEDULE.finditer(t)))
     parts = tuple(QuestionPart(p, concepts_of(p), answer_slot(p)) for p in split_parts(asked_eng))
     return QueryAnalysis(
         question=question.strip(),
