@@ -27,11 +27,11 @@ def _words(text: str) -> list[str]:
 
 TOPICAL_MIN = 4
 # Spanish function and asking words (the English ones come from the product's own word lists).
-_SPANISH_TEMPLATE = frozenset("""
+_SPANISH_TEMPLATE = frozenset(re.findall(r"\S+", """
 el la los las lo un una unos unas de del al a en y o que qué cuál cuáles cuánto cuánta cuántos cuántas
 cómo cuándo dónde quién quiénes por para con sin sobre según entre es son fue fueron ser está están ha
 han hay se su sus este esta estos estas ese esa eso informe dice dicen dijo puede pueden debe deben
-""".split())
+"""))
 
 
 def _topical(word: str) -> bool:
