@@ -215,10 +215,9 @@ def phrase_at(text: str, a: int, b: int) -> tuple[int, int]:
         while changed:
             changed = False
             for x, y in pieces:
-                if x <= a < y or x < b <= y or (x > b and not text[b:x].strip(" ’'s")) or (
-                        y < a and not text[y:a].strip()):
-                    if (min(a, x), max(b, y)) != (a, b):
-                        a, b, changed = min(a, x), max(b, y), True
+                if (x <= a < y or x < b <= y or (x > b and not text[b:x].strip(" ’'s")) or (
+                        y < a and not text[y:a].strip())) and (min(a, x), max(b, y)) != (a, b):
+                    a, b, changed = min(a, x), max(b, y), True
         return a, b
 
     a, b = grow(a, b)
