@@ -203,3 +203,72 @@ def test_llm_rewrites_the_follow_up_when_configured(brief_assistant):
     a = Assistant(brief_assistant.settings, chat_models={"fakellm": model})
     ans = a.ask("How many workers did it benefit?", history=[("user", RRM), ("assistant", "...")], backend="fakellm")
     assert ans.standalone_question == rewrite_text
+
+
+# ---- the command line keeps the conversation ----------------------------------------------------
+
+
+@pytest.fixture
+def cli_index(brief_settings, tmp_path, monkeypatch):
+    """A private copy of the brief index (the conversation file is written into it)."""
+    import shutil
+
+    from assistant.settings import get_settings
+
+    index = tmp_path / "index"
+    shutil.copytree(brief_settings.index_dir, index)
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(index))
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIRS", ",".join(str(p) for p in brief_settings.corpus_dirs))
+    get_settings.cache_clear()
+    yield index
+    get_settings.cache_clear()
+
+
+def cli(*args: str):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result
+
+
+def test_cli_continue_understands_the_follow_up_and_new_clears(cli_index):
+    import json
+
+    from assistant.cli.ask import CONVERSATION_FILE
+
+    first = cli("ask", "What does the brief recommend on energy?")
+    assert first.exit_code == 0, first.output
+    stored = json.loads((cli_index / CONVERSATION_FILE).read_text(encoding="utf-8"))
+    assert [t["question"] for t in stored["turns"]] == ["What does the brief recommend on energy?"]
+    follow = cli("ask", "--continue", "--json", "And on labor?")
+    assert follow.exit_code == 0, follow.output
+    data = json.loads(follow.stdout)
+    assert data["standalone_question"] == "What does the brief recommend on labor?"
+    assert "not_covered" in data
+    turns = json.loads((cli_index / CONVERSATION_FILE).read_text(encoding="utf-8"))["turns"]
+    assert [t["understood"] for t in turns] == ["What does the brief recommend on energy?",
+                                               "What does the brief recommend on labor?"]
+    # a plain ask starts over: the follow-up has nothing to lean on
+    alone = cli("ask", "--json", "And on labor?")
+    assert json.loads(alone.stdout)["standalone_question"] == "And on labor?"
+    cleared = cli("ask", "--new")
+    assert cleared.exit_code == 0 and not (cli_index / CONVERSATION_FILE).exists()
+    assert cli("ask", "--new", "--continue", "x").exit_code == 2
+
+
+def test_cli_prints_understood_as_detail_and_related_passages_on_refusal(cli_index):
+    import json
+
+    cli("ask", "How much were U.S. auto-parts imports from Mexico in 2024?")
+    follow = cli("ask", "--continue", "And how much did U.S.-Mexico trade total that year?")
+    assert follow.exit_code == 0
+    assert "Understood as: How much did U.S.-Mexico trade total in 2024?" in follow.stdout
+    assert "Loading weights" not in follow.output  # third-party progress bars stay off
+    short = json.loads(cli("ask", "--json", "How much did U.S.-Mexico trade total in 2024?").stdout)
+    long = json.loads(cli("ask", "--json", "--detail", "How much did U.S.-Mexico trade total in 2024?").stdout)
+    assert len(long["answer"].split()) > len(short["answer"].split())
+    refused = cli("ask", "What is the population of Australia's capital city?")
+    assert refused.exit_code == 0
+    assert "Related passages (not an answer):" in refused.stdout
