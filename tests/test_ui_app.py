@@ -159,7 +159,7 @@ def test_three_turn_conversation_shows_what_each_follow_up_was_understood_as(cha
     # "Edit": the user corrects what the third turn was understood as; it is asked as typed
     corrected = "How much did U.S.-Mexico trade total in 2023?"
     at.text_input(key=f"edit-{third.id}").set_value(corrected)
-    button(at, "Ask this instead").click().run()
+    at.button(key=f"edit-ask-{third.id}").click().run()
     assert not at.exception
     fourth = at.session_state["turns"][-1]
     assert fourth.question == corrected and fourth.standalone
@@ -183,10 +183,11 @@ def test_more_detail_shows_the_longer_answer_once(chat_env, monkeypatch):
     sources = [m.value for m in reply.markdown]
     assert "**More detail**" in sources
     assert md_escape(turn.detail.text) in sources  # escaped, like every answer
-    assert not [b for b in at.button if b.label == "More detail"]  # kept on the turn, not asked again
     detail = turn.detail
     at.run()
-    assert at.session_state["turns"][-1].detail is detail
+    assert at.session_state["turns"][-1].detail is detail  # kept on the turn, not asked again
+    assert not [b for b in at.button if b.label == "More detail"]
+    assert "**More detail**" in [m.value for m in at.chat_message[-1].markdown]
 
 
 def test_filters_restrict_kinds_and_documents(chat_env, monkeypatch):
