@@ -182,6 +182,7 @@ def test_more_detail_shows_the_longer_answer_once(chat_env, monkeypatch):
     reply = at.chat_message[-1]
     sources = [m.value for m in reply.markdown]
     assert "**More detail**" in sources
+    assert not [b for b in at.button if b.label == "More detail"]  # the button gives way to the answer
     assert md_escape(turn.detail.text) in sources  # escaped, like every answer
     detail = turn.detail
     at.run()

@@ -149,7 +149,9 @@ def _more_detail(turn: Turn, index: int, settings: Settings, snap: Snapshot) -> 
     if turn.answer.abstained:
         return
     if turn.detail is None:
-        if not st.button("More detail", key=f"more-{turn.id}", icon=":material/unfold_more:"):
+        if not st.session_state.get(f"want-detail-{turn.id}"):
+            st.button("More detail", key=f"more-{turn.id}", icon=":material/unfold_more:",
+                      on_click=st.session_state.__setitem__, args=(f"want-detail-{turn.id}", True))
             return
         turns = _turns()
         try:
