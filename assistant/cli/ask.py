@@ -108,10 +108,12 @@ def ask(
         err.print("[red]error:[/] empty question")
         raise typer.Exit(EXIT_USAGE)
     assert question is not None
+    from assistant.index.query_encoder import query_embedder
     from assistant.index.vectors import VectorStoreUnavailable
     from assistant.pipeline import Assistant
 
-    assistant = Assistant(settings)
+    # one short question needs no torch: the packaged model's forward pass in numpy (same vector)
+    assistant = Assistant(settings, embedder=query_embedder(settings.embedding_model, settings.embedding_batch_size))
     if assistant.reader.snapshot().empty:
         err.print("[red]error:[/] the index is empty; run `usmca-assistant index` first")
         raise typer.Exit(EXIT_PARTIAL)
