@@ -76,7 +76,7 @@ _FILLER = re.compile(
 _GENERIC_HEADS = wordset("imports exports trade tariffs tariff duties duty quota quotas investment production jobs sector industry "
     "prices policy rules shipments flows sales rate rates")
 _THAT_YEAR = re.compile(
-    r"\b(?:(?:in|during|for)\s+)?(?:that|this|the same|that same)\s+year\b|\b(?:en\s+)?(?:ese|este|aquel|el mismo)"
+    r"\b(?:(?:in|during|for)\s+)?(?:that|the same|that same)\s+year\b|\b(?:en\s+)?(?:ese|aquel|el mismo)"
     r"\s+año\b",
     re.I,
 )
@@ -105,6 +105,15 @@ _VERBISH = wordset("is was are were be been does do did has have had will would 
     "needs go goes come comes make makes set sets get gets matter matters cost costs leave leaves")
 _PREPOSITIONS = wordset("of about for on with to from against under into over by at in like than de sobre para "
                           "con sin")
+# Nouns after "this/these" that point at the present or at the brief itself, not back at the last turn.
+_NOT_ANAPHORIC = wordset("year years day days week weeks month months time times moment period año años días "
+                         "brief document report paper informe documento")
+# A pronoun after this many topic words refers inside the question ("Is Mexico's trade surplus with the
+# U.S. a sign it is gaming ..."); fewer ("the remedy it recommends") may refer back. Fitted on the
+# tuning conversations (bench/questions/conversations.jsonl) and random pairs of dev questions.
+_INSIDE_AFTER_WORDS = 3
+# A turn this short that leans on something it does not name gets the previous subject in brackets.
+_SHORT_TURN = 12
 # A clause boundary before a subject pronoun: "What is X, and how long does it last?" refers inside.
 _CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
                      r"cuando)\b)", re.I)
@@ -213,6 +222,11 @@ def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
     for m in _PRONOUN.finditer(rest, start):
         p = m.group("p").lower()
         before = rest[: m.start()]
+        if sum(len(before[a:b].split()) for a, b in slots.topics(before)) >= _INSIDE_AFTER_WORDS:
+            continue  # a question that long names what its own pronouns refer to
+        if not re.search(r"(?i)\b(?:what|which|who|how|when|where|why)\b", before) and re.search(
+                r"(?i),\s*(?:what|which|who|how|when|where|why)\b", rest[m.end():]):
+            continue  # "Across all its trade relationships, what is the administration ...": it comes later
         words = re.findall(r"[\w’'.]+", before)
         prev_word = words[-1].lower() if words else ""
         if p in ("this", "that", "these", "those"):
@@ -248,7 +262,8 @@ def _antecedent(before: str, pronoun: str) -> bool:
             w.lower() in slots.PERSON_NOUNS for w in words)
     spans = [(a, b) for a, b in slots.topics(before)
              if not (re.fullmatch(r"(?i)\W*(?:what|who|which)\s+", before[:a]) and re.search(r"(?:ed|es)$", before[a:b]))]
-    spans += [(p.start, p.end) for p in slots.parties(before)]
+    spans += [(p.start, p.end) for p in slots.parties(before)] + [(d.start, d.end) for d in slots.docs(before)]
+    spans += slots.name_runs(" " + before)
     if pronoun in _PLURAL:
         return any(_plural(before[a:b]) or " or " in before[a:b] or " and " in before[a:b] for a, b in spans) or \
             len(slots.parties(before)) > 1
@@ -259,7 +274,9 @@ def _demonstrative(rest: str, previous: str) -> tuple[re.Match[str], tuple[int, 
     """"that investment" whose noun the previous question names: the phrase it stands for there."""
     for m in _DEMONSTRATIVE.finditer(rest):
         noun = fold(m.group("noun"))
-        if len(noun) < 3 or noun in _VERBISH or noun in _PREPOSITIONS or noun in ("year", "año", "same"):
+        if not _determiner(rest, m.start(), m.group(0).split()[0]):
+            continue
+        if len(noun) < 3 or noun in _VERBISH or noun in _PREPOSITIONS or noun in _NOT_ANAPHORIC or noun == "same":
             continue
         stem = noun[:-1] if noun.endswith("s") else noun
         for a, b in slots.topics(previous):
@@ -277,7 +294,27 @@ def follow_up_signals(question: str) -> bool:
     if conn and rest.strip(" ?¿!."):
         return True
     return bool(_THAT_YEAR.search(rest) or _THAT_REF.search(rest) or _external_pronoun(rest)
-                or re.search(r"(?i)\b(?:that|those|these|ese|esa|esos|esas)\s+[a-zà-ÿ]{3,}", rest))
+                or _demonstrative_np(rest))
+
+
+def _demonstrative_np(rest: str) -> bool:
+    """"those projects", "Has that balancing act ...": a demonstrative determiner (not the
+    conjunction of "reported that Mexico ...")."""
+    for m in re.finditer(r"\b(that|this|those|these|ese|esa|esos|esas)\s+([a-zà-ÿ][\w\-]{2,})", rest):
+        noun = m.group(2).lower()
+        if _determiner(rest, m.start(), m.group(1)) and noun not in _VERBISH and noun not in _NOT_ANAPHORIC \
+                and not slots.docs(noun):
+            return True
+    return False
+
+
+def _determiner(rest: str, start: int, word: str) -> bool:
+    """"that" at `start` reads as a determiner: after an auxiliary or a preposition, or near the
+    start ("What made that trade ..."), not after a verb ("request that additional parts ...")."""
+    words = re.findall(r"[\w’']+", rest[:start])
+    prev = words[-1].lower() if words else ""
+    return word.lower() in ("those", "these", "esos", "esas") or not prev or prev in slots.AUX or \
+        prev in _PREPOSITIONS or len(words) <= 2
 
 
 def is_follow_up(question: str, previous: str = "") -> bool:
@@ -432,7 +469,8 @@ def _left_over(frag: str, used: list[tuple[int, int]]) -> tuple[str, str]:
     if m:
         prep, keep = m.group(0).strip().lower(), keep[m.end():]
     keep = re.sub(r"(?:\s+(?:and|or|y|o|the|el|la))+$", "", keep).strip()
-    return (keep if slots.topics(keep) or slots.concept_spans(keep) else ""), prep
+    has_word = re.search(r"[A-Za-zÀ-ÿ]{2,}", keep)
+    return (keep if has_word and (slots.topics(keep) or slots.concept_spans(keep)) else ""), prep
 
 
 def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[str, str]:
@@ -508,7 +546,7 @@ def _resolve(rest: str, previous: str, *, spanish: bool) -> tuple[str | None, tu
         out = out[:pm.start()] + ref + out[pm.end():]
         kept.append(ref)
         pos = pm.start() + len(ref)
-    unresolved = follow_up_signals(rest) and not kept
+    unresolved = follow_up_signals(rest) and not kept and len(rest.split()) <= _SHORT_TURN
     if unresolved:
         context = subject_of(prev)
         if not context or context.lower() in out.lower():
