@@ -106,6 +106,21 @@ def test_standalone_questions_are_never_rewritten():
         assert u.context  # the previous subject is still offered to retrieval as context
 
 
+def test_standalone_dev_questions_after_any_other_stay_as_typed():
+    """Every dev question asked after the one before it (and after the one after it) is a
+    question of its own: understood as typed, nothing glued on."""
+    import json
+
+    from tests.conftest import DEV_SET
+
+    if not DEV_SET.is_file():
+        pytest.skip("the shared dev set is not present")
+    qs = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pairs = list(zip(qs, qs[1:], strict=False)) + list(zip(qs[1:], qs, strict=False))
+    rewritten = [(q, rewrite(q, prev).standalone) for prev, q in pairs if rewrite(q, prev).rewritten]
+    assert len(pairs) > 50 and not rewritten, rewritten
+
+
 def test_no_follow_up_is_a_copy_of_the_previous_question():
     for q in ("And?", "And for Mexico?", "what about it?"):
         assert rule_rewrite(q, AUTOS) != AUTOS
