@@ -33,7 +33,7 @@ from langchain_core.language_models import BaseChatModel
 from assistant.answer import abstain as abstention
 from assistant.answer.abstain import Decision
 from assistant.answer.citations import MarkerMapper, build_citation, location
-from assistant.answer.conversation import standalone_question
+from assistant.answer.conversation import understand
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     MAX_POINTS,
@@ -256,10 +256,9 @@ class Assistant:
                                 "showing the extractive answer")
                 name = EXTRACTIVE
         t = time.perf_counter()
-        standalone, rewrite_warnings = standalone_question(
-            question, history, llm=model, max_turns=self.settings.history_turns
-        )
-        warnings.extend(rewrite_warnings)
+        understood = understand(question, history, llm=model, max_turns=self.settings.history_turns)
+        standalone = understood.standalone
+        warnings.extend(understood.warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
         return _Question(self.analyze(question, standalone), name, model, warnings, timings, started)
 
