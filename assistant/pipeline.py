@@ -26,12 +26,13 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 
 from assistant.answer import abstain as abstention
 from assistant.answer.abstain import Decision
+from assistant.answer.backends import EXTRACTIVE, BackendUnavailable
 from assistant.answer.citations import MarkerMapper, build_citation, location
 from assistant.answer.conversation import understand
 from assistant.answer.coverage import states_figure
@@ -46,7 +47,6 @@ from assistant.answer.extractive import (
     sentence_candidates,
     shape,
 )
-from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
 from assistant.answer.recommend import summary_answer
 from assistant.answer.related import related_passages
@@ -59,6 +59,9 @@ from assistant.retrieve.analysis import QueryAnalysis, analyze
 from assistant.retrieve.hybrid import HybridRetriever, Query, Retrieval
 from assistant.retrieve.translate import english_gloss, question_language
 from assistant.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 History = list[tuple[str, str]]
 
@@ -132,6 +135,8 @@ class Assistant:
     def chat_model(self, backend: str) -> BaseChatModel:
         """The chat model of an LLM backend, built once (raises `BackendUnavailable`)."""
         if backend not in self._chat_models:
+            from assistant.answer.llm import make_chat_model  # LangChain's chat models load only for an LLM
+
             self._chat_models[backend] = make_chat_model(backend, self.settings)
         return self._chat_models[backend]
 

@@ -13,8 +13,10 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 # What the model must write, alone, when the passages do not answer the question.
 CANNOT_ANSWER = "NOT_IN_PASSAGES"
@@ -106,6 +108,8 @@ def answer_messages(
 ) -> list[BaseMessage]:
     """System rules (the answer's shape: a direct lead, then cited points), then the delimited
     passages and the question."""
+    from langchain_core.messages import HumanMessage, SystemMessage  # only an LLM backend needs them
+
     body = "\n\n".join(
         PASSAGE_TEMPLATE.format(pid=p.pid, location=neutralize(p.location), text=neutralize(p.text.strip()))
         + (SOURCES_TEMPLATE.format(sources=neutralize(" ".join(p.sources.split()))) if p.sources else "")
@@ -124,6 +128,8 @@ def answer_messages(
 
 def rewrite_messages(question: str, turns: Sequence[tuple[str, str]]) -> list[BaseMessage]:
     """Messages asking for a standalone version of `question` given recent (role, text) turns."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     body = "\n".join(f"{'User' if role == 'user' else 'Assistant'}: {neutralize(' '.join(text.split()))}"
                      for role, text in turns)
     nonce = _nonce(body, question)
