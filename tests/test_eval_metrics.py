@@ -12,11 +12,13 @@ from assistant.evaluate.metrics import (
     METRIC_KEYS,
     SUMMARY_KEYS,
     answer_sentences,
+    answer_word_count,
     citation_correctness,
     citation_precision,
     cited_sentence_counts,
     cited_sentence_rate,
     contains_quote,
+    evidence_citation_flags,
     evidence_ranks,
     evidence_recall,
     first_hit_rank,
@@ -26,6 +28,7 @@ from assistant.evaluate.metrics import (
     must_mention_share,
     normalize_mention,
     percentile,
+    quotes_evidence,
     reciprocal_rank,
     score_question,
     summarize,
@@ -171,6 +174,47 @@ def test_citation_precision_by_evidence_and_by_verifier():
     assert citation_correctness(bare, [], evidence, {"a": good.text}) == [True]
 
 
+FARM = "both exports at roughly $30 billion annually, and imports at roughly $41 billion annually in recent years."
+
+
+def test_quotes_evidence_needs_the_quoted_text_to_be_the_evidence():
+    evidence = [FARM, "Grains, oilseeds and meat go south"]
+    # the quote holds the evidence (footnote marks and case do not matter)
+    assert quotes_evidence("U.S. farm trade is large, with BOTH exports at roughly $30 billion annually²⁰, and "
+                           "imports at roughly $41 billion annually in recent years.", evidence)
+    # a quote trimmed to the clause that answers is the evidence too, piece by piece between ellipses
+    assert quotes_evidence("… imports at roughly $41 billion annually in recent years.", evidence)
+    assert quotes_evidence("exports at roughly $30 billion ... imports at roughly $41 billion", evidence)
+    # too short to be "the evidence", or not inside it, or pieces from two different quotes
+    assert not quotes_evidence("$41 billion annually", evidence)
+    assert not quotes_evidence("imports at roughly $41 billion annually in 2030 and beyond", evidence)
+    assert not quotes_evidence("exports at roughly $30 billion annually … Grains, oilseeds and meat", evidence)
+    assert not quotes_evidence("", evidence)
+
+
+def test_evidence_citation_share_ignores_the_passage_and_the_verifier():
+    passage = chunk("n", "U.S. agricultural trade with Mexico is large, with " + FARM + " The trade is complementary.")
+    on_evidence = Citation(1, "n", "doc-n", "T", "brief", "L", quote="U.S. agricultural trade with Mexico is large, "
+                           "with " + FARM, passage=passage.text)
+    padding = Citation(2, "n", "doc-n", "T", "brief", "L", quote="The trade is complementary.", passage=passage.text)
+    support = [SentenceSupport("It is complementary [2].", [2], True, 0.9)]
+    # citation precision counts both (the passage holds the evidence; the verifier supports [2]) ...
+    assert citation_correctness([on_evidence, padding], support, [FARM]) == [True, True]
+    # ... the evidence citation share only the one whose quote is the evidence
+    assert evidence_citation_flags([on_evidence, padding], [FARM]) == [True, False]
+    q = Question("f", "?", evidence=(FARM,), must_mention=("41",))
+    ans = _answer([passage], "Imports run at $41 billion [1]. It is complementary [2].",
+                  citations=[on_evidence, padding], support=support)
+    rec = score_question(q, ans)
+    assert (rec.citation_precision, rec.evidence_citation_share) == (1.0, 0.5)
+    assert rec.citations_quote_evidence == [True, False]
+
+
+def test_answer_word_count_skips_markers_and_bullets():
+    assert answer_word_count("Mexico is big [1].\n- item two [2, 3]\n- 3 percent — more") == 8
+    assert answer_word_count("") == 0
+
+
 def test_cited_sentence_counts():
     assert cited_sentence_counts("Mexico is large [1]. Another sentence here. Third one [2][3].") == (2, 3)
     # markers written after the full stop belong to the sentence they close
@@ -251,6 +295,36 @@ def test_summarize_keys_kinds_and_skips():
     assert hit_at_k_curve(recs, 3) == [0.0, 0.5, 0.5]
 
 
+def test_answer_words_median_counts_answers_that_do_not_abstain():
+    a = chunk("a", "alpha evidence sentence is right here in the chunk")
+    qs = [
+        Question("1", "?", evidence=("alpha evidence sentence is right here",)),
+        Question("2", "?", kind="number", evidence=("alpha evidence sentence is right here",)),
+        Question("3", "?", kind="unanswerable", answerable=False),
+        Question("4", "?", kind="unanswerable", answerable=False),
+        Question("5", "?"),
+    ]
+    recs = [
+        score_question(qs[0], _answer([a], "one two three [1].", citations=[citation(1, a)])),
+        score_question(qs[1], _answer([a], "one two three four five six seven eight nine")),
+        score_question(qs[2], _answer([a], "a wrong answer of six words")),  # answered: counted
+        score_question(qs[3], _answer([a], "The documents do not say this at all.", abstained=True)),
+        score_question(qs[4], None, error="RuntimeError: boom"),
+    ]
+    assert [r.answer_words for r in recs] == [3, 9, 6, 8, None]
+    s = summarize(recs)
+    assert s["answer_words_p50"] == 6.0  # median of 3, 9, 6: abstentions and errors are left out
+    assert s["by_kind"]["number"]["answer_words_p50"] == 9.0
+    assert s["evidence_citation_share"] == 1.0  # only question 1 has a citation, and it quotes the evidence
+    assert s["n_followups"] == 0 and list(s["by_turn"]) == ["standalone"]
+    followup = Question("6", "And then?", history=("First?",))
+    rec = score_question(followup, _answer([a], "An answer."))
+    assert rec.history_turns == 1 and rec.turn == "followup"
+    s = summarize(recs + [rec])
+    assert s["n_followups"] == 1 and list(s["by_turn"]) == ["standalone", "followup"]
+    assert s["by_turn"]["followup"]["n"] == 1 and tuple(s["by_turn"]["followup"]) == METRIC_KEYS
+
+
 def test_error_counts_as_failure_not_abstention():
     q = Question("e", "?", evidence=("x y z",), must_mention=("x",))
     rec = score_question(q, None, error="RuntimeError: boom")
@@ -296,18 +370,24 @@ def test_load_questions_reports_bad_lines_and_keeps_good_ones(tmp_path: Path):
         json.dumps({"id": "f", "question": "Q f?", "answerable": "yes"}),
         json.dumps(["a", "list"]),
         json.dumps({"id": "g", "question": "Q g?", "footnotes": [1, "2"]}),
+        json.dumps({"id": "h", "question": "And h?", "history": [" Q a? ", "Q c?"]}),
+        json.dumps({"id": "i", "question": "Q i?", "history": "Q a?"}),
+        json.dumps({"id": "j", "question": "Q j?", "history": ["Q a?", "  "]}),
+        json.dumps({"id": "k", "question": "Q k?", "history": []}),
     ]
     path = tmp_path / "q.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n\xff\xfe bad bytes\n")
     qs, errors = load_questions(path)
-    assert [q.id for q in qs] == ["a", "c", "e"]
+    assert [q.id for q in qs] == ["a", "c", "e", "h", "k"]
+    assert qs[3].history == ("Q a?", "Q c?") and qs[3].is_followup
+    assert qs[4].history == () and not qs[4].is_followup and qs[0].history == ()
     assert qs[0].evidence == ("e",)
     c = qs[1]
     assert (c.kind, c.logic_kind, c.answerable) == ("comparison", "fact", True)
     assert (c.articles, c.documents, c.footnotes) == (("2.4",), ("d1",), (3,))
     assert qs[2].answerable is False  # absent `answerable` follows the kind
     got = {e.line: e.reason for e in errors}
-    assert sorted(got) == [3, 4, 6, 7, 9, 10, 11, 12]
+    assert sorted(got) == [3, 4, 6, 7, 9, 10, 11, 13, 14, 16]
     assert got[3].startswith("invalid JSON")
     assert "question" in got[4]
     assert "duplicate id 'a'" in got[6] and "line 1" in got[6]
@@ -315,7 +395,8 @@ def test_load_questions_reports_bad_lines_and_keeps_good_ones(tmp_path: Path):
     assert "answerable" in got[9]
     assert "object" in got[10]
     assert "footnotes" in got[11]
-    assert "UTF-8" in got[12]
+    assert "history" in got[13] and "non-empty" in got[14]
+    assert "UTF-8" in got[16]
 
 
 def test_dev_set_loads_cleanly():

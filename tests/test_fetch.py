@@ -1,9 +1,14 @@
-"""fetch_documents against a real local HTTP server, and mirror copies from the shared corpus."""
+"""fetch_documents against a real local HTTP server, and mirror copies from the shared corpus.
+
+The treaty's registry entries are fetched from the server too: the real Chapter 2 page of the
+Government of Canada served under several chapter addresses, and a chapter whose page fails and
+whose USTR PDF (fallback) is served; every fetched file is parsed into articles."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import shutil
 import threading
 import time
@@ -11,13 +16,16 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from assistant.ingest.base import DocumentInfo
-from assistant.ingest.fetch import COPIED, DOWNLOADED, FAILED, PRESENT, SKIPPED, fetch_documents
+from assistant.ingest.fetch import COPIED, DOWNLOADED, FAILED, OFFLINE, PRESENT, SKIPPED, fetch_documents
+from assistant.ingest.parse import parse_file
 from assistant.ingest.registry import Registry, load_registry, mirror_path
 from assistant.settings import PROJECT_ROOT
+from tests.test_parse_treaty import CH34_P1, CH34_P1_NOTES, CH34_P2, _page, _pdf
 
 MIRROR = PROJECT_ROOT.parent / "shared" / "corpus"
 PDF = b"%PDF-1.4\n% test document\n" + b"x" * 1000 + b"\n%%EOF\n"
@@ -29,6 +37,7 @@ SLOW_S = 1.0
 
 class _Handler(BaseHTTPRequestHandler):
     hits: Counter[str] = Counter()
+    pages: dict[str, tuple[str, bytes]] = {}  # path (with query) -> (content type, body)
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass
@@ -47,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> None:
         self.hits[path] += 1
-        if path == "/good.pdf":
+        if path in self.pages:
+            self._send(200, *self.pages[path])
+        elif path == "/good.pdf":
             self._send(200, "application/pdf", PDF)
         elif path == "/good.html":
             self._send(200, "text/html; charset=utf-8", HTML)
@@ -227,8 +238,9 @@ def test_missing_mirror_file_fails_clearly_and_the_rest_continue(tmp_path):
     res = {r.document_id: r for r in fetch_documents(registry, tmp_path / "out", mirror=partial)}
     assert res[ids[0]].status == FAILED and "not found in the mirror" in res[ids[0]].reason
     assert all(res[i].status == COPIED for i in ids[1:])
-    pdfs = [d.id for d in registry.documents if d.parser == "treaty_pdf"]
-    assert all(res[i].status == SKIPPED for i in pdfs)  # fetchable PDFs are not expected in a mirror
+    fetchable = [d.id for d in registry.documents if not d.sha256]
+    assert len(fetchable) > 34  # the chapter pages and PDFs are downloaded, not expected in a mirror
+    assert all(res[i].status == SKIPPED for i in fetchable)
 
 
 @needs_mirror
@@ -241,3 +253,131 @@ def test_corrupt_mirror_file_is_rejected(tmp_path):
     res = fetch_documents(registry, tmp_path / "out", mirror=tmp_path / "mirror", only=[doc.id])
     assert res[0].status == FAILED and "checksum" in res[0].reason
     assert not (tmp_path / "out" / mirror_path(doc)).exists() and _leftovers(tmp_path / "out") == []
+
+
+# ---- fallbacks and offline ------------------------------------------------------------------------
+
+
+def _with_fallback(name: str, primary: str, fallback: str, **fb) -> DocumentInfo:
+    return DocumentInfo(
+        id=f"{name}.html", title=name, kind="treaty", url=primary,
+        extra={"mirror": f"t/{name}.html", "fallbacks": [{"url": fallback, "mirror": f"t/{name}.pdf", **fb}]},
+    )
+
+
+def test_a_failing_source_falls_back_to_the_next(server, tmp_path):
+    _Handler.hits.clear()
+    docs = [
+        _with_fallback("fb", f"{server}/missing.html", f"{server}/good.pdf"),
+        _with_fallback("primary", f"{server}/good.html", f"{server}/good.pdf"),
+        _with_fallback("neither", f"{server}/missing.html", f"{server}/error.pdf"),
+    ]
+    res = _fetch(docs, tmp_path, retries=0)
+    fb = res["fb.html"]
+    assert fb.status == DOWNLOADED and fb.url == f"{server}/good.pdf" and fb.path == tmp_path / "t" / "fb.pdf"
+    assert "HTTP 404" in fb.reason and fb.path.read_bytes() == PDF
+    assert not (tmp_path / "t" / "fb.html").exists()
+    assert res["primary.html"].path == tmp_path / "t" / "primary.html" and _Handler.hits["/good.pdf"] == 1
+    neither = res["neither.html"]
+    assert neither.status == FAILED and "HTTP 404" in neither.reason and "HTTP 500" in neither.reason
+    assert not neither.unreachable and _leftovers(tmp_path) == []
+    again = _fetch(docs, tmp_path, retries=0)  # a chapter fetched as PDF is present: never fetched twice
+    assert again["fb.html"].status == PRESENT and again["fb.html"].path == tmp_path / "t" / "fb.pdf"
+    assert _Handler.hits["/missing.html"] == 3 and _Handler.hits["/good.pdf"] == 1
+
+
+def test_offline_stops_after_the_first_unreachable_document(server, tmp_path):
+    dead = "http://127.0.0.1:9"  # nothing listens: connection refused, as without a network
+    docs = [
+        _with_fallback("a", f"{dead}/a.html", f"{dead}/a.pdf"),
+        _doc("b.pdf", f"{dead}/b.pdf"),
+        _doc("c.html", f"{server}/good.html"),
+    ]
+    res = _fetch(docs, tmp_path, retries=0, stop_when_offline=True)
+    a = res["a.html"]
+    assert a.status == FAILED and a.unreachable and a.url == f"{dead}/a.html"
+    assert [res["b.pdf"].status, res["c.html"].status] == [OFFLINE, OFFLINE]
+    assert "no connection for a.html" in res["b.pdf"].reason
+    assert not (tmp_path / "t" / "c.html").exists()
+    res = _fetch(docs, tmp_path, retries=0)  # without the flag every document is tried
+    assert [r.status for r in res.values()] == [FAILED, FAILED, DOWNLOADED]
+    assert res["b.pdf"].unreachable and not res["c.html"].unreachable
+    (tmp_path / "t" / "c.html").unlink()
+    online_first = [docs[2], *docs[:2]]  # something came through: an unreachable host is not "offline"
+    res = _fetch(online_first, tmp_path, retries=0, stop_when_offline=True)
+    assert [r.status for r in res.values()] == [DOWNLOADED, FAILED, FAILED]
+
+
+def test_cli_offline_is_one_line_and_not_an_error(tmp_path, monkeypatch):
+    """What `make run` calls without a mirror: offline, it says so in one line and exits 0."""
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from assistant.settings import get_settings
+
+    dead = "http://127.0.0.1:9"
+    registry = [
+        _with_fallback("a", f"{dead}/a.html", f"{dead}/a.pdf").to_dict(),
+        _doc("b.pdf", f"{dead}/b.pdf").to_dict(),
+    ]
+    (tmp_path / "registry.json").write_text(json.dumps(registry))
+    monkeypatch.setenv("ASSISTANT_REGISTRY_FILE", str(tmp_path / "registry.json"))
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIRS", str(tmp_path / "corpus"))
+    get_settings.cache_clear()
+    try:
+        args = ["corpus", "fetch", "--retries", "0", "--timeout", "2"]
+        quick = CliRunner().invoke(app, [*args, "--offline-ok"])
+        strict = CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+    assert quick.exit_code == 0, quick.output
+    (line,) = quick.stdout.strip().splitlines()
+    assert "offline (no connection to 127.0.0.1)" in line and "2 document(s) not fetched" in line
+    assert strict.exit_code == 1 and "a.html" in strict.stdout and "b.pdf" in strict.stdout
+
+
+# ---- the treaty: Government of Canada chapter pages first, USTR PDFs as fallback ------------------
+
+
+SERVED_CHAPTERS = (2, 5, 14)  # the Chapter 2 page stands in for each: the parser reads the page's own text
+FAILING_CHAPTER = 34  # its page fails; its USTR PDF (an excerpt in the USTR layout) is served
+
+
+def _local(url: str, server: str) -> str:
+    parts = urlsplit(url)
+    return f"{server}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+
+@needs_mirror
+def test_treaty_chapters_fetch_and_parse_into_articles(server, tmp_path):
+    registry = load_registry(PROJECT_ROOT / "corpus" / "registry.json")
+    chapters = {d.extra["chapter"]: d for d in registry.documents if d.parser == "treaty_html"}
+    page = (MIRROR / mirror_path(chapters[2])).read_bytes()
+    ch34_pdf = _pdf([_page(CH34_P1, "34-4", CH34_P1_NOTES), _page(CH34_P2, "34-5", [])])
+    entries = []
+    for n in (*SERVED_CHAPTERS, FAILING_CHAPTER):
+        d = chapters[n].to_dict()
+        d["url"] = _local(d["url"], server)
+        d["fallbacks"] = [{**fb, "url": _local(fb["url"], server)} for fb in d["fallbacks"]]
+        d.pop("sha256", None)  # the stand-in page is not the chapter's own file
+        entries.append(DocumentInfo.from_dict(d))
+        if n in SERVED_CHAPTERS:
+            _Handler.pages[urlsplit(d["url"]).path + "?lang=eng"] = ("text/html; charset=utf-8", page)
+        else:
+            _Handler.pages[urlsplit(d["fallbacks"][0]["url"]).path] = ("application/pdf", ch34_pdf)
+    local = Registry(entries, root=tmp_path)
+    results = fetch_documents(local, tmp_path, timeout=5, retries=0)
+    assert [r.status for r in results] == [DOWNLOADED] * 4, results
+    for r, n in zip(results, (*SERVED_CHAPTERS, FAILING_CHAPTER), strict=True):
+        assert r.url.endswith(".pdf" if n == FAILING_CHAPTER else f"/text-texte/{n:02d}.aspx?lang=eng")
+        assert r.path == tmp_path / "usmca" / Path(r.document_id).with_suffix(r.path.suffix).name
+        info = local.match_path(r.path)  # what the indexer does: the registry names the parser
+        assert info.parser == ("treaty_pdf" if n == FAILING_CHAPTER else "treaty_html")
+        parsed = parse_file(r.path, info, max_bytes=LIMIT * 100, max_pages=100, max_chunks=5000)
+        articles = {c.meta.get("article") for c in parsed.chunks if c.meta.get("article")}
+        if n == FAILING_CHAPTER:
+            assert {"34.6", "34.7"} <= articles and parsed.info.id == "usmca-ch34-final-provisions.pdf"
+            assert "HTTP 404" in r.reason, "the failing page is named"
+        else:
+            assert {f"2.{i}" for i in range(1, 18)} <= articles, sorted(articles)
+            assert parsed.info.id == r.document_id and parsed.info.kind == "treaty"

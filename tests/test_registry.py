@@ -71,24 +71,74 @@ def test_mirror_checksums_match_the_real_files(registry):
         assert doc.sha256 == hashlib.sha256((MIRROR / rel).read_bytes()).hexdigest(), rel
 
 
-def test_usmca_text_entries(registry):
-    chapters = {
-        d.extra["chapter"]: d for d in registry.documents if d.parser == "treaty_pdf" and "chapter" in d.extra
-    }
+GC_CHAPTER = (
+    "https://www.international.gc.ca/trade-commerce/trade-agreements-accords-commerciaux/agr-acc/"
+    "cusma-aceum/text-texte/{:02d}.aspx?lang=eng"
+)
+
+
+def test_usmca_chapters_come_from_the_gc_pages_with_ustr_pdfs_as_fallback(registry):
+    chapters = {d.extra["chapter"]: d for d in registry.documents if d.parser == "treaty_html"}
     assert sorted(chapters) == list(range(1, 35))
     for n, doc in chapters.items():
-        assert doc.kind == "treaty" and not doc.path and doc.sha256 == ""
-        assert doc.url.startswith("https://ustr.gov/sites/default/files/files/agreements/FTA/USMCA/")
-        assert doc.id == Path(mirror_path(doc)).name and doc.id.startswith(f"usmca-ch{n:02d}-")
-        assert isinstance(doc.extra["url_confirmed"], bool)
-    assert chapters[34].url.endswith("/Text/34_Final_Provisions.pdf") and url_confirmed(chapters[34])
+        assert doc.url == GC_CHAPTER.format(n), "one address pattern for all 34 chapters"
+        assert doc.parser == "treaty_html" and doc.publisher == "Global Affairs Canada"
+        assert doc.id == Path(mirror_path(doc)).name == f"{Path(doc.id).stem}.html"
+        assert doc.id.startswith(f"usmca-ch{n:02d}-") and mirror_path(doc).startswith("usmca/")
+        primary, pdf = registry.variants(doc)
+        assert primary is doc
+        assert pdf.url.startswith("https://ustr.gov/sites/default/files/files/agreements/FTA/USMCA/")
+        assert pdf.url.endswith(".pdf") and pdf.parser == "treaty_pdf" and pdf.sha256 == ""
+        assert pdf.id == Path(mirror_path(pdf)).name == f"{Path(doc.id).stem}.pdf"
+        assert (pdf.kind, pdf.extra["chapter"], pdf.extra["fallback_of"]) == ("treaty", n, doc.id)
+        assert pdf.publisher == "Office of the U.S. Trade Representative" and registry.by_id(pdf.id) == pdf
+        assert isinstance(doc.extra["url_confirmed"], bool) and isinstance(pdf.extra["url_confirmed"], bool)
+    assert url_confirmed(chapters[2]) and chapters[2].sha256  # the mirror's file
+    assert not url_confirmed(chapters[3]) and citation_url(chapters[3]).endswith("toc-tdm.aspx?lang=eng")
+    ch34_pdf = registry.variants(chapters[34])[1]
+    assert ch34_pdf.url.endswith("/Text/34_Final_Provisions.pdf") and url_confirmed(ch34_pdf)
     assert registry.by_id("usmca-protocol-replacing-nafta.pdf").kind == "treaty"
     assert registry.by_id("usmca-protocol-of-amendment-2019.pdf").date == "2019-12-10"
     letters = [d for d in registry.documents if d.extra.get("side_letter")]
     assert len(letters) >= 2 and all(d.parser == "treaty_pdf" for d in letters)
-    for doc in registry.documents:  # an unconfirmed URL is never shown to a reader as the link
-        if not url_confirmed(doc) and doc.extra.get("listing_url"):
-            assert citation_url(doc) == doc.extra["listing_url"]
+    for entry in registry.documents:  # an unconfirmed URL is never shown to a reader as the link
+        for doc in registry.variants(entry):
+            if not url_confirmed(doc) and doc.extra.get("listing_url"):
+                assert citation_url(doc) == doc.extra["listing_url"]
+
+
+def test_a_registry_without_fallbacks_reads_as_before(tmp_path):
+    """The previous registry layout: one URL per entry, PDF chapters with their own ids."""
+    old = [
+        {
+            "id": "usmca-ch34-final-provisions.pdf",
+            "title": "USMCA Chapter 34: Final Provisions",
+            "kind": "treaty",
+            "url": "https://ustr.gov/sites/default/files/files/agreements/FTA/USMCA/Text/34_Final_Provisions.pdf",
+            "parser": "treaty_pdf",
+            "mirror": "usmca/usmca-ch34-final-provisions.pdf",
+            "chapter": 34,
+        },
+    ]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    reg = load_registry(tmp_path / "old.json")
+    (doc,) = reg.documents
+    assert reg.variants(doc) == [doc] and doc.parser == "treaty_pdf" and doc.extra["chapter"] == 34
+    assert reg.match_path(tmp_path / "usmca" / "usmca-ch34-final-provisions.pdf") is doc
+
+
+def test_bad_fallbacks_are_rejected(tmp_path):
+    cases = {
+        "needs at least a url": [{"url": "https://x.org/a.pdf"}],
+        "unknown parser": [{"url": "https://x.org/a.pdf", "mirror": "a.pdf", "parser": "nope"}],
+        "already used": [{"url": "https://x.org/a.html", "mirror": "t/a.html"}],
+        "must be relative": [{"url": "https://x.org/a.pdf", "mirror": "../a.pdf"}],
+    }
+    for message, fallbacks in cases.items():
+        entry = {"id": "a.html", "title": "A", "kind": "treaty", "mirror": "t/a.html", "fallbacks": fallbacks}
+        (tmp_path / "r.json").write_text(json.dumps([entry]))
+        with pytest.raises(RegistryError, match=message):
+            load_registry(tmp_path / "r.json")
 
 
 def test_footnote_sources(registry):
@@ -96,8 +146,9 @@ def test_footnote_sources(registry):
     fn29 = registry.source(29)
     assert fn29.document_id == P10925
     assert registry.by_id(P10925).footnotes == [29]
-    fn31 = registry.source(31)
-    assert fn31.document_id == "usmca-ch34-final-provisions.pdf" and fn31.locator == "Article 34.7"
+    fn31 = registry.source(31)  # the brief cites the USTR PDF: the chapter's entry, whose fallback it is
+    assert fn31.document_id == "usmca-ch34-final-provisions.html" and fn31.locator == "Article 34.7"
+    assert registry.by_id("usmca-ch34-final-provisions.pdf").footnotes == [31]
     assert registry.source(48).repeats == 46 and registry.source(48).page == "2"
     assert registry.source(1).repeats is None and registry.source(1).document_id == ""
 
@@ -107,12 +158,16 @@ def test_indexed_status(registry):
     assert status[29] == INDEXED
     assert status[31] == REFERENCE_ONLY and status[1] == REFERENCE_ONLY
     assert registry.source(29).status([]) == REFERENCE_ONLY
+    for ch34 in ("usmca-ch34-final-provisions.html", "usmca-ch34-final-provisions.pdf"):  # either source
+        assert registry.source_status({ch34})[31] == INDEXED
 
 
 def test_match_path(registry, tmp_path):
-    assert registry.match_path(tmp_path / "usmca" / "usmca-ch34-final-provisions.pdf").id == (
-        "usmca-ch34-final-provisions.pdf"
-    )
+    html = registry.match_path(tmp_path / "usmca" / "usmca-ch34-final-provisions.html")
+    pdf = registry.match_path(tmp_path / "usmca" / "usmca-ch34-final-provisions.pdf")
+    assert (html.id, html.parser) == ("usmca-ch34-final-provisions.html", "treaty_html")
+    assert (pdf.id, pdf.parser, pdf.kind) == ("usmca-ch34-final-provisions.pdf", "treaty_pdf", "treaty")
+    assert pdf.url.endswith("34_Final_Provisions.pdf") and pdf.footnotes == [31]
     assert registry.match_path(f"/elsewhere/corpus/brief/{BRIEF_ID}").id == BRIEF_ID
     assert registry.match_path(tmp_path / "unknown.pdf") is None
 

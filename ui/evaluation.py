@@ -3,6 +3,8 @@
 The run is the same as `usmca-assistant eval` (`assistant.evaluate.run.run_eval` with the app's
 Assistant), with a progress bar; the headline metrics, the per-question table and the charts are
 shown here and every output file can be downloaded. Output goes to a fresh temporary folder per run.
+The question format and the metrics are documented in the project's docs/evaluation.md, which the
+page shows in full.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 import streamlit as st
 
 from assistant.evaluate.answerers import RETRIEVERS, make_answer_fn
-from assistant.evaluate.metrics import METRIC_KEYS
+from assistant.evaluate.metrics import METRIC_KEYS, TURNS
 from assistant.evaluate.questions import load_questions
-from assistant.evaluate.report import format_metric
+from assistant.evaluate.report import METRIC_LABELS, TURN_LABELS, format_metric
 from assistant.evaluate.run import run_eval
 from assistant.settings import Settings
 from ui.resources import available_backends, get_assistant, load_settings, snapshot
@@ -32,16 +34,10 @@ DOWNLOADS = (
     ("report.md", "text/markdown"),
     ("report.html", "text/html"),
 )
-HEADLINE = ("hit_at_5", "evidence_recall_at_10", "must_mention", "citation_precision",
-            "abstain_accuracy", "false_abstain_rate", "latency_ms_p50")
-LABELS = {
-    "n": "questions", "n_answerable": "answerable", "hit_at_1": "hit@1", "hit_at_5": "hit@5",
-    "hit_at_10": "hit@10", "evidence_recall_at_10": "evidence recall@10", "mrr_at_10": "MRR@10",
-    "must_mention": "must mention", "citation_precision": "citation precision",
-    "cited_sentence_rate": "cited sentences", "abstain_accuracy": "abstain accuracy",
-    "false_abstain_rate": "false abstain", "latency_ms_p50": "latency p50 (ms)",
-    "latency_ms_p95": "latency p95 (ms)",
-}
+HEADLINE = ("hit_at_5", "must_mention", "answer_words_p50", "evidence_citation_share",
+            "citation_precision", "abstain_accuracy", "false_abstain_rate", "latency_ms_p50")
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
+GUIDE_NAME = "docs/evaluation.md"
 
 
 def run_questions(data: bytes, file_name: str, settings: Settings, k: int, progress: Any, *,
@@ -84,11 +80,21 @@ def _show_run(run: dict[str, Any]) -> None:
     )
     cols = st.columns(4)
     for i, key in enumerate(HEADLINE):
-        cols[i % 4].metric(LABELS[key], format_metric(key, summary.get(key)))
+        cols[i % 4].metric(METRIC_LABELS[key], format_metric(key, summary.get(key)))
+    by_turn = summary.get("by_turn") or {}
+    if summary.get("n_followups"):
+        st.markdown(f"**Follow-ups and standalone questions** ({summary['n_followups']} follow-ups)")
+        keys = ("n", "hit_at_5", "mrr_at_10", "must_mention", "answer_words_p50", "evidence_citation_share",
+                "abstain_accuracy", "false_abstain_rate")
+        st.dataframe(
+            [{"turn": TURN_LABELS[t]} | {METRIC_LABELS[k]: format_metric(k, by_turn[t].get(k)) for k in keys}
+             for t in TURNS if t in by_turn],
+            hide_index=True, width="stretch",
+        )
     with st.expander("All metrics"):
         st.dataframe(
-            [{"metric": LABELS.get(k, k), "value": format_metric(k, summary.get(k))} for k in METRIC_KEYS]
-            + [{"metric": f"{LABELS.get(k, k)} ({kind})", "value": format_metric(k, v.get(k))}
+            [{"metric": METRIC_LABELS.get(k, k), "value": format_metric(k, summary.get(k))} for k in METRIC_KEYS]
+            + [{"metric": f"{METRIC_LABELS.get(k, k)} ({kind})", "value": format_metric(k, v.get(k))}
                for kind, v in sorted((summary.get("by_kind") or {}).items()) for k in METRIC_KEYS if k in v],
             hide_index=True, width="stretch",
         )
@@ -113,13 +119,26 @@ def _show_run(run: dict[str, Any]) -> None:
             st.code(report.read_text(encoding="utf-8"), language="markdown", wrap_lines=True)
 
 
+def _guide() -> None:
+    """The question format and the metrics, from the project's own docs/evaluation.md."""
+    try:
+        text = GUIDE.read_text(encoding="utf-8")
+    except OSError:
+        st.caption(f"{GUIDE_NAME} is missing from this installation.")
+        return
+    with st.expander(f"Question format and metrics ({GUIDE_NAME})", icon=":material/menu_book:"):
+        st.markdown(text)
+
+
 def render() -> None:
     settings = load_settings()
     st.title("Evaluation")
     st.caption(
-        "Upload a question file (JSON Lines: id, question, kind, answerable, must_mention, evidence …; see "
-        "shared/eval/README.md) and measure retrieval, answers, citations and abstentions on the current index."
+        "Upload a question file (JSON Lines: id, question, kind, answerable, must_mention, evidence, and "
+        f"optionally history for a conversation; see {GUIDE_NAME}) and measure retrieval, answers, citations "
+        "and abstentions on the current index."
     )
+    _guide()
     if snapshot(settings).empty:
         st.warning("The index is empty: add documents on the Corpus page first.")
         return

@@ -18,7 +18,7 @@ from assistant.answer.citations import build_citation
 from assistant.answer.recommend import Recommendation, by_passage, load_recommendations, one_line, render_line
 from assistant.domain import Citation
 from assistant.index.store import Snapshot
-from ui.citations import render_citation
+from ui.citation_cards import render_citation
 from ui.resources import load_settings, snapshot
 from ui.safety import md_escape
 

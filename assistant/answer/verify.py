@@ -57,7 +57,7 @@ DENSE_SUPPORTED = 0.64  # cosine to the best cited passage sentence, for sentenc
 UNVERIFIED_TAG = "[unverified]"
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;\u2013-]\s*\d+)*)\s*\]")
-_MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\])+)")
+_MARKERS_AFTER_STOP = re.compile(r"([.!?][\"'”’)\]]*[⁰¹²³⁴⁵⁶⁷⁸⁹]*)((?:\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\])+)\s*$")
 _SPANISH = frozenset({"el", "la", "los", "las", "de", "del", "que", "y", "en", "un", "una", "por", "para",
                       "con", "es", "son", "se", "su", "sus", "al", "lo", "como", "más", "según", "entre",
                       "también", "fue", "han", "ha", "este", "esta", "cuál", "qué"})
@@ -93,12 +93,13 @@ def is_spanish(text: str) -> bool:
 
 def split_answer(text: str) -> list[tuple[str, list[int], str]]:
     """(sentence with its markers, cited numbers, separator before it) for each answer sentence.
-    Markers written after the full stop ("... 2024.[1] Next") are moved inside their sentence."""
-    text = _MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text)
+    Sentences come from `split_sentences` (markers after a full stop stay with the sentence before
+    them, identifiers such as "Art. 2.4.2" or "0406.90.11" are never cut); markers written after the
+    full stop ("... 2024.[1]") are then moved inside their sentence ("... 2024 [1].")."""
     out = []
     prev_end = 0
     for a, b in split_sentences(text):
-        sent = text[a:b]
+        sent = _MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text[a:b])
         cited = [n for m in MARKER.finditer(sent) for n in _expand(m.group(1))]
         sep = "\n" if "\n" in text[prev_end:a] and out else " "
         out.append((sent, list(dict.fromkeys(cited)), sep))
@@ -173,25 +174,19 @@ def check_sentence(sentence: str, chunks: Sequence[Chunk], notes: str = "") -> t
     return None, lexical, ""
 
 
-_LABEL_PREFIX = re.compile(r"^[^:]{1,60}:\s+")
-
-
 def quoted_verbatim(sentence: str, chunks: Sequence[Chunk]) -> bool:
     """Every piece of a quoted sentence (pieces are separated by "…" where words were left out)
     occurs word for word in one cited passage, its label prefix ("USMCA Art. 2.4: ") and the list
     bullet aside."""
     body = strip_markers(sentence).lstrip("-• ").strip()
+    for c in chunks:
+        if c.label and body.startswith(f"{c.label}: "):
+            body = body[len(c.label) + 2:]
+            break
     haystacks = [normalize_for_match(_haystack(c).replace("\t", " ")) for c in chunks]
-    pieces = [p.strip(" .;,:") for p in body.split("…")]
-    for i, piece in enumerate(p for p in pieces if p):
-        norm = normalize_for_match(piece)
-        if any(norm in h for h in haystacks):
-            continue
-        if i == 0:  # a label or a figure's title may precede the first piece
-            bare = normalize_for_match(_LABEL_PREFIX.sub("", piece, count=1))
-            if bare and any(bare in h for h in haystacks):
-                continue
-        return False
+    for piece in (p.strip(" .;,:") for p in body.split("…")):
+        if piece and not any(normalize_for_match(piece) in h for h in haystacks):
+            return False
     return True
 
 

@@ -6,9 +6,11 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 
 from assistant.cli.common import (
@@ -79,9 +81,19 @@ def corpus_fetch(
     only: Annotated[list[str] | None, typer.Option(help="Only these document ids")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per request")] = 30.0,
     retries: Annotated[int, typer.Option(help="Retries on timeouts and server errors")] = 3,
+    offline_ok: Annotated[
+        bool,
+        typer.Option(
+            "--offline-ok",
+            help="When no connection can be made, say so in one line, try nothing more and exit 0 (make run)",
+        ),
+    ] = False,
 ) -> None:
-    """Download registry documents that are not local yet, or copy them from a mirror."""
-    from assistant.ingest.fetch import fetch_documents
+    """Download registry documents that are not local yet, or copy them from a mirror.
+
+    A USMCA chapter comes from the Government of Canada's consolidated page, or from the USTR PDF
+    when that page cannot be fetched."""
+    from assistant.ingest.fetch import OFFLINE, fetch_documents
     from assistant.ingest.registry import load_registry
 
     settings = get_settings()
@@ -90,7 +102,9 @@ def corpus_fetch(
         raise typer.Exit(EXIT_USAGE)
     registry = load_registry(settings.registry_file)
     dest = Path(settings.corpus_dirs[0])
-    with progress_bar() as progress:
+    # transient: the table (or the offline line) below is the lasting record
+    quiet = not err.is_terminal
+    with Progress(*progress_bar().columns, console=err, transient=True, disable=quiet) as progress:
         bar = RichProgress(progress)
         bar.stage("Fetching", len(registry.documents))
         results = fetch_documents(
@@ -102,17 +116,32 @@ def corpus_fetch(
             retries=retries,
             max_bytes=int(settings.max_file_mb * 1024 * 1024),
             progress=lambda *_: bar.advance(),
+            stop_when_offline=offline_ok and mirror is None,
         )
+    offline = [r for r in results if r.status == OFFLINE]
+    if offline and not any(r.status in ("downloaded", "copied") for r in results):
+        # nothing reached: one line, and what is already here is used
+        missing = [r for r in results if r.status == OFFLINE or r.unreachable]
+        host = urlsplit(next(r for r in results if r.unreachable).url).hostname or "the document sites"
+        console.print(
+            f"corpus fetch: offline (no connection to {escape(host)}); "
+            f"{len(missing)} document(s) not fetched, using the ones already here",
+            soft_wrap=True,
+        )
+        return
     table = Table("document", "status", "detail")
     failed = 0
-    skipped = [r for r in results if r.status == "skipped"]
+    skipped = [r for r in results if r.status in ("skipped", OFFLINE)]
     for r in results:
-        failed += r.status == "failed"
-        if r.status == "skipped":
+        failed += r.status == "failed" and not (offline and r.unreachable)
+        if r.status in ("skipped", OFFLINE):
             continue
         colour = {"failed": "red", "copied": "green", "downloaded": "green"}.get(r.status, "")
         status = f"[{colour}]{r.status}[/]" if colour else r.status
-        table.add_row(escape(r.document_id), status, escape(r.reason or str(r.path or "")))
+        detail = r.reason or str(r.path or "")
+        if r.status == "downloaded" and r.reason:  # a fallback source served it
+            detail = f"{r.path} from {r.url} (before: {r.reason})"
+        table.add_row(escape(r.document_id), status, escape(detail))
     console.print(table)
     if skipped:
         console.print(

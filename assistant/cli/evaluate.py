@@ -1,6 +1,7 @@
 """`eval`: run a question file through the assistant and write metrics and a report.
 
-One run per `--retriever` (repeat the option to compare retrievers side by side). Malformed lines of
+One run per `--retriever` (repeat the option to compare retrievers side by side). A question with a
+`history` is played as a conversation and only its last turn is scored. Malformed lines of
 the question file are reported by line number and skipped; a question that raises is recorded with
 its error and the run goes on. Exit code 0 when every question was answered, 1 when some raised
 (their errors are in results.jsonl and the report), 2 on a usage error.
@@ -56,6 +57,11 @@ def _summary_table(summaries: dict[str, dict[str, Any]]) -> Table:
     table = Table("metric", *summaries, title="Evaluation")
     for key in METRIC_KEYS:
         table.add_row(METRIC_LABELS[key], *(format_metric(key, s.get(key)) for s in summaries.values()))
+    if any(s.get("n_followups") for s in summaries.values()):
+        table.add_row("follow-ups", *(format_metric("n", s.get("n_followups")) for s in summaries.values()))
+        for key in ("hit_at_5", "must_mention"):
+            values = ((s.get("by_turn") or {}).get("followup", {}).get(key) for s in summaries.values())
+            table.add_row(f"{METRIC_LABELS[key]} (follow-ups)", *(format_metric(key, v) for v in values))
     return table
 
 
@@ -76,7 +82,7 @@ def _difference_table(name: str, summary: dict[str, Any], other: Any) -> Table:
 @app.command("eval")
 def evaluate(
     questions_file: Annotated[
-        Path, typer.Argument(metavar="QUESTIONS.jsonl", help="Question file (JSON Lines, shared/eval/README.md)")
+        Path, typer.Argument(metavar="QUESTIONS.jsonl", help="Question file (JSON Lines; format in docs/evaluation.md)")
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder for summary.json, results and the report")],
     retriever: Annotated[

@@ -15,15 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from assistant.domain import Answer, ScoredChunk
+from assistant.domain import Answer
 from assistant.index.vectors import VectorStore
 from assistant.pipeline import Assistant
 from assistant.retrieve import naive
+from assistant.retrieve.analysis import QueryAnalysis
+from assistant.retrieve.hybrid import Retrieval
 
 RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
 PRODUCT_MODES = ("hybrid", "dense", "bm25")
 
-AnswerFn = Callable[[str], Answer]
+AnswerFn = Callable[..., Answer]  # (question, history=None) -> Answer
 
 
 def make_naive_retriever(assistant: Assistant) -> naive.NaiveRetriever:
@@ -45,18 +47,20 @@ class NaiveAssistant(Assistant):
         self.__dict__["vectors"] = base.vectors
         self.naive = retriever or make_naive_retriever(base)
 
-    def retrieve(
+    def retrieve_analysed(
         self,
-        question: str,
+        analysis: QueryAnalysis,
         k: int | None = None,
         *,
         kinds: set[str] | None = None,
         documents: set[str] | None = None,
         mode: str = "hybrid",
         **_ignored: Any,
-    ) -> list[ScoredChunk]:
+    ) -> Retrieval:
         """Top-k naive pieces (k defaults to the recipe's 4); `mode` has no meaning here."""
-        return self.naive.search(question, k or naive.TOP_K, kinds=kinds, documents=documents)
+        snap = self.reader.snapshot()
+        chunks = self.naive.search(analysis.search_text, k or naive.TOP_K, kinds=kinds, documents=documents)
+        return Retrieval(chunks, snap, self.embedder.embed_query(analysis.search_text))
 
     def _recommendations(self, q: Any) -> Answer | None:  # the recipe has no recommendation summary
         return None
@@ -76,14 +80,21 @@ def make_answer_fn(
     k: int | None = None,
     backend: str | None = None,
 ) -> AnswerFn:
-    """question -> Answer for one retriever name (see RETRIEVERS). `backend` (None: the
-    settings' answer backend) is passed to `Assistant.ask` by keyword."""
+    """(question, history=None) -> Answer for one retriever name (see RETRIEVERS). `history` is the
+    conversation so far as `Assistant.ask` takes it; `backend` (None: the settings' answer backend)
+    is passed to `Assistant.ask` by keyword."""
     options: dict[str, Any] = {"k": k}
     if backend:
         options["backend"] = backend
     if name in PRODUCT_MODES:
-        return lambda question: assistant.ask(question, mode=name, **options)
-    if name == "naive":
-        naive_assistant = NaiveAssistant(assistant)
-        return lambda question: naive_assistant.ask(question, **options)
-    raise ValueError(f"unknown retriever '{name}' (choose from {', '.join(RETRIEVERS)})")
+        options["mode"] = name
+        target = assistant
+    elif name == "naive":
+        target = NaiveAssistant(assistant)
+    else:
+        raise ValueError(f"unknown retriever '{name}' (choose from {', '.join(RETRIEVERS)})")
+
+    def answer_fn(question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        return target.ask(question, history=history, **options)
+
+    return answer_fn

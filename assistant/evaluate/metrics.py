@@ -1,4 +1,4 @@
-"""Evaluation metrics (definitions in shared/eval/README.md), as pure functions.
+"""Evaluation metrics (definitions in docs/evaluation.md), as pure functions.
 
 `score_question` turns one question and the product's `Answer` into a `QuestionRecord`;
 `summarize` aggregates records into exactly the README's `summary.json` keys. Nothing here does
@@ -19,7 +19,20 @@ Choices the README leaves open, made here once:
   "1930", and "June 3" not in "June 30". A mention may end inside a longer word ("drone" matches
   "drones"). `[n]` citation markers and superscript footnote marks are removed from the answer first.
 - `citation_precision` is the mean over questions of each answer's share of correct citations
-  (questions whose answer has no citation are skipped), like every other mean here.
+  (questions whose answer has no citation are skipped), like every other mean here. A citation is
+  correct when its passage (the cited chunk) contains an evidence quote or when a sentence citing it
+  was judged supported by the product's verifier.
+- `evidence_citation_share` is the same kind of mean, but a citation counts only when its quoted
+  text (not the whole passage, no verifier) is the evidence: it contains an evidence quote, or it is
+  itself part of one. The second case covers a quote trimmed to the clause that answers ("... $41
+  billion annually") and a sentence of a quote that spans two sentences; each piece between
+  ellipses must lie inside the same evidence quote, and together they must hold at least
+  `MIN_QUOTE_WORDS` words, so a stray fragment such as "in 2024" never counts.
+- `answer_words` is the answer's word count: whitespace-separated tokens holding a letter or digit,
+  after `[n]` markers are removed. `answer_words_p50` is its median over answers that do not
+  abstain, answerable or not, and skips questions that raised.
+- A question with `history` is a follow-up: `by_turn` groups the records into "standalone" (no
+  history) and "followup", with the same keys as `by_kind`.
 - Latency covers every question that did not raise, answerable or not. Percentiles interpolate
   linearly between order statistics (numpy's default).
 - A metric with no eligible question is `None` (`null` in JSON), never 0.
@@ -39,6 +52,7 @@ from assistant.textutil import normalize_for_match, sentences, strip_footnote_ma
 
 EVIDENCE_DEPTH = 10  # the "@10" of evidence_recall_at_10 and mrr_at_10, and the last point of the curve
 TOKEN_OVERLAP = 0.8  # share of a quote's word tokens a chunk must hold to contain a straddling quote
+MIN_QUOTE_WORDS = 6  # the README's shortest evidence quote: a cited fragment shorter than this is not "the evidence"
 
 # The README's summary.json keys, in order; `by_kind` holds the same keys (except itself) per kind.
 SUMMARY_KEYS = (
@@ -50,6 +64,8 @@ SUMMARY_KEYS = (
     "evidence_recall_at_10",
     "mrr_at_10",
     "must_mention",
+    "answer_words_p50",
+    "evidence_citation_share",
     "citation_precision",
     "cited_sentence_rate",
     "abstain_accuracy",
@@ -57,8 +73,12 @@ SUMMARY_KEYS = (
     "latency_ms_p50",
     "latency_ms_p95",
     "by_kind",
+    "n_followups",
+    "by_turn",
 )
-METRIC_KEYS = tuple(k for k in SUMMARY_KEYS if k != "by_kind")
+GROUP_KEYS = ("by_kind", "n_followups", "by_turn")  # the keys about groups rather than one metric
+METRIC_KEYS = tuple(k for k in SUMMARY_KEYS if k not in GROUP_KEYS)
+TURNS = ("standalone", "followup")  # the groups of `by_turn`: questions without and with `history`
 
 # ---------------------------------------------------------------------------------------------
 # Text matching
@@ -197,6 +217,35 @@ def citation_precision(
     return sum(flags) / len(flags)
 
 
+_ELLIPSIS = re.compile(r"\s*(?:\.\s?\.\s?\.|\u2026)\s*")
+
+
+def quotes_evidence(quoted: str, evidence: Sequence[str]) -> bool:
+    """Whether a citation's quoted text is the evidence: it contains an evidence quote (README
+    matching), or every piece of it between ellipses lies inside one and the same evidence quote and
+    the pieces hold at least `MIN_QUOTE_WORDS` words (a quote trimmed to the clause that answers)."""
+    if not quoted.strip():
+        return False
+    if any(contains_quote(quoted, q) for q in evidence):
+        return True
+    pieces = [_match_form(p) for p in _ELLIPSIS.split(quoted)]
+    pieces = [p.strip(" .,;:") for p in pieces if p.strip(" .,;:")]
+    if sum(len(words(p)) for p in pieces) < MIN_QUOTE_WORDS:
+        return False
+    return any(all(p in _match_form(q) for p in pieces) for q in evidence)
+
+
+def evidence_citation_flags(citations: Sequence[Citation], evidence: Sequence[str]) -> list[bool]:
+    """Per citation: whether its quoted text is the evidence (`quotes_evidence`); no verifier."""
+    return [quotes_evidence(c.quote, evidence) for c in citations]
+
+
+def answer_word_count(answer_text: str) -> int:
+    """Words of an answer: whitespace-separated tokens with a letter or digit, `[n]` markers removed
+    (a bullet's dash or a lone dash is not a word)."""
+    return sum(any(ch.isalnum() for ch in t) for t in strip_citation_markers(answer_text).split())
+
+
 def answer_sentences(answer_text: str) -> list[str]:
     """Sentences of an answer, with markers written after the full stop moved before it."""
     text = _MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", answer_text)
@@ -244,6 +293,15 @@ class QuestionRecord:
     n_sentences: int = 0
     n_cited_sentences: int = 0
     cited_sentence_rate: float | None = None
+    answer_words: int | None = None  # None when the product raised
+    citations_quote_evidence: list[bool] = field(default_factory=list)
+    evidence_citation_share: float | None = None
+    history_turns: int = 0  # earlier user turns played before this one (0: a standalone question)
+
+    @property
+    def turn(self) -> str:
+        """The `by_turn` group: "followup" when the question came after earlier turns."""
+        return TURNS[1] if self.history_turns else TURNS[0]
 
     @property
     def retrieval_eligible(self) -> bool:
@@ -274,7 +332,12 @@ def score_question(
 ) -> QuestionRecord:
     """Score one question. `answer` is None when the product raised (then `error` says why)."""
     rec = QuestionRecord(
-        id=q.id, kind=q.kind, answerable=q.answerable, error=error, n_evidence=len(q.evidence)
+        id=q.id,
+        kind=q.kind,
+        answerable=q.answerable,
+        error=error,
+        n_evidence=len(q.evidence),
+        history_turns=len(q.history),
     )
     if answer is None:
         if q.answerable:
@@ -304,6 +367,9 @@ def score_question(
         passages = {s.chunk.id: s.chunk.text for s in answer.retrieved}
         rec.citations_correct = citation_correctness(answer.citations, answer.support, q.evidence, passages)
         rec.citation_precision = sum(rec.citations_correct) / len(rec.citations_correct)
+        rec.citations_quote_evidence = evidence_citation_flags(answer.citations, q.evidence)
+        rec.evidence_citation_share = sum(rec.citations_quote_evidence) / len(rec.citations_quote_evidence)
+    rec.answer_words = answer_word_count(answer.text)
     rec.n_cited_sentences, rec.n_sentences = cited_sentence_counts(answer.text)
     if q.answerable and not answer.abstained and rec.n_sentences:
         rec.cited_sentence_rate = rec.n_cited_sentences / rec.n_sentences
@@ -344,6 +410,10 @@ def _metrics(records: Sequence[QuestionRecord]) -> dict[str, Any]:
         "evidence_recall_at_10": _mean(r.evidence_recall_at_10 for r in answerable),
         "mrr_at_10": _mean(r.reciprocal_rank for r in answerable),
         "must_mention": _mean(r.must_mention for r in answerable),
+        "answer_words_p50": percentile(
+            [float(r.answer_words) for r in records if r.answer_words is not None and not r.abstained], 50
+        ),
+        "evidence_citation_share": _mean(r.evidence_citation_share for r in answerable),
         "citation_precision": _mean(r.citation_precision for r in answerable),
         "cited_sentence_rate": _mean(r.cited_sentence_rate for r in answerable),
         "abstain_accuracy": _mean(float(r.abstained) for r in unanswerable),
@@ -354,10 +424,14 @@ def _metrics(records: Sequence[QuestionRecord]) -> dict[str, Any]:
 
 
 def summarize(records: Sequence[QuestionRecord]) -> dict[str, Any]:
-    """The README's summary.json keys (and only those), with `by_kind` grouped by kind as written."""
+    """The README's summary.json keys (and only those): `by_kind` grouped by kind as written,
+    `n_followups` and `by_turn` ("standalone", "followup"; a group without questions is left out)."""
     out = _metrics(records)
     kinds: dict[str, list[QuestionRecord]] = {}
     for r in records:
         kinds.setdefault(r.kind, []).append(r)
     out["by_kind"] = {kind: _metrics(rs) for kind, rs in sorted(kinds.items())}
+    out["n_followups"] = sum(r.turn == TURNS[1] for r in records)
+    turns = {t: [r for r in records if r.turn == t] for t in TURNS}
+    out["by_turn"] = {t: _metrics(rs) for t, rs in turns.items() if rs}
     return out

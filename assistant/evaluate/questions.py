@@ -1,4 +1,4 @@
-"""Question files (JSON Lines, format in shared/eval/README.md) read into typed records.
+"""Question files (JSON Lines, format in docs/evaluation.md) read into typed records.
 
 A question file is edited by hand, so one bad line must never cost the whole run: every problem is
 reported as a `LineError` with its 1-based line number and the good lines are still returned.
@@ -29,6 +29,11 @@ class Question:
     section: str = ""
     articles: tuple[str, ...] = ()
     documents: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()  # earlier user turns of a conversation, oldest first
+
+    @property
+    def is_followup(self) -> bool:
+        return bool(self.history)
 
     @property
     def logic_kind(self) -> str:
@@ -63,6 +68,14 @@ def _str_list(d: dict[str, Any], key: str) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise _Bad(f"field '{key}' must be a list of strings")
     return tuple(v)
+
+
+def _turns(d: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A conversation's earlier user turns: a list of non-empty strings (an empty list is no history)."""
+    turns = _str_list(d, key)
+    if any(not t.strip() for t in turns):
+        raise _Bad(f"field '{key}' must be a list of non-empty strings (the earlier user turns)")
+    return tuple(t.strip() for t in turns)
 
 
 def _int_list(d: dict[str, Any], key: str) -> tuple[int, ...]:
@@ -105,6 +118,7 @@ def parse_question(d: Any) -> Question:
         section=_opt_str(d, "section"),
         articles=_str_list(d, "articles"),
         documents=_str_list(d, "documents"),
+        history=_turns(d, "history"),
     )
 
 

@@ -12,6 +12,15 @@ writes into `out_dir`:
 Latency is warm: `answer_fn` is called once on a throwaway question before any timing, so model
 loading and index opening are not charged to the first question. The warm-up's own result is
 discarded (a failure there is recorded in `meta.warmup_error`, and the run goes on).
+
+A question with `history` is played as a conversation, as the chat plays it: each earlier user turn
+is asked in order with the conversation so far (`("user", question)`, `("understood", the
+standalone question it was answered as)` and `("assistant", answer text)`, oldest first, the shape
+`Assistant.ask(history=...)` takes and ui/chat.py passes),
+then the question itself is asked as the next turn. Only that last turn is timed and scored; its
+retrieval is the one the retrieval metrics see. `answer_fn(question)` is called without `history`
+for a question that has none, so a one-argument answer function still serves a file of single
+questions.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.answer.conversation import UNDERSTOOD
 from assistant.domain import Answer
 from assistant.evaluate.metrics import (
     EVIDENCE_DEPTH,
@@ -47,7 +57,8 @@ from assistant.evaluate.report import (  # noqa: F401 - compare helpers are part
 WARMUP_QUESTION = "What does the agreement cover?"
 SNIPPET_CHARS = 300
 
-AnswerFn = Callable[[str], Answer]
+History = list[tuple[str, str]]  # (role, text) pairs, role "user", "understood" or "assistant", oldest first
+AnswerFn = Callable[..., Answer]  # answer_fn(question) or answer_fn(question, history=History)
 Progress = Callable[[int, int], None]
 
 CSV_COLUMNS = (
@@ -64,19 +75,28 @@ CSV_COLUMNS = (
     "evidence_recall_at_10",
     "reciprocal_rank",
     "must_mention",
+    "answer_words",
+    "evidence_citation_share",
     "citation_precision",
     "cited_sentence_rate",
     "n_citations",
     "n_sentences",
+    "history_turns",
 )
 
 
-def result_row(q: Question, answer: Answer | None, rec: QuestionRecord) -> dict[str, Any]:
-    """The results.jsonl object for one question: what was asked and expected, what came back
-    (ranked chunks with document ids, labels and a text snippet; the answer; its citations, each
-    flagged correct or not when it could be judged), the per-question metrics and any error."""
+def result_row(
+    q: Question, answer: Answer | None, rec: QuestionRecord, turns: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The results.jsonl object for one question: what was asked and expected, the earlier turns
+    played (`history`: each turn's question, the question as understood, the answer), what came back
+    (ranked chunks with document ids, labels and a text snippet; the answer, its word count and the
+    parts it says the documents do not cover; its citations, each flagged correct and quoting the
+    evidence or not when it could be judged), the per-question metrics and any error."""
     retrieved, citations, support = [], [], []
     text, backend, timings = "", "", {}
+    standalone: str | None = None
+    not_covered: list[str] = []
     if answer is not None:
         retrieved = [
             {
@@ -98,14 +118,22 @@ def result_row(q: Question, answer: Answer | None, rec: QuestionRecord) -> dict[
                     "location": c.location,
                     "quote": c.quote,
                     "correct": rec.citations_correct[i] if i < len(rec.citations_correct) else None,
+                    "quotes_evidence": (
+                        rec.citations_quote_evidence[i] if i < len(rec.citations_quote_evidence) else None
+                    ),
                 }
             )
         support = [asdict(s) for s in answer.support]
         text, backend = answer.text, answer.backend
+        standalone = answer.standalone_question or q.question
+        # `Answer.not_covered` is being added to the answer package; older answers have none
+        not_covered = [str(x) for x in (getattr(answer, "not_covered", None) or [])]
         timings = {k: round(float(v), 2) for k, v in answer.timings_ms.items()}
     return {
         "id": q.id,
         "question": q.question,
+        "history": list(turns),
+        "standalone_question": standalone,
         "kind": q.kind,
         "answerable": q.answerable,
         "must_mention": list(q.must_mention),
@@ -113,6 +141,8 @@ def result_row(q: Question, answer: Answer | None, rec: QuestionRecord) -> dict[
         "reference_answer": q.answer,
         "retrieved": retrieved,
         "answer": text,
+        "answer_words": rec.answer_words,
+        "not_covered": not_covered,
         "abstained": rec.abstained,
         "backend": backend,
         "citations": citations,
@@ -130,12 +160,14 @@ def _csv_row(rec: QuestionRecord) -> dict[str, Any]:
     return {k: "" if v is None else v for k, v in row.items()}
 
 
-def _call(answer_fn: AnswerFn, question: str, clock: Callable[[], float]) -> tuple[Answer | None, float, str]:
+def _call(
+    answer_fn: AnswerFn, question: str, clock: Callable[[], float], history: History | None = None
+) -> tuple[Answer | None, float, str]:
     """(answer, elapsed ms, error). Errors are recorded, never raised: one bad question must not end
-    a batch run. KeyboardInterrupt still stops the run."""
+    a batch run. KeyboardInterrupt still stops the run. `history` is passed only when there is one."""
     start = clock()
     try:
-        answer = answer_fn(question)
+        answer = answer_fn(question, history=list(history)) if history else answer_fn(question)
     except Exception as e:
         tb = traceback.extract_tb(e.__traceback__)
         where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
@@ -144,6 +176,35 @@ def _call(answer_fn: AnswerFn, question: str, clock: Callable[[], float]) -> tup
     if not isinstance(answer, Answer):
         return None, elapsed, f"answer_fn returned {type(answer).__name__}, expected Answer"
     return answer, elapsed, ""
+
+
+def play_conversation(
+    q: Question, answer_fn: AnswerFn, clock: Callable[[], float]
+) -> tuple[Answer | None, float, str, list[dict[str, Any]]]:
+    """Ask `q.history`'s turns in order, each with the conversation so far, then `q.question` as
+    the next turn. Returns the last turn's (answer, elapsed ms, error) and the earlier turns played.
+    An earlier turn that fails ends the conversation: the question is recorded as failed."""
+    history: History = []
+    played: list[dict[str, Any]] = []
+    for n, turn in enumerate(q.history, 1):
+        answer, _, error = _call(answer_fn, turn, clock, history)
+        if answer is None:
+            return None, 0.0, f"earlier turn {n} of {len(q.history)} failed: {error}", played
+        played.append(
+            {
+                "question": turn,
+                "standalone_question": answer.standalone_question or turn,
+                "answer": answer.text,
+                "abstained": bool(answer.abstained),
+            }
+        )
+        history += [
+            ("user", turn),
+            (UNDERSTOOD, answer.standalone_question or turn),
+            ("assistant", answer.text),
+        ]
+    answer, ms, error = _call(answer_fn, q.question, clock, history)
+    return answer, ms, error, played
 
 
 def run_eval(
@@ -186,7 +247,7 @@ def run_eval(
         progress(0, total)
     with (out / "results.jsonl").open("w", encoding="utf-8") as fh:
         for i, q in enumerate(questions, 1):
-            answer, ms, error = _call(answer_fn, q.question, clock)
+            answer, ms, error, turns = play_conversation(q, answer_fn, clock)
             ms = round(ms, 3)
             try:
                 rec = score_question(q, answer, latency_ms=ms, error=error)
@@ -195,7 +256,7 @@ def run_eval(
                 rec = score_question(q, None, error=error)
             if answer is not None and answer.backend:
                 backends[answer.backend] += 1
-            row = result_row(q, answer, rec)
+            row = result_row(q, answer, rec, turns)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
             records.append(rec)

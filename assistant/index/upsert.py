@@ -38,9 +38,15 @@ def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
 
 
 def reuse_vectors(chunks: list[Chunk], current: Snapshot, vectors: VectorStore, sentences: Sentences) -> list[Chunk]:
-    """Chunks already indexed with the same text keep their vectors (their metadata is updated);
-    the rest are returned for embedding."""
-    same = [c for c in chunks if c.id in current.chunks and current.chunks[c.id].search_text == c.search_text]
+    """Chunks already indexed with the same text and the same sentence spans keep their vectors
+    (their metadata is updated); the rest are returned for embedding. A new sentence segmenter
+    changes spans without changing text: those passages get new sentence vectors."""
+    same = [
+        c for c in chunks
+        if c.id in current.chunks and current.chunks[c.id].search_text == c.search_text
+        and c.id in current.sentence_spans
+        and [tuple(s) for s in current.sentence_spans[c.id][1]] == sentence_spans(c)
+    ]
     have = vectors.present(c.id for c in same) if same else set()
     reused = [c for c in same if c.id in have]
     changed = [c for c in reused if current.chunks[c.id].to_metadata() != c.to_metadata()]

@@ -3,6 +3,9 @@
 Every document ends at `dest_dir / <its mirror path>`. A file is only ever created by renaming a
 fully written and checked temporary file next to it, so an interrupted or rejected download never
 leaves a partial file behind. One bad document never stops the others: each gets a `FetchResult`.
+A registry entry with fallbacks (`Registry.variants`: the Government of Canada chapter page, then
+the USTR PDF) is fetched from the first source that works, and counts as present when any of its
+sources' files is there, so a chapter is never fetched twice in two formats.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from assistant.ingest.base import DocumentInfo
 from assistant.ingest.registry import Registry, downloadable, mirror_path
 
 COPIED, DOWNLOADED, PRESENT, FAILED, SKIPPED = "copied", "downloaded", "present", "failed", "skipped"
+OFFLINE = "offline"  # not tried: the network was unreachable for the documents before it
 
 # Content types accepted for a file extension; a PDF sent as octet-stream passes on its magic bytes.
 EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
@@ -37,15 +41,21 @@ USER_AGENT = "usmca-review-assistant/0.1 (corpus fetch)"
 
 @dataclass(frozen=True)
 class FetchResult:
-    document_id: str
-    status: str  # copied | downloaded | present | failed | skipped
-    reason: str = ""  # why it failed or was skipped
+    document_id: str  # the registry entry
+    status: str  # copied | downloaded | present | failed | skipped | offline
+    reason: str = ""  # why it failed or was skipped (a fallback's download: why the sources before it failed)
     path: Path | None = None  # where the file is, or would have been for a failure
     bytes: int = 0
+    url: str = ""  # the URL that served a download (for a failed download: the first one tried)
+    unreachable: bool = False  # failed because no source could be connected to (offline?)
 
 
 class _Rejected(Exception):
     """The response is final and unusable (4xx, wrong type, too large, bad checksum)."""
+
+
+class _Unreachable(_Rejected):
+    """No connection could be made (name resolution or connect failed): the machine may be offline."""
 
 
 class _Retryable(Exception):
@@ -168,7 +178,8 @@ def _download(
                 reason = f"{type(exc).__name__}: {exc}"
             if attempt + 1 >= attempts:
                 plural = "s" if attempts > 1 else ""
-                raise _Rejected(f"{reason} (after {attempts} attempt{plural})") from exc
+                final = _Unreachable if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) else _Rejected
+                raise final(f"{reason} (after {attempts} attempt{plural})") from exc
             time.sleep(backoff * (2**attempt))
         except httpx.HTTPError as exc:  # bad URL, unsupported protocol, too many redirects ...
             raise _Rejected(f"{type(exc).__name__}: {exc}") from exc
@@ -193,6 +204,7 @@ def fetch_documents(
     backoff: float = 0.5,
     client: httpx.Client | None = None,
     progress: Callable[[FetchResult], None] | None = None,
+    stop_when_offline: bool = False,
 ) -> list[FetchResult]:
     """Put each registry document (or those in `only`) at `dest_dir / <mirror path>`.
 
@@ -202,19 +214,27 @@ def fetch_documents(
     Without `mirror`, files are downloaded from their URL (timeouts per network operation,
     `retries` extra attempts with backoff `backoff * 2**n` for timeouts, network errors and 5xx,
     `max_bytes` cap, content type checked against the extension, checksum when known); entries
-    whose URL does not serve the file itself (`download: false`) are `skipped`.
+    whose URL does not serve the file itself (`download: false`) are `skipped`. An entry's sources
+    (`Registry.variants`) are tried in order; each failure is named in the result.
+
+    `stop_when_offline`: when no connection can be made for any source of a document and nothing
+    was downloaded before it, the machine is taken to be offline and the remaining documents are
+    `offline` without being tried (so `make run` never waits on dozens of timeouts).
     """
     dest_dir = Path(dest_dir)
     own_client = client is None and mirror is None
     http = client or (httpx.Client(headers={"User-Agent": USER_AGENT}) if own_client else None)
     results: list[FetchResult] = []
+    offline = ""
     try:
         for item in _select(registry, only):
             if isinstance(item, str):
                 result = FetchResult(item, FAILED, "not in the registry")
+            elif offline:
+                result = FetchResult(item.id, OFFLINE, offline)
             else:
-                result = _fetch_one(
-                    item,
+                result = _fetch_entry(
+                    registry.variants(item),
                     dest_dir,
                     mirror=mirror,
                     client=http,
@@ -223,6 +243,9 @@ def fetch_documents(
                     backoff=backoff,
                     max_bytes=max_bytes,
                 )
+                reached = any(r.status == DOWNLOADED for r in results)
+                if stop_when_offline and result.unreachable and not reached:
+                    offline = f"not tried: no connection for {item.id} ({result.reason})"
             results.append(result)
             if progress is not None:
                 progress(result)
@@ -232,8 +255,8 @@ def fetch_documents(
     return results
 
 
-def _fetch_one(
-    doc: DocumentInfo,
+def _fetch_entry(
+    variants: list[DocumentInfo],
     dest_dir: Path,
     *,
     mirror: Path | None,
@@ -243,36 +266,47 @@ def _fetch_one(
     backoff: float,
     max_bytes: int,
 ) -> FetchResult:
+    """One registry entry from the first of its sources that works (the entry first, then its
+    fallbacks); present when any source's file is already there."""
+    entry = variants[0]
     try:
-        dest = destination(dest_dir, doc)
+        dests = [destination(dest_dir, v) for v in variants]
     except ValueError as exc:
-        return FetchResult(doc.id, FAILED, str(exc))
+        return FetchResult(entry.id, FAILED, str(exc))
     try:
-        if _is_present(dest, doc.sha256):
-            return FetchResult(doc.id, PRESENT, "", dest, dest.stat().st_size)
+        for v, dest in zip(variants, dests, strict=True):
+            if _is_present(dest, v.sha256):
+                return FetchResult(entry.id, PRESENT, "", dest, dest.stat().st_size)
         if mirror is not None:
-            src = destination(Path(mirror), doc)
-            if not src.is_file():
-                if doc.sha256:
-                    return FetchResult(doc.id, FAILED, f"not found in the mirror: {src}", dest)
-                return FetchResult(doc.id, SKIPPED, f"not in the mirror ({src}); fetch it without --mirror")
-            size = _copy(src, dest, doc.sha256)
-            return FetchResult(doc.id, COPIED, "", dest, size)
-        if not downloadable(doc):
-            return FetchResult(doc.id, SKIPPED, "no download source for this file; copy it from a mirror")
-        assert client is not None
-        size = _download(
-            client,
-            doc.url,
-            dest,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            max_bytes=max_bytes,
-            sha256=doc.sha256,
-        )
-        return FetchResult(doc.id, DOWNLOADED, "", dest, size)
+            for v, dest in zip(variants, dests, strict=True):
+                src = destination(Path(mirror), v)
+                if src.is_file():
+                    return FetchResult(entry.id, COPIED, "", dest, _copy(src, dest, v.sha256))
+            src = destination(Path(mirror), entry)
+            if entry.sha256:
+                return FetchResult(entry.id, FAILED, f"not found in the mirror: {src}", dests[0])
+            return FetchResult(entry.id, SKIPPED, f"not in the mirror ({src}); fetch it without --mirror")
     except _Rejected as exc:
-        return FetchResult(doc.id, FAILED, str(exc), dest)
+        return FetchResult(entry.id, FAILED, str(exc), dests[0])
     except OSError as exc:  # disk full, permissions, unreadable mirror file ...
-        return FetchResult(doc.id, FAILED, f"{type(exc).__name__}: {exc}", dest)
+        return FetchResult(entry.id, FAILED, f"{type(exc).__name__}: {exc}", dests[0])
+    sources = [(v, dest) for v, dest in zip(variants, dests, strict=True) if downloadable(v)]
+    if not sources:
+        return FetchResult(entry.id, SKIPPED, "no download source for this file; copy it from a mirror")
+    assert client is not None
+    failures: list[str] = []
+    unreachable = True
+    for v, dest in sources:
+        try:
+            size = _download(
+                client, v.url, dest, timeout=timeout, retries=retries, backoff=backoff, max_bytes=max_bytes,
+                sha256=v.sha256,
+            )
+            return FetchResult(entry.id, DOWNLOADED, "; ".join(failures), dest, size, v.url)
+        except (_Rejected, OSError) as exc:  # OSError: disk full, permissions ...
+            unreachable &= isinstance(exc, _Unreachable)
+            reason = str(exc) if isinstance(exc, _Rejected) else f"{type(exc).__name__}: {exc}"
+            failures.append(f"{v.url}: {reason}" if len(sources) > 1 else reason)
+    return FetchResult(
+        entry.id, FAILED, "; ".join(failures), sources[0][1], url=sources[0][0].url, unreachable=unreachable
+    )

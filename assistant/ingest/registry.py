@@ -3,10 +3,16 @@ the brief's footnotes cite it.
 
 `corpus/registry.json` lists the documents (a JSON list of DocumentInfo fields plus `mirror`, the
 file's path under a mirror root and under the download folder, `url_confirmed`, `download`, ...;
-unknown keys land in `DocumentInfo.extra`). The brief's footnote sources are not typed into the
-file: they are parsed from the brief at load time, so they can never drift from the text, and each
-is linked to a registry document when it cites that same document (by URL, an alternate URL, or
-title).
+unknown keys land in `DocumentInfo.extra`). An entry may list `fallbacks`: other sources of the
+same document, tried in order when the entry's own URL fails (each a dict of the fields that differ,
+at least `url` and `mirror`; a different format needs its own `parser`). A fallback is a document
+of its own once fetched: its id is its file name, and it keeps the entry's title, kind and
+footnotes. The USMCA chapters list the Government of Canada's consolidated HTML page first (parsed
+into articles) and the USTR PDF as fallback. Registries without `fallbacks` read as before.
+
+The brief's footnote sources are not typed into the file: they are parsed from the brief at load
+time, so they can never drift from the text, and each is linked to a registry document when it
+cites that same document (by URL, an alternate URL, a fallback's URL, or title).
 """
 
 from __future__ import annotations
@@ -65,9 +71,18 @@ class Registry:
 
     def __post_init__(self) -> None:
         self._by_id = {d.id: d for d in self.documents}
+        self._variants = {d.id: alternatives(d) for d in self.documents}
+        for variants in self._variants.values():
+            for v in variants[1:]:
+                self._by_id.setdefault(v.id, v)
 
     def by_id(self, doc_id: str) -> DocumentInfo | None:
+        """An entry, or one of its fallbacks by the fallback's own id."""
         return self._by_id.get(doc_id)
+
+    def variants(self, doc: DocumentInfo) -> list[DocumentInfo]:
+        """The entry itself, then its fallbacks, in the order `corpus fetch` tries them."""
+        return self._variants.get(doc.id) or [doc]
 
     def match_path(self, path: Path | str) -> DocumentInfo | None:
         """The entry for a local file: by base name (= id), else by its mirror or corpus path as a
@@ -75,10 +90,11 @@ class Registry:
         p = PurePosixPath(Path(path).as_posix())
         if doc := self.by_id(p.name):
             return doc
-        for doc in self.documents:
-            for rel in (mirror_path(doc), doc.path):
-                if rel and _has_suffix(p, PurePosixPath(rel)):
-                    return doc
+        for entry in self.documents:
+            for doc in self.variants(entry):
+                for rel in (mirror_path(doc), doc.path):
+                    if rel and _has_suffix(p, PurePosixPath(rel)):
+                        return doc
         return None
 
     def local_path(self, doc: DocumentInfo) -> Path | None:
@@ -91,8 +107,10 @@ class Registry:
         return next((s for s in self.sources if s.footnote == footnote), None)
 
     def source_status(self, indexed_ids: Iterable[str]) -> dict[int, str]:
-        """Footnote -> `indexed` | `reference-only`, given the ids of the documents in the index."""
+        """Footnote -> `indexed` | `reference-only`, given the ids of the documents in the index
+        (an entry counts as indexed when any of its sources is)."""
         ids = set(indexed_ids)
+        ids |= {d.id for d in self.documents if any(v.id in ids for v in self.variants(d))}
         return {s.footnote: s.status(ids) for s in self.sources}
 
 
@@ -121,6 +139,25 @@ def downloadable(doc: DocumentInfo) -> bool:
     return bool(doc.url) and bool(doc.extra.get("download", True))
 
 
+def alternatives(doc: DocumentInfo) -> list[DocumentInfo]:
+    """The entry and its `fallbacks` as documents of their own: a fallback takes the entry's fields
+    except those it sets; its id is its file name; `fallback_of` names the entry."""
+    out = [doc]
+    for fb in doc.extra.get("fallbacks") or []:
+        base = {k: v for k, v in doc.to_dict().items() if k not in _OWN_FIELDS}
+        merged = {**base, **fb}
+        merged.setdefault("id", PurePosixPath(str(fb.get("mirror") or fb.get("path") or "")).name)
+        merged["fallback_of"] = doc.id
+        out.append(DocumentInfo.from_dict(merged))
+    return out
+
+
+# Fields that describe one source (its file, publisher and edition), never inherited by a fallback;
+# the rest (title, kind, chapter, footnotes ...) describe the document and are.
+_OWN_FIELDS = frozenset({"id", "url", "path", "mirror", "sha256", "parser", "download", "url_confirmed",
+                         "listing_url", "fallbacks", "note", "date", "publisher", "alternate_urls"})
+
+
 def normalize_url(url: str) -> str:
     """For comparing URLs: lower-case scheme and host, no `www.`, no fragment, no trailing slash."""
     parts = urlsplit(url.strip())
@@ -136,7 +173,8 @@ def link_document(ref: SourceRef, documents: Iterable[DocumentInfo]) -> str:
     if ref.url:
         want = normalize_url(ref.url)
         for d in docs:
-            urls = [d.url, *d.extra.get("alternate_urls", [])]
+            fallbacks = [str(fb.get("url") or "") for fb in d.extra.get("fallbacks") or []]
+            urls = [d.url, *d.extra.get("alternate_urls", []), *fallbacks]
             if any(u and normalize_url(u) == want for u in urls):
                 return d.id
     if len(ref.title) >= _MIN_TITLE_MATCH:
@@ -185,12 +223,34 @@ def load_documents(path: Path) -> list[DocumentInfo]:
             raise RegistryError(f"{path}: {doc.id}: unknown parser {doc.parser!r}")
         if doc.sha256 and not re.fullmatch(r"[0-9a-f]{64}", doc.sha256):
             raise RegistryError(f"{path}: {doc.id}: sha256 must be 64 lower-case hex digits")
-        mp = PurePosixPath(mirror_path(doc))
-        if mp.is_absolute() or ".." in mp.parts:
-            raise RegistryError(f"{path}: {doc.id}: mirror path must be relative: {mp}")
-        seen.add(doc.id)
+        _check_fallbacks(path, doc)
+        for variant in alternatives(doc):
+            if variant is not doc and variant.id in seen:
+                raise RegistryError(f"{path}: {doc.id}: fallback id {variant.id!r} is already used")
+            mp = PurePosixPath(mirror_path(variant))
+            if mp.is_absolute() or ".." in mp.parts:
+                raise RegistryError(f"{path}: {variant.id}: mirror path must be relative: {mp}")
+            seen.add(variant.id)
         docs.append(doc)
     return docs
+
+
+def _check_fallbacks(path: Path, doc: DocumentInfo) -> None:
+    fallbacks = doc.extra.get("fallbacks")
+    if fallbacks is None:
+        return
+    if not isinstance(fallbacks, list):
+        raise RegistryError(f"{path}: {doc.id}: fallbacks must be a list")
+    for i, fb in enumerate(fallbacks):
+        where = f"{path}: {doc.id}: fallback {i + 1}"
+        if not isinstance(fb, dict) or not fb.get("url") or not fb.get("mirror"):
+            raise RegistryError(f"{where} needs at least a url and a mirror path")
+        if fb.get("parser") and fb["parser"] not in PARSERS:
+            raise RegistryError(f"{where}: unknown parser {fb['parser']!r}")
+        if fb.get("sha256") and not re.fullmatch(r"[0-9a-f]{64}", str(fb["sha256"])):
+            raise RegistryError(f"{where}: sha256 must be 64 lower-case hex digits")
+        if "fallbacks" in fb:
+            raise RegistryError(f"{where}: a fallback cannot have fallbacks of its own")
 
 
 def load_registry(path: Path | str) -> Registry:

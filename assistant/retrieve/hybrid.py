@@ -63,50 +63,25 @@ class Retrieval:
 
 
 class HybridRetriever:
-    def __init__(
-        self,
-        reader: IndexReader,
-        vectors: VectorStore,
-        embedder: Embedder,
-        *,
-        dense_candidates: int = 40,
-        lexical_candidates: int = 40,
-        dense_weight: float = 1.0,
-        lexical_weight: float = 1.0,
-        rrf_k: int = 60,
-        tariff_ratio: float = 1.0,
-        kind_prior: dict[str, float] | None = None,
-        note_prior: float = 0.3,
-    ):
+    def __init__(self, reader: IndexReader, vectors: VectorStore, embedder: Embedder, settings: Settings):
+        """The fusion's tunables come from `settings` only (each says there which set it was fitted on)."""
         self.reader = reader
         self.vectors = vectors
         self.embedder = embedder
-        self.dense_candidates = dense_candidates
-        self.lexical_candidates = lexical_candidates
-        self.dense_weight = dense_weight
-        self.lexical_weight = lexical_weight
-        self.rrf_k = rrf_k
-        self.tariff_ratio = tariff_ratio
-        self.kind_prior = kind_prior or {}
-        self.note_prior = note_prior
+        self.dense_candidates = settings.dense_candidates
+        self.lexical_candidates = settings.lexical_candidates
+        self.dense_weight = settings.dense_weight
+        self.lexical_weight = settings.lexical_weight
+        self.rrf_k = settings.rrf_k
+        self.tariff_ratio = settings.tariff_ratio
+        self.kind_prior = {"brief": settings.brief_prior} if settings.brief_prior else {}
+        self.note_prior = settings.note_prior
         self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
 
     @classmethod
     def from_settings(cls, reader: IndexReader, vectors: VectorStore, embedder: Embedder, s: Settings) -> HybridRetriever:
-        return cls(
-            reader,
-            vectors,
-            embedder,
-            dense_candidates=s.dense_candidates,
-            lexical_candidates=s.lexical_candidates,
-            dense_weight=s.dense_weight,
-            lexical_weight=s.lexical_weight,
-            rrf_k=s.rrf_k,
-            tariff_ratio=s.tariff_ratio,
-            kind_prior={"brief": s.brief_prior} if s.brief_prior else None,
-            note_prior=s.note_prior,
-        )
+        return cls(reader, vectors, embedder, s)
 
     def snapshot(self) -> Snapshot:
         return self.reader.snapshot()

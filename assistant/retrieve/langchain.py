@@ -2,7 +2,9 @@
 
 The product never needs LangChain to retrieve; this exists so a user's own LangChain pipeline (or a
 comparison harness) gets the same passages the assistant cites, as `Document`s whose metadata can
-be turned back into a `Chunk` with `Chunk.from_metadata`.
+be turned back into a `Chunk` with `Chunk.from_metadata`. README.md ("Use from LangChain") plugs it
+into a five-line chain (`retriever | format docs | prompt | chat model | StrOutputParser`), and
+tests/test_langchain_readme.py runs that very snippet.
 """
 
 from __future__ import annotations
