@@ -28,14 +28,15 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 
 from assistant.answer import abstain as abstention
 from assistant.answer.abstain import Decision
+from assistant.answer.backends import EXTRACTIVE, BackendUnavailable
 from assistant.answer.citations import MarkerMapper, build_citation, location
-from assistant.answer.conversation import standalone_question
+from assistant.answer.conversation import understand
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     MAX_POINTS,
@@ -49,9 +50,8 @@ from assistant.answer.extractive import (
     shape,
 )
 from assistant.answer.language_note import with_sources_language
-from assistant.answer.llm import EXTRACTIVE, BackendUnavailable, make_chat_model
 from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
-from assistant.answer.recommend import summary_answer
+from assistant.answer.recommend import draft_answer, finish_answer
 from assistant.answer.related import related_passages
 from assistant.answer.verify import verify
 from assistant.domain import Answer, Chunk, ScoredChunk
@@ -61,6 +61,9 @@ from assistant.index.vectors import VectorStore, make_client, multilingual_store
 from assistant.retrieve.analysis import QueryAnalysis, analyze_question
 from assistant.retrieve.hybrid import HybridRetriever, Query, Retrieval
 from assistant.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 History = list[tuple[str, str]]
 
@@ -164,6 +167,8 @@ class Assistant:
     def chat_model(self, backend: str) -> BaseChatModel:
         """The chat model of an LLM backend, built once (raises `BackendUnavailable`)."""
         if backend not in self._chat_models:
+            from assistant.answer.llm import make_chat_model  # LangChain's chat models load only for an LLM
+
             self._chat_models[backend] = make_chat_model(backend, self.settings)
         return self._chat_models[backend]
 
@@ -176,7 +181,9 @@ class Assistant:
         documents: set[str] | None = None,
         mode: str = "hybrid",
     ) -> list[ScoredChunk]:
-        return self.retrieve_analysed(self.analyze(question), k, kinds=kinds, documents=documents, mode=mode).chunks
+        return self.retrieve_analysed(
+            self.analyze(question), k, kinds=kinds, documents=documents, mode=mode
+        ).chunks
 
     def retrieve_analysed(
         self,
@@ -214,7 +221,9 @@ class Assistant:
         `history` is the conversation so far as (role, text) pairs, role "user" or "assistant";
         `backend` overrides `settings.answer_backend` for this question."""
         answer = None
-        for piece in self._answer(question, history, backend, k, kinds, documents, mode, detail, streaming=False):
+        for piece in self._answer(
+            question, history, backend, k, kinds, documents, mode, detail, streaming=False
+        ):
             if isinstance(piece, Answer):
                 answer = piece
         assert answer is not None
@@ -281,20 +290,27 @@ class Assistant:
                 warnings.append(f"answer backend '{name}' is unavailable: {e}; showing the extractive answer")
                 name = EXTRACTIVE
             except Exception as e:  # a misconfigured client must not stop the question
-                warnings.append(f"answer backend '{name}' could not be set up ({type(e).__name__}: {e}); "
-                                "showing the extractive answer")
+                warnings.append(
+                    f"answer backend '{name}' could not be set up ({type(e).__name__}: {e}); "
+                    "showing the extractive answer"
+                )
                 name = EXTRACTIVE
         t = time.perf_counter()
-        standalone, rewrite_warnings = standalone_question(
-            question, history, llm=model, max_turns=self.settings.history_turns
-        )
-        warnings.extend(rewrite_warnings)
+        understood = understand(question, history, llm=model, max_turns=self.settings.history_turns)
+        standalone = understood.standalone
+        warnings.extend(understood.warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
         return _Question(self.analyze(question, standalone), name, model, warnings, timings, started)
 
     def _evidence(
-        self, q: _Question, k: int | None, kinds: set[str] | None, documents: set[str] | None, mode: str,
-        *, measure_all: bool = False,
+        self,
+        q: _Question,
+        k: int | None,
+        kinds: set[str] | None,
+        documents: set[str] | None,
+        mode: str,
+        *,
+        measure_all: bool = False,
     ) -> _Evidence:
         a = q.analysis
         ret = self.retrieve_analysed(a, k, kinds=kinds, documents=documents, mode=mode)
@@ -355,7 +371,9 @@ class Assistant:
         answer); with `detail`, the longer answer of up to `max_answer_sentences` sentences."""
         a = q.analysis
         if q.detail:
-            text, used = compose(select(ev.candidates, self.settings.max_answer_sentences), a, ev.snap.sources)
+            text, used = compose(
+                select(ev.candidates, self.settings.max_answer_sentences), a, ev.snap.sources
+            )
         else:
             shaped = shape(ev.candidates, a, lambda t: states_figure(a, t))
             text, used = compose_short(shaped, a, ev.snap.sources)
@@ -364,7 +382,9 @@ class Assistant:
             return self._refusal(q, ev, EXTRACTIVE)
         passages = {n: chunk for n, (chunk, _) in enumerate(used, start=1)}
         notes = {c.id: _cited_sources(c, ev.snap) for c in passages.values()}
-        checked = verify(text, passages, policy=self.settings.unsupported_sentences, verbatim=True, notes=notes)
+        checked = verify(
+            text, passages, policy=self.settings.unsupported_sentences, verbatim=True, notes=notes
+        )
         quotes = {n: sents for n, (_, sents) in enumerate(used, start=1)}
         citations = [
             build_citation(new, passages[old], quotes[old], ev.snap.sources)
@@ -373,31 +393,42 @@ class Assistant:
         if not citations:
             ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             return self._refusal(q, ev, EXTRACTIVE)
-        text = with_sources_language(_with_not_covered(checked.text, ev.decision), a)
-        answer = Answer(q.question, text, citations, False, ev.retrieved, backend=EXTRACTIVE, support=checked.support)
+        answer = Answer(
+            q.question,
+            with_sources_language(_with_not_covered(checked.text, ev.decision), a),
+            citations,
+            False,
+            ev.retrieved,
+            backend=EXTRACTIVE,
+            support=checked.support,
+        )
         answer.not_covered = list(ev.decision.not_covered)
         return self._finish(q, answer)
 
     def _recommendations(self, q: _Question) -> Answer | None:
-        """The brief's recommendations on the question's topic, verified like any answer."""
+        """What the brief recommends on the question's subject, one verified line per
+        recommendation; "The brief makes no recommendation on X." when none covers X (the closest
+        ones come as related passages). None when no brief recommendation is indexed or the
+        question turns out to ask about someone else's recommendation."""
         snap = self.reader.snapshot()
-        if snap.empty or not any(c.kind == "brief" for c in snap.chunks.values()):
+        if snap.empty or not snap.recommendations:
             return None
         t = time.perf_counter()
-        answer = summary_answer(q.standalone, snap)
+        draft = draft_answer(q.analysis, snap, self._embed_concepts)
         q.timings["retrieve"] = (time.perf_counter() - t) * 1000
+        if draft.match.declined:
+            return None  # "the remedy it recommends": not the brief's recommendations
+        checked = [
+            verify(line, draft.chunks, policy=self.settings.unsupported_sentences, verbatim=True)
+            for line in draft.texts
+        ]
+        dropped = sum(not all(s.supported for s in c.support) for c in checked)
+        if dropped:
+            q.warnings.append(
+                f"{dropped} recommendation line(s) not verbatim in their passages were left out"
+            )
+        answer = finish_answer(draft, checked, snap)
         answer.question = q.question
-        if answer.abstained:
-            return self._finish(q, answer)
-        passages = {c.number: snap.chunks[c.chunk_id] for c in answer.citations if c.chunk_id in snap.chunks}
-        checked = verify(answer.text, passages, policy=self.settings.unsupported_sentences)
-        by_number = {c.number: c for c in answer.citations}
-        citations = []
-        for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1]):
-            c = by_number[old]
-            c.number = new
-            citations.append(c)
-        answer.text, answer.citations, answer.support = checked.text, citations, checked.support
         return self._finish(q, answer)
 
     def _llm_answer(self, q: _Question, ev: _Evidence, streaming: bool) -> Iterator[str | Answer]:
@@ -434,7 +465,9 @@ class Assistant:
         q.timings["llm"] = (time.perf_counter() - t) * 1000
         text = "".join(parts).strip()
         if mapper.dropped:
-            q.warnings.append(f"removed citation markers to passages that do not exist: {', '.join(mapper.dropped)}")
+            q.warnings.append(
+                f"removed citation markers to passages that do not exist: {', '.join(mapper.dropped)}"
+            )
         if says_cannot_answer(text) or not text:
             ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             yield from self._emit(self._refusal(q, ev), streaming)
@@ -460,7 +493,9 @@ class Assistant:
             yield self._extractive(q, ev)
             return
         if checked.dropped:
-            q.warnings.append(f"{checked.dropped} sentence(s) not supported by their cited passages were removed")
+            q.warnings.append(
+                f"{checked.dropped} sentence(s) not supported by their cited passages were removed"
+            )
         citations = [
             build_citation(new, cited[old], checked.quotes.get(new, []), snap.sources)
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
@@ -516,4 +551,3 @@ def _maybe_sentinel(text: str) -> bool:
 def _describe(e: Exception) -> str:
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
-

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 _WS = re.compile(r"\s+")
-# Sentence ends: . ! ? (optionally followed by quotes/brackets) then whitespace and an upper-case
-# letter, digit, quote or bullet. Abbreviations common in this corpus are protected below.
-_SENT_END = re.compile(r"[.!?][\"'”’)\]]*([⁰¹²³⁴⁵⁶⁷⁸⁹]*)(?=\s+[\"'“‘(\[]?[A-Z0-9¿¡•\-])")
-_ABBREV = re.compile(
-    r"\b(?:U\.S|U\.K|E\.U|D\.C|U\.S\.C|Inc|Corp|Co|Ltd|No|Nos|Art|Arts|Sec|Secs|Mr|Mrs|Ms|Dr|St|Jan|Feb|Mar|"
-    r"Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|vs|etc|e\.g|i\.e|cl|para|paras|p|pp|Fig|al|Jr|Sr|Pub|L|Stat|"
-    r"F\.R|FR|H\.R|S|Gov|Dept|approx|ch)\.$"
-)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
@@ -53,25 +46,125 @@ def numbers(text: str) -> set[str]:
     return out
 
 
+# --- sentence segmentation -----------------------------------------------------------------------
+# Every line of a parsed passage is its own unit (the parsers reflow running text, so a line break
+# is structure: a list item, a "...;" definition, a heading, a table row). Inside a line a maintained
+# segmenter proposes the cuts, and a thin project layer corrects them for this corpus (measured on
+# tests/data/segmentation_cases.jsonl by bench/segmentation.py).
+
+# Abbreviations of legal numbering that nupunkt splits after ("Arts. 2.1 and 2.2", "Procl. 10925"), found
+# by probing it with the corpus's abbreviations (`bench/segmentation.py --abbreviations`; it knows
+# "Art.", "Ch.", "No.", "cl.", "para.", "p.", "Sec.", "U.S.C.", "et seq.", "e.g.", "i.e.", "Feb.",
+# "a.m.", "EE. UU." and the rest). Lower case,
+# without the full stop; they hold only before a number or an enumerator, so a sentence can still
+# end with one. Kept here rather than in a data file so that the index's code-version stamp covers it.
+_BEFORE_NUMBER = frozenset(["arts", "chap", "chs", "procl"])
+# After "U.S." a capitalised word starts a new sentence only when it is one of these (the brief's
+# "... for the U.S. This vital relationship"), never for "U.S. Trade Representative".
+_STARTERS = frozenset([
+    "a", "an", "and", "as", "at", "but", "by", "even", "for", "however", "if", "in", "indeed", "it", "its",
+    "meanwhile", "moreover", "nor", "of", "on", "or", "precisely", "since", "so", "still", "that", "the",
+    "their", "then", "there", "these", "they", "this", "those", "thus", "to", "we", "what", "whatever",
+    "when", "where", "whether", "which", "while", "who", "why", "yet",
+])
+# A full stop (or ? ! …) with its closing quotes/brackets; group 1 = footnote marks after it.
+_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*([⁰¹²³⁴⁵⁶⁷⁸⁹]*)$")
+_MARKERS = r"\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\]"
+# What follows a sentence end and belongs to it: footnote marks, `[n]` citation markers, and
+# letterless tokens: two or more before a capitalised word ("... lead. 0 0 Under" tariff rates) or
+# any before the line end (the U.S. Code's bare footnote number "... title. 1").
+_TRAILER = re.compile(
+    rf"[”’\"')\]]+|(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\s*{_MARKERS})+"
+    r"|(?:[ \u00a0\u202f]+(?:\d[\d,]*|\*+)(?![\w.,])){2,}(?=\s+[A-Z“\"(\[¿¡])"
+    r"|(?:[ \u00a0\u202f]+(?:\d[\d,]*|\*+)(?![\w.,]))+(?=\s*$)"
+)
+_TRAILING = re.compile(rf"(?:\s*{_MARKERS}|[ \u00a0\u202f]+(?:\d[\d,]*|\*+))+$")
+# Cuts the segmenter may miss: after a footnote mark that follows a full stop (it always ends the
+# sentence, even after "U.S."), after "U.S." before a capitalised word (kept only for starters), and
+# after a tariff row's rates ("... lead. 0 0 Under Canada's ...").
+_EXTRA = re.compile(
+    r"[.!?][\"'”’)\]]*[⁰¹²³⁴⁵⁶⁷⁸⁹]+(?=\s+\S)|\b(?:U\.S|E\.U)\.(?=\s+[\"“‘(]?[A-Z])"
+    r"|(?<=[.!?])(?:[ \u00a0\u202f]+(?:\d[\d,]*|\*+)(?![\w.,])){2,}(?=\s+[A-Z])"
+)
+_LABEL_NUMBER = re.compile(r"^(?:[^\n]*:\s)?\s*\d{1,3}\.$")
+_NUMBER_NEXT = re.compile(r"\s*(?:§+\s*)?(?:\d|[IVXivx]+\b|\([a-zA-Z0-9]{1,4}\))")
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) in `text`; list items and lines ending in ';' count as sentences.
-    A footnote mark after the full stop stays with its sentence and ends it even after "U.S."."""
+    """Sentence spans (start, end) in `text`: every line is a unit (list items, lines ending in ';',
+    headings, table rows), split further into sentences by the segmenter. Footnote marks and `[n]`
+    markers stay with the sentence they follow, a footnote mark after a full stop ends the sentence
+    even after "U.S.", and no span is empty."""
+    return split_sentences_with(text, _segment_line)
+
+
+def split_sentences_with(text: str, segment: Callable[[str], list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """`split_sentences` with another line segmenter (line -> spans): bench/segmentation.py compares
+    libraries through the same project layer."""
     spans: list[tuple[int, int]] = []
-    for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)(?!\s*[-•*]\s)[^\n]+)*", text):
-        p_start = para.start()
-        chunk = para.group(0)
-        cur = 0
-        for m in _SENT_END.finditer(chunk):
-            candidate = chunk[cur : m.start() + 1]
-            last_word = candidate.split()[-1] if candidate.split() else ""
-            if not m.group(1) and (_ABBREV.search(last_word) or re.fullmatch(r"\(?[A-Z]\.", last_word)):
-                continue
-            if candidate.strip():
-                spans.append(_trim(text, p_start + cur, p_start + m.end()))
-            cur = m.end()
-        if chunk[cur:].strip():
-            spans.append(_trim(text, p_start + cur, p_start + len(chunk)))
-    return [s for s in spans if s[1] > s[0]]
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group(0)
+        if not line.strip():
+            continue
+        cuts = [] if "\t" in line else _cuts(line, segment(line))
+        prev = 0
+        for c in [*cuts, len(line)]:
+            s, e = _trim(line, prev, c)
+            if e > s:
+                spans.append((m.start() + s, m.start() + e))
+            prev = c
+    return spans
+
+
+def _cuts(line: str, proposed: list[tuple[int, int]]) -> list[int]:
+    """The segmenter's cut points inside `line`, corrected by the project's rules."""
+    candidates = {s for s, _ in proposed if 0 < s < len(line)} | {m.end() for m in _EXTRA.finditer(line)}
+    out: list[int] = []
+    for c in sorted(candidates):
+        body = line[:c].rstrip()
+        cut = max(c, _past_trailer(line, len(body)))
+        if not body or not line[cut:].strip() or (out and cut <= out[-1]):
+            continue
+        if not (line[cut - 1].isspace() or line[cut].isspace()):
+            continue  # inside a token: a URL's "?", an identifier's "."
+        m = _TERMINAL.search(body) or _TERMINAL.search(_TRAILING.sub("", body))
+        if m is None:
+            continue  # no full stop, question or exclamation mark before it: not a sentence end
+        piece = body[out[-1] if out else 0 : m.start() + 1]
+        if not m.group(1) and _abbreviation_holds(piece, line[cut:]):
+            continue
+        out.append(cut)
+    return out
+
+
+def _segment_line(line: str) -> list[tuple[int, int]]:
+    """nupunkt's sentence spans (Punkt trained on legal and financial text; its 25 KB model ships in
+    the package and loads once, on first use)."""
+    import nupunkt
+
+    return nupunkt.sent_spans(line)
+
+
+def _past_trailer(line: str, pos: int) -> int:
+    while (m := _TRAILER.match(line, pos)) and m.end() > pos:
+        pos = m.end()
+    return pos
+
+
+def _abbreviation_holds(piece: str, after: str) -> bool:
+    """The full stop ending `piece` (the text since the previous cut) belongs to an abbreviation or
+    a paragraph number, not to a sentence end."""
+    if _LABEL_NUMBER.search(piece):
+        return True  # "9. For greater ...", "USMCA Art. 2.4.5: 5. Annex 2-C ...": a paragraph number
+    if re.match(r"\s*[a-z]", after):
+        return True  # nothing in this corpus starts a sentence in lower case ("non-U.S. content")
+    words = piece.split()
+    last = words[-1] if words else ""
+    token = re.split(r"[-\u2013\u2014]", last.lstrip("([“\"'‘"))[-1].rstrip(".").lower()  # "non-U.S." is "u.s"
+    if token in ("u.s", "e.u"):
+        word = re.match(r"\s*[\"“‘(]?([A-Za-z]+)", after)
+        return not (word and word.group(1).lower() in _STARTERS)
+    return token in _BEFORE_NUMBER and _NUMBER_NEXT.match(after) is not None
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -9,11 +9,12 @@ it with `assistant.evaluate.run.run_eval`. Prints the headline metrics per quest
 questions that missed a must-mention or abstained wrongly, and warm p50/p95 latency of retrieval
 plus answering. The run's files (summary.json, results.jsonl, report.md/html) go under --out.
 
-The team's protocol: fit on bench/calibration_questions.jsonl and bench/questions/heldout.jsonl,
-report dev (../shared/eval/dev.jsonl) and the test set (bench/questions/test.jsonl) untouched:
+The tuning sets (dev ../shared/eval/dev.jsonl, bench/calibration_questions.jsonl,
+bench/questions/heldout.jsonl, bench/questions/tuning.jsonl) give fitting figures; the sealed set
+(bench/questions/sealed.jsonl) is run once, at the end of a piece of work, and never fitted on:
 
     .venv/bin/python bench/answer_quality.py --questions ../shared/eval/dev.jsonl \
-        bench/questions/heldout.jsonl bench/calibration_questions.jsonl bench/questions/test.jsonl
+        bench/questions/heldout.jsonl bench/calibration_questions.jsonl bench/questions/tuning.jsonl
 
 Targets (issue 4): citation precision >= 0.95, every unanswerable item abstains with at most one
 false abstention, must-mention >= 0.85, p95 latency well under 300 ms warm (extractive).

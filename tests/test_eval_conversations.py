@@ -15,7 +15,7 @@ from assistant.evaluate.answerers import make_answer_fn
 from assistant.evaluate.metrics import METRIC_KEYS
 from assistant.evaluate.questions import Question, load_questions
 from assistant.evaluate.run import WARMUP_QUESTION, run_eval
-from ui.conversation import Turn, history
+from ui.chat_state import Turn, history
 
 DATA = Path(__file__).resolve().parent / "data"
 CONVERSATIONS = DATA / "conversations.jsonl"
@@ -23,8 +23,17 @@ EVIDENCE = "The settlements benefited 36,000 workers, resulting in free and fair
 
 
 def chunk(cid: str, text: str) -> Chunk:
-    return Chunk(id=cid, document_id="brief", title="T", kind="brief", text=text, position=0, start=0,
-                 end=len(text), label=f"Label {cid}")
+    return Chunk(
+        id=cid,
+        document_id="brief",
+        title="T",
+        kind="brief",
+        text=text,
+        position=0,
+        start=0,
+        end=len(text),
+        label=f"Label {cid}",
+    )
 
 
 GOOD = chunk("good", EVIDENCE + ", higher wages, and the reinstatement of workers.")
@@ -63,8 +72,14 @@ class ScriptedChat:
 
 QUESTIONS = [
     Question("solo", "What is the RRM?", evidence=(EVIDENCE,), must_mention=("36,000",)),
-    Question("conv", "How many workers benefited?", kind="number", evidence=(EVIDENCE,),
-             must_mention=("36,000",), history=("What is the RRM?", "How many cases were brought?")),
+    Question(
+        "conv",
+        "How many workers benefited?",
+        kind="number",
+        evidence=(EVIDENCE,),
+        must_mention=("36,000",),
+        history=("What is the RRM?", "How many cases were brought?"),
+    ),
     Question("broken", "And then?", history=("Explode",), evidence=(EVIDENCE,)),
 ]
 
@@ -86,14 +101,31 @@ def test_earlier_turns_are_played_with_the_conversation_so_far(scripted_run):
         (WARMUP_QUESTION, None),
         ("What is the RRM?", None),  # a question without history is asked alone
         ("What is the RRM?", None),  # the conversation's first turn
-        ("How many cases were brought?", [("user", "What is the RRM?"), ("assistant", a1)]),
-        ("How many workers benefited?", [("user", "What is the RRM?"), ("assistant", a1),
-                                         ("user", "How many cases were brought?"), ("assistant", a2)]),
+        (
+            "How many cases were brought?",
+            [("user", "What is the RRM?"), ("understood", "What is the RRM?"), ("assistant", a1)],
+        ),
+        (
+            "How many workers benefited?",
+            [
+                ("user", "What is the RRM?"),
+                ("understood", "What is the RRM?"),
+                ("assistant", a1),
+                ("user", "How many cases were brought?"),
+                ("understood", "How many cases were brought? (about the RRM)"),
+                ("assistant", a2),
+            ],
+        ),
         ("Explode", None),  # the failing first turn ends that conversation: "And then?" is never asked
     ]
     # exactly the history the chat page builds from its turns
-    answers = {q: Answer(q, t, [], False, []) for q, t in (("What is the RRM?", a1),
-                                                           ("How many cases were brought?", a2))}
+    answers = {
+        q: Answer(q, t, [], False, [], standalone_question=u)
+        for q, t, u in (
+            ("What is the RRM?", a1, "What is the RRM?"),
+            ("How many cases were brought?", a2, "How many cases were brought? (about the RRM)"),
+        )
+    }
     assert chat.calls[4][1] == history([Turn(q, a) for q, a in answers.items()])
 
 
@@ -129,7 +161,9 @@ def test_report_shows_the_conversation(scripted_run):
     assert "## Follow-ups and standalone questions" in md
     assert "| follow-up (after earlier turns) | 2 | 2 |" in md
     assert "| id | kind | turn | answerable |" in md  # the question table numbers the scored turn
-    assert "**Earlier turns:**" in md and "**Understood as:** How many workers benefited? (about the RRM)" in md
+    assert (
+        "**Earlier turns:**" in md and "**Understood as:** How many workers benefited? (about the RRM)" in md
+    )
     assert "**Not covered:** the wage figures" in md
 
 
@@ -138,7 +172,9 @@ def test_a_one_argument_answer_function_still_runs_single_questions(tmp_path: Pa
         return Answer(question, "An answer.", [], False, [ScoredChunk(GOOD, 1.0, rank=1)])
 
     summary = run_eval(QUESTIONS[:2], ask, tmp_path / "run", retriever="r", k=1, warmup=None)
-    rows = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert rows[0]["error"] == "" and rows[0]["metrics"]["first_hit_rank"] == 1
     assert "TypeError" in rows[1]["error"]  # a follow-up needs an answer function that takes history
     assert summary["meta"]["n_errors"] == 1
@@ -156,19 +192,34 @@ def test_conversation_file_on_the_real_brief(brief_assistant, tmp_path: Path):
         return answer
 
     out = tmp_path / "conv"
-    summary = run_eval(questions, recording, out, retriever="hybrid", k=brief_assistant.settings.top_k,
-                       question_file=CONVERSATIONS, warmup=None)
+    summary = run_eval(
+        questions,
+        recording,
+        out,
+        retriever="hybrid",
+        k=brief_assistant.settings.top_k,
+        question_file=CONVERSATIONS,
+        warmup=None,
+    )
     assert summary["meta"]["n_errors"] == 0
     assert summary["n_followups"] == 4 and summary["by_turn"]["standalone"]["n"] == 1
     assert len(calls) == len(questions) + sum(len(q.history) for q in questions)
-    rows = {r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())}
+    rows = {
+        r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    }
     rrm = rows["c-rrm"]
     # the follow-up was asked after both earlier turns, with the product's own answers as history
     last = next(c for c in calls if c["question"] == "How many workers did the settlements benefit?")
-    first_answer = next(c["answer"] for c in calls if c["question"] == "What is the USMCA's Rapid Response Mechanism?")
-    assert [role for role, _ in last["history"]] == ["user", "assistant", "user", "assistant"]
-    assert last["history"][1] == ("assistant", first_answer.text) and first_answer.text
-    assert [t["answer"] for t in rrm["history"]] == [text for role, text in last["history"] if role == "assistant"]
+    first_answer = next(
+        c["answer"] for c in calls if c["question"] == "What is the USMCA's Rapid Response Mechanism?"
+    )
+    roles = ["user", "understood", "assistant"]
+    assert [role for role, _ in last["history"]] == roles + roles
+    assert last["history"][1] == ("understood", first_answer.standalone_question or first_answer.question)
+    assert last["history"][2] == ("assistant", first_answer.text) and first_answer.text
+    assert [t["answer"] for t in rrm["history"]] == [
+        text for role, text in last["history"] if role == "assistant"
+    ]
     assert rrm["standalone_question"] == last["answer"].standalone_question
     assert rrm["retrieved"][0]["chunk_id"] == last["answer"].retrieved[0].chunk.id
     assert rows["c-single"]["history"] == [] and rows["c-single"]["metrics"]["first_hit_rank"] is not None

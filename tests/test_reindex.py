@@ -454,3 +454,24 @@ def test_a_ready_made_embedder_is_used(tmp_path):
         assert list(vec) == pytest.approx(list(embedder.vector(search_text)), abs=1e-6)
     snap = store.load_snapshot(settings.index_dir)
     assert snap.sentence_vectors.shape[1] == CountingEmbedder.dimension
+
+
+def test_a_new_sentence_segmenter_gives_new_sentence_spans_on_upgrade(corpus_index, monkeypatch):
+    """The code-version stamp makes the next run parse every document again; a passage whose text is
+    unchanged but whose sentences are now cut differently gets the new spans and sentence vectors."""
+    import assistant.index.indexer as indexer
+    import assistant.index.upsert as upsert
+
+    before = store.load_snapshot(corpus_index.index_dir)
+    multi = [cid for cid in before.chunks if len(before.sentences(cid)[0]) > 1]
+    assert multi
+    monkeypatch.setattr(upsert, "split_sentences", lambda text: [(0, len(text))] if text else [])
+    monkeypatch.setattr(indexer, "code_version", lambda: "another-segmenter")
+    report = Indexer(corpus_index).run()
+    assert report.ok and any("parsed again" in note for note in report.recovered)
+    after = store.load_snapshot(corpus_index.index_dir)
+    assert set(after.chunks) == set(before.chunks)  # same passages: only their sentences changed
+    for cid in multi:
+        spans, vecs = after.sentences(cid)
+        assert spans == [(0, len(after.chunks[cid].text))] and len(vecs) == 1
+    assert_consistent(index_state(corpus_index))

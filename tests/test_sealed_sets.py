@@ -26,11 +26,17 @@ def _words(text: str) -> list[str]:
 
 
 TOPICAL_MIN = 4
+# Spanish function and asking words (the English ones come from the product's own word lists).
+_SPANISH_TEMPLATE = frozenset(re.findall(r"\S+", """
+el la los las lo un una unos unas de del al a en y o que qué cuál cuáles cuánto cuánta cuántos cuántas
+cómo cuándo dónde quién quiénes por para con sin sobre según entre es son fue fueron ser está están ha
+han hay se su sus este esta estos estas ese esa eso informe dice dicen dijo puede pueden debe deben
+"""))
 
 
 def _topical(word: str) -> bool:
     stems = tokenize(word)
-    return len(word) > 2 and bool(stems) and all(
+    return len(word) > 2 and word not in _SPANISH_TEMPLATE and bool(stems) and all(
         t not in QUESTION_VOCABULARY and t not in SCOPE_VOCABULARY for t in stems)
 
 

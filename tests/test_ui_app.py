@@ -133,19 +133,62 @@ def test_question_streams_a_cited_answer_with_checkable_cards(chat_env, monkeypa
     assert not at.download_button[0].disabled
 
 
-def test_follow_up_is_searched_as_a_complete_question(chat_env, monkeypatch):
+def understood_captions(message) -> list[str]:
+    return [c.value for c in message.caption if c.value.startswith("Understood as: ")]
+
+
+def test_three_turn_conversation_shows_what_each_follow_up_was_understood_as(chat_env, monkeypatch):
     at = start(chat_env, monkeypatch)
-    ask(at, TRADE_Q)
-    turn = ask(at, "And what about Canada?")
-    assert len(at.chat_message) == 4
-    assert [m.name for m in at.chat_message] == ["user", "assistant", "user", "assistant"]
-    standalone = turn.answer.standalone_question
-    assert standalone != turn.question and "Canada" in standalone and "trade" in standalone
-    assert any(f"searched as “{md_escape(standalone)}”" in c.value for c in at.chat_message[-1].caption)
-    # the first answer is still there with its cards
+    first = ask(at, TRADE_Q)
+    assert understood_captions(at.chat_message[1]) == []  # a standalone question is shown as typed
+    second = ask(at, "And what about Canada?")
+    assert second.answer.standalone_question == "How much did U.S.-Canada trade total in 2024?"
+    assert understood_captions(at.chat_message[3]) == [
+        "Understood as: " + md_escape("How much did U.S.-Canada trade total in 2024?")]
+    third = ask(at, "and in 2023?")
+    # the third turn builds on what the second was understood as
+    assert third.answer.standalone_question == "How much did U.S.-Canada trade total in 2023?"
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] * 3
+    assert understood_captions(at.chat_message[5]) == [
+        "Understood as: " + md_escape("How much did U.S.-Canada trade total in 2023?")]
+    # earlier answers keep their cards and their "understood as"
     assert any(m.value.startswith("**\\[1\\]") for m in at.chat_message[1].markdown)
+    assert understood_captions(at.chat_message[3])
+    assert first.answer.standalone_question == TRADE_Q
+
+    # "Edit": the user corrects what the third turn was understood as; it is asked as typed
+    corrected = "How much did U.S.-Mexico trade total in 2023?"
+    at.text_input(key=f"edit-{third.id}").set_value(corrected)
+    at.button(key=f"edit-ask-{third.id}").click().run()
+    assert not at.exception
+    fourth = at.session_state["turns"][-1]
+    assert fourth.question == corrected and fourth.standalone
+    assert fourth.answer.standalone_question == corrected
+    assert len(at.chat_message) == 8 and understood_captions(at.chat_message[7]) == []
+
     button(at, "New conversation").click().run()
     assert not at.exception and at.session_state["turns"] == [] and len(at.chat_message) == 0
+
+
+def test_more_detail_shows_the_longer_answer_once(chat_env, monkeypatch):
+    at = start(chat_env, monkeypatch)
+    turn = ask(at, TRADE_Q)
+    assert turn.detail is None
+    button(at, "More detail").click().run()
+    assert not at.exception
+    turn = at.session_state["turns"][-1]
+    assert turn.detail is not None and not turn.detail.abstained
+    assert len(turn.detail.text.split()) > len(turn.answer.text.split())
+    reply = at.chat_message[-1]
+    sources = [m.value for m in reply.markdown]
+    assert "**More detail**" in sources
+    assert not [b for b in at.button if b.label == "More detail"]  # the button gives way to the answer
+    assert md_escape(turn.detail.text) in sources  # escaped, like every answer
+    detail = turn.detail
+    at.run()
+    assert at.session_state["turns"][-1].detail is detail  # kept on the turn, not asked again
+    assert not [b for b in at.button if b.label == "More detail"]
+    assert "**More detail**" in [m.value for m in at.chat_message[-1].markdown]
 
 
 def test_filters_restrict_kinds_and_documents(chat_env, monkeypatch):
@@ -191,7 +234,7 @@ def test_abstention_shows_the_nearest_passages(chat_env, monkeypatch):
     reply = at.chat_message[-1]
     texts = [m.value for m in reply.markdown]
     assert texts[0] == md_escape(turn.answer.text, line_start=False)
-    assert any(t.startswith("**Closest passages found**") for t in texts)
+    assert "**Related passages (not an answer)**" in texts
     nearest = turn.answer.retrieved[0].chunk
     assert any(md_escape(nearest.text[:60]) in t for t in texts)
     assert not [e for e in reply.expander if e.label == "View in document"]
@@ -269,7 +312,7 @@ def test_export_is_the_conversation_with_footnotes(chat_env, monkeypatch):
     assert f"*{c.title}* ({c.kind}), {c.location}." in notes[0][1]
     assert "$840 billion of bilateral trade" in notes[0][1]
     assert "<https://ustr.gov/countries-regions/americas/mexico>" in notes[0][1]
-    assert "searched as “How much did U.S.-Canada trade total in 2024?”" in text
+    assert "understood as “How much did U.S.-Canada trade total in 2024?”" in text
 
 
 def test_upload_good_and_corrupt_files_then_remove(brief_settings, monkeypatch, tmp_path):

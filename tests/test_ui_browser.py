@@ -4,7 +4,8 @@ hostile user document.
 
 The test asks a question, waits for the streamed answer and its citation cards, exports the
 conversation, checks that a document full of HTML and Markdown tricks shows as text (no dialog, no
-image, no javascript: link), and saves a screenshot it checks is not blank. It records the cold
+image, no javascript: link), asks a follow-up (shown with what it was understood as), opens "More
+detail" under the first answer, and saves a screenshot it checks is not blank. It records the cold
 start time (process start -> health -> first answer) as a test property; timing is reported, never
 asserted. The server is always stopped.
 """
@@ -160,6 +161,25 @@ def test_browser_question_answer_citation_and_safety(app_env, tmp_path, record_p
                 assert page.locator("a[href^='javascript']").count() == 0
                 assert page.locator("script:has-text('alert(1)')").count() == 0
                 page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
+
+                # a follow-up: understood against the first question, shown above its answer
+                box.fill(TRADE_Q)
+                box.press("Enter")
+                expect(messages.nth(5)).to_contain_text("$840 billion", timeout=ANSWER_TIMEOUT_MS)
+                box.fill("And what about Canada?")
+                box.press("Enter")
+                follow_up = messages.nth(7)
+                expect(follow_up).to_contain_text("Understood as: How much did U.S.-Canada trade total in 2024?",
+                                                  timeout=ANSWER_TIMEOUT_MS)
+                expect(follow_up).to_contain_text("Answered by", timeout=ANSWER_TIMEOUT_MS)
+                # "More detail" under the first answer: the longer answer appears in its own box
+                messages.nth(1).get_by_role("button", name="More detail").click()
+                detail = messages.nth(1).locator("[class*='st-key-detail-']")
+                expect(detail).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+                expect(detail).to_contain_text("$840 billion")
+                expect(detail).to_contain_text("Answered by extractive")
+                expect(messages.nth(1).get_by_role("button", name="More detail", exact=True)).to_have_count(0)
+                page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
             finally:
                 context.close()
     finally:

@@ -11,7 +11,7 @@ import markdown_it
 import pytest
 
 from assistant.domain import SourceRef
-from ui.conversation import Turn, history
+from ui.chat_state import Turn, history
 from ui.export import conversation_markdown, export_filename, note_text
 from ui.feedback import append_feedback, feedback_record
 
@@ -81,9 +81,20 @@ def test_export_filename():
 
 def test_history_pairs_roles_in_order(turns):
     assert history(turns[:2]) == [
-        ("user", turns[0].question), ("assistant", turns[0].answer.text),
-        ("user", turns[1].question), ("assistant", turns[1].answer.text),
+        ("user", turns[0].question), ("understood", turns[0].understood), ("assistant", turns[0].answer.text),
+        ("user", turns[1].question), ("understood", turns[1].understood), ("assistant", turns[1].answer.text),
     ]
+
+
+def test_export_keeps_each_follow_ups_understood_question(brief_assistant):
+    first = brief_assistant.ask("What does the brief recommend on energy?")
+    turns = [Turn(first.question, first)]
+    second = brief_assistant.ask("And on labor?", history=history(turns))
+    turns.append(Turn(second.question, second))
+    md = conversation_markdown(turns, exported_at=WHEN)
+    assert "## 2. And on labor?" in md
+    assert "understood as “What does the brief recommend on labor?”" in md
+    assert md.count("understood as") == 1  # a question asked standalone is not repeated
 
 
 def test_feedback_record_and_append(turns, tmp_path):

@@ -16,7 +16,7 @@ import markdown_it
 import pytest
 
 from assistant.domain import SentenceSupport
-from ui.citations import citation_support, document_context, find_span, quote_spans, split_table
+from ui.citation_cards import citation_support, document_context, find_span, quote_spans, split_table
 from ui.safety import md_escape, md_highlight, md_link, memo_escape, safe_url
 from ui.uploads import (
     UploadRejected,

@@ -1,20 +1,16 @@
 """Entry point of the Streamlit app: `streamlit run ui/app.py`.
 
-Streamlit runs this file as a script, so the project root is put on `sys.path` first to make the
-`ui` and `assistant` packages importable; each page is a small file in `ui/views/` that calls the
-page's `render()`.
+Streamlit runs this file as a script and puts only its folder (`ui/`) on `sys.path`; the `ui` and
+`assistant` packages are importable because the project is installed (`pip install -e .`, which
+lists both packages), so no module of `ui/` may share a name with a top-level package it needs.
+Each page is a small file in `ui/views/` that calls the page's `render()`.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
+import streamlit as st
 
 VIEWS = Path(__file__).resolve().parent / "views"
 

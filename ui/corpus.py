@@ -19,7 +19,7 @@ from assistant.domain import content_hash
 from assistant.index.indexer import IndexBusy, Indexer
 from assistant.index.store import Snapshot
 from assistant.settings import Settings
-from ui.citations import kind_label
+from ui.citation_cards import kind_label
 from ui.resources import load_settings, snapshot
 from ui.safety import md_escape, safe_url
 from ui.uploads import (

@@ -3,8 +3,9 @@
 Answers keep their wording; their `[n]` markers become Markdown footnotes numbered across the
 whole conversation (`[^3]`), and the notes at the end give each source as a memo expects: title,
 precise location, the quoted words, and the link (plus the brief's own footnote source when the
-passage cites one). The same passage quoted twice gets one note. Document text is escaped so the
-file stays inert in any Markdown viewer.
+passage cites one). The same passage quoted twice gets one note. Each follow-up keeps the standalone
+question it was understood as. Document text is escaped so the file stays inert in any Markdown
+viewer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 
 from assistant.domain import Citation
 from assistant.textutil import collapse
-from ui.conversation import Turn
+from ui.chat_state import Turn
 from ui.safety import memo_escape, safe_url
 
 
@@ -71,8 +72,8 @@ def conversation_markdown(turns: list[Turn], *, exported_at: datetime | None = N
         facts = []
         if a.abstained:
             facts.append("no answer in the indexed documents")
-        if a.standalone_question and collapse(a.standalone_question) != collapse(turn.question):
-            facts.append(f"searched as “{memo_escape(collapse(a.standalone_question))}”")
+        if collapse(turn.understood) != collapse(turn.question):
+            facts.append(f"understood as “{memo_escape(collapse(turn.understood))}”")
         if turn.kinds or turn.documents:
             facts.append("restricted to " + ", ".join(memo_escape(x) for x in [*turn.kinds, *turn.documents]))
         facts.append(f"answered by {memo_escape(a.backend)}")

@@ -1,8 +1,11 @@
 """The recommendations page: the brief's recommendations, filterable by topic, each expandable to
-its rationale, the mechanisms it uses and the passages that support it (citation cards).
+its one-line summary, rationale, the mechanisms it uses and the passages that support it (citation
+cards).
 
-The list comes from `assistant.answer.recommend.load_recommendations(snapshot)` (computed once per
-index generation); this page presents it, and turns each record's passages into citation cards.
+The list comes from `assistant.answer.recommend.load_recommendations(snapshot)` (stored with the
+index generation). Each record's line is the chat's and `usmca-assistant recommend`'s
+(`render_line`: what … why … mechanism, each piece verbatim), its markers numbered like the
+evidence cards below it.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import hashlib
 import streamlit as st
 
 from assistant.answer.citations import build_citation
-from assistant.answer.recommend import Recommendation, load_recommendations
+from assistant.answer.recommend import Recommendation, by_passage, load_recommendations, one_line, render_line
 from assistant.domain import Citation
 from assistant.index.store import Snapshot
-from ui.citations import render_citation
+from ui.citation_cards import render_citation
 from ui.resources import load_settings, snapshot
 from ui.safety import md_escape
 
@@ -53,6 +56,11 @@ def _label(topic: str) -> str:
 ROLE_LABELS = {"recommendation": "States it", "summary": "Executive summary", "argument": "Argument"}
 
 
+def summary_line(rec: Recommendation, snap: Snapshot) -> str:
+    """The record as one cited line, numbered like its evidence cards."""
+    return render_line(one_line(rec, snap), by_passage(rec)).removeprefix("- ")
+
+
 def evidence(rec: Recommendation, snap: Snapshot) -> list[tuple[str, Citation]]:
     """The passages that state and argue a recommendation, as citation cards (role, citation).
     Passages whose chunk left the index are skipped."""
@@ -86,7 +94,7 @@ def render() -> None:
         topics = ", ".join(rec.topics)
         label = f"**{md_escape(rec.title)}**" + (f" · {md_escape(topics)}" if topics else "")
         with st.expander(label, expanded=len(shown) == 1):
-            st.markdown(md_escape(rec.text))
+            st.markdown(md_escape(summary_line(rec, snap)))
             facts = []
             sources = list(rec.sources)
             if sources:

@@ -1,143 +1,472 @@
-"""Follow-up questions rewritten into standalone questions before retrieval.
+"""Follow-up questions understood as standalone questions before retrieval.
 
 Retrieval sees one question at a time, so "How many workers did it benefit?" must become "How many
-workers did the Rapid Response Mechanism benefit?" first. With an LLM backend the model rewrites it
-(`rewrite_messages`); otherwise, or when the model fails, a deterministic rule does:
+workers did the Rapid Response Mechanism benefit?" first. Understanding a turn decides, from the
+previous standalone question and the new turn, which slots the turn replaces and which it keeps:
 
-- a question is a follow-up when it opens with a connective ("and for Canada?", "what about ...",
-  "¿y ...?") or leans on a pronoun ("it", "they", "this", "eso" ...) while naming few things itself;
-- the previous question's topic is the phrase after "about/on/regarding/sobre ..." , else its
-  longest run of capitalised words, else its content words;
-- a pronoun is replaced by that topic; a connective follow-up that names a country swaps it for the
-  country of the previous question, and any other connective follow-up is appended to the previous
-  question ("What tariffs hit Mexican steel? — and aluminum").
+- an elliptical turn ("And on labor?", "What about Canada?", "¿y en 2023?", "And Article 2.5?")
+  is the previous question with the slots the fragment names swapped: the party (Mexico, Canada,
+  the U.S.), the year, the identifier (article, section, annex, tariff item), the document (brief,
+  treaty, law, proclamation, schedule) and the topic; every other slot is kept;
+- a turn that is a question of its own but refers back ("Does it apply to Canada's schedule too?",
+  "How long does it last?", "... total that year?") keeps its own frame (the figure it asks for,
+  its verb) and gets the reference resolved: a pronoun becomes the previous question's subject
+  (its identifier, a name, the topic after "about"), "that year" its year, "that investment" its
+  phrase about investment;
+- identifiers and years of the previous question that the turn does not replace are carried over
+  whole ("Article 2.4", "19 U.S.C. § 4513(c)", "8542.31.00", "2024");
+- a question that stands on its own is never rewritten; the previous question's subject is still
+  returned as `context`, for retrieval to weigh below the turn's own words.
 
-Earlier user turns are made standalone in order, so a chain of follow-ups keeps its topic.
+The slots come from `analyze()` (identifiers, years, concepts, recommendation subject); `slots`
+locates them in the text, `fragments` swaps them for an elliptical turn. With an LLM backend the model rewrites the follow-up
+(`rewrite_messages`) and the result is checked the same way: an identifier or year the rule would
+keep and the model dropped is put back. History entries with role "understood" give the standalone
+question a previous user turn was answered as (the user may have corrected it); without them the
+earlier user turns are understood again, in order, so a chain of follow-ups keeps its topic.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
-
+from assistant.answer import slots
+from assistant.answer.fragments import append as _append
+from assistant.answer.fragments import fill as _fill
 from assistant.answer.prompts import rewrite_messages
-from assistant.textutil import STOPWORDS, collapse
+from assistant.answer.slots import wordset
+from assistant.textutil import collapse, fold
+
+if TYPE_CHECKING:  # the chat model is only a type here: importing langchain costs a second at CLI start
+    from langchain_core.language_models import BaseChatModel
 
 Turn = tuple[str, str]
+UNDERSTOOD = "understood"  # history role: the standalone question the preceding user turn was answered as
+MAX_REWRITE_CHARS = 400
+
+# ---- the vocabulary of follow-ups (English and Spanish) -------------------------------------------
 
 _CONNECTIVE = re.compile(
-    r"^\s*(?:¿\s*)?(?:and|also|but|what about|how about|and what about|what of|same for|"
-    r"y|y qué (?:hay )?(?:de|sobre)|qué (?:hay )?de|y (?:para|en|sobre|con))\b[\s,]*",
+    r"^\s*(?:¿\s*)?(?:(?:and|but|so)\s+)?(?:what about|how about|what of|same for|and also|also|and|but|"
+    r"y qué (?:hay )?(?:de|sobre|con)|qué (?:hay )?(?:de|sobre)|y en cuanto a|y|e|pero|también)\b[\s,:]*",
+    re.I,
+)
+# A turn that starts like this asks a question of its own (it is not a fragment of the previous one).
+_QUESTION_START = re.compile(
+    r"^\W*(?:what|which|who|whom|whose|how|when|where|why|does|do|did|is|are|was|were|can|could|should|"
+    r"would|will|has|have|had|may|might|must|if|whether|qu[eé]|cu[aá]l|cu[aá]les|qui[eé]n|qui[eé]nes|"
+    r"c[oó]mo|cu[aá]ndo|d[oó]nde|cu[aá]nt[oa]s?|por qu[eé]|es|son|est[aá]n?|hay|puede|pueden|debe|deben|si)\b",
+    re.I,
+)
+_THAT_YEAR = re.compile(
+    r"\b(?:(?:in|during|for)\s+)?(?:that|the same|that same)\s+year\b|\b(?:en\s+)?(?:ese|aquel|el mismo)"
+    r"\s+año\b",
+    re.I,
+)
+_THAT_REF = re.compile(
+    r"\b(?:that|this|the same|the said)\s+(?:article|section|provision|annex|item|tariff item|line|tariff line|"
+    r"clause|paragraph)\b|\b(?:ese|este|el mismo)\s+(?:art[ií]culo|anexo|p[aá]rrafo)\b|"
+    r"\b(?:esa|esta|la misma)\s+(?:secci[oó]n|fracci[oó]n|disposici[oó]n)\b",
+    re.I,
+)
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:that|this|these|those|the same|ese|esa|esos|esas|este|esta|estos|estas|dicho|dicha)\s+"
+    r"(?P<noun>[A-Za-zÀ-ÿ][\w\-]*)",
     re.I,
 )
 _PRONOUN = re.compile(
-    r"\b(it|its|they|them|their|theirs|this|that|these|those|he|him|his|she|her|there|"
-    r"ello|ella|él|eso|esto|ese|esa|estos|esas|su|sus)\b(?!\s+(?:brief|report|document|informe|agreement|treaty))",
-    re.I,
+    r"\b(?P<p>it|its|they|them|their|this|that|these|those|he|him|his|she|her|eso|esto|ello)\b(?!['’])", re.I
 )
-_PERSONAL = {"he", "him", "his", "she", "her", "él", "ella"}
-_WHO = re.compile(r"\b(?:who|whom|whose|quién|quienes|quiénes)\b", re.I)
-_POSSESSIVE = {"its", "their", "theirs", "his", "her", "su", "sus"}
-_TOPIC_AFTER = re.compile(
-    r"\b(?:about|on|regarding|concerning|for|of|sobre|acerca de|respecto a|de)\s+(.+?)\s*[?.!]*$", re.I
-)
-_CAPS_RUN = re.compile(r"(?:\b(?:[A-Z][\w.’'\-]*|U\.S\.)(?:\s+(?:of|the|and|de|del|la)?\s*(?=[A-Z]))?\s*)+")
-_QUESTION_WORDS = frozenset(re.findall(
-    r"\S+",
-    "what which who whom how when where why does do did is are was were can could should would will "
-    "qué cuál cuáles quién cómo cuándo dónde por cuánto cuántos cuánta cuántas tell explain describe "
-    "give list show",
-))
-_COUNTRIES = {
-    "mexico": "Mexico", "mexican": "Mexico", "méxico": "Mexico", "canada": "Canada", "canadian": "Canada",
-    "canadá": "Canada", "china": "China", "chinese": "China", "japan": "Japan", "japanese": "Japan",
-    "germany": "Germany", "korea": "Korea", "vietnam": "Vietnam", "india": "India", "u.s.": "U.S.",
-    "us": "U.S.", "united states": "United States", "estados unidos": "United States",
-}
-_COUNTRY_RE = re.compile(r"\b(" + "|".join(sorted((re.escape(k) for k in _COUNTRIES), key=len, reverse=True)) + r")(?!\w)", re.I)
-MAX_REWRITE_CHARS = 400
+_PLURAL = wordset("they them their these those")
+_PERSONAL = wordset("he him his she her")
+_POSSESSIVE = wordset("its their his her")
+_SUBJECT_FORMS = wordset("it they he she this that these those eso esto ello")
+# Words after which "that"/"this" is the pronoun, not a determiner.
+_VERBISH = wordset("is was are were be been does do did has have had will would can could should may might must mean means "
+    "cover covers apply applies bind binds include includes require requires say says allow allows affect "
+    "affects change changes happen happens work works count counts last lasts take takes give gives need "
+    "needs go goes come comes make makes set sets get gets matter matters cost costs leave leaves")
+_PREPOSITIONS = wordset("of about for on with to from against under into over by at in like than de sobre para "
+                          "con sin")
+# Nouns after "this/these" that point at the present or at the brief itself, not back at the last turn.
+_NOT_ANAPHORIC = wordset("year years day days week weeks month months time times moment period año años días "
+                         "brief document report paper informe documento")
+# A pronoun after this many topic words refers inside the question ("Is Mexico's trade surplus with the
+# U.S. a sign it is gaming ..."); fewer ("the remedy it recommends") may refer back. Fitted on the
+# tuning conversations (bench/questions/conversations.jsonl) and random pairs of dev questions.
+_INSIDE_AFTER_WORDS = 3
+# A turn this short that leans on something it does not name gets the previous subject in brackets.
+_SHORT_TURN = 12
+# A clause boundary before a subject pronoun: "What is X, and how long does it last?" refers inside.
+_CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
+                     r"cuando)\b)", re.I)
 
 
-def content_terms(text: str) -> list[str]:
-    words = re.findall(r"[\w’'\-.]+", text)
-    return [w.strip(".") for w in words
-            if w.lower().strip(".") not in STOPWORDS and w.lower() not in _QUESTION_WORDS and len(w) > 2]
+# ---- the result --------------------------------------------------------------------------------
 
 
-def is_follow_up(question: str) -> bool:
-    """Opens with a connective, or uses a pronoun while naming at most four things itself (a
-    personal pronoun after "who" refers to the answer of the same question, not to the last turn)."""
-    if _CONNECTIVE.match(question):
-        return True
-    return _anaphor(question) is not None and len(content_terms(question)) <= 4
+@dataclass(frozen=True)
+class Understanding:
+    """How one turn was understood: the question to search and why."""
+
+    question: str  # as typed
+    standalone: str  # the question to search (the typed one unless it is a follow-up)
+    previous: str = ""  # the previous standalone question ("" at the start of a conversation)
+    follow_up: bool = False  # the turn was read against the previous question
+    kept: tuple[str, ...] = ()  # what was carried over ("Article 2.4", "2024", "the brief")
+    replaced: tuple[str, ...] = ()  # what the turn replaced ("party: Mexico -> Canada")
+    context: str = ""  # the previous question's subject, for retrieval to weigh below the turn's own words
+    method: str = "none"  # "none" (as typed), "rule" or "model"
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def rewritten(self) -> bool:
+        return collapse(self.standalone) != collapse(self.question)
 
 
-def _anaphor(question: str) -> re.Match[str] | None:
-    """The first pronoun that must refer outside the question."""
-    for m in _PRONOUN.finditer(question):
-        if m.group(1).lower() in _PERSONAL and _WHO.search(question[: m.start()]):
+# ---- what a pronoun refers to ---------------------------------------------------------------------
+
+
+def _plural(text: str) -> bool:
+    last = text.split()[-1] if text.split() else ""
+    return bool(re.search(r"[a-z]s$", last)) and not last.endswith(("ss", "us", "is"))
+
+
+def referent(previous: str, pronoun: str) -> str:
+    """What a pronoun of the next turn stands for in the previous question: its identifier, a
+    party's schedule, its subject, the topic after "about", a name, or its first topic phrase."""
+    p = pronoun.lower()
+    text = re.sub(r"^\s*¿", "", previous.rstrip(" ?.!"))
+    tops = slots.topics(text)
+    if p in _PERSONAL:
+        people = [(a, b) for a, b in slots.name_runs(text) if " " not in text[a:b].strip()
+                  and not text[a:b].isupper() and not slots.parties(text[a:b])]
+        nouns = [m.span() for m in re.finditer(r"\b(?:the\s+)?(\w+)\b", text) if m.group(1).lower() in slots.PERSON_NOUNS]
+        for a, b in people + nouns:
+            return text[a:b]
+        who = re.match(r"(?i)\W*who\s+(.+?)(?:,|\s+and\s+(?:what|which|how|for)\b|$)", text)
+        return f"the person who {who.group(1).strip()}" if who else ""
+    if p in _PLURAL:
+        plural = [s for s in tops if _plural(text[s[0]:s[1]])]
+        if plural:
+            a, b = slots.phrase_at(text, *plural[0])
+            return text[a:b]
+    refs = slots.refs(text)
+    if refs and p not in _PLURAL:
+        lead = re.search(r"(?:\b(?:USMCA|CUSMA|T-MEC)\s+)$", text[:refs[0].start])
+        return text[lead.start() if lead else refs[0].start:refs[0].end]
+    schedule = re.search(r"\S+\s+(?:(?:USMCA|CUSMA|T-MEC|tariff)\s+){0,2}schedule\b", text)
+    if schedule and slots.parties(schedule.group(0)):
+        return schedule.group(0)
+    candidates: list[tuple[int, int]] = []
+    subj = slots.subject(text)
+    person = r"(?i)^(?:the\s+)?(?:" + "|".join(slots.PERSON_NOUNS) + r")$"
+    if subj and not slots.docs(text[subj[0]:subj[1]]) and not re.match(person, text[subj[0]:subj[1]]):
+        candidates.append(subj)
+    candidates += [(a, b) for a, b in slots.name_runs(text)
+                   if (" " in text[a:b].strip() or text[a:b].isupper()) and not slots.parties(text[a:b])
+                   and not re.match(person, text[a:b]) and not slots.docs(text[a:b])]
+    candidates += [_about(text, tops)] if _about(text, tops) else []
+    if subj and not re.match(person, text[subj[0]:subj[1]]):
+        candidates.append(subj)
+    singular = [s for s in tops if not _plural(text[s[0]:s[1]])]
+    candidates += [slots.phrase_at(text, *s) for s in (singular or tops)[:1]]
+    for a, b in candidates:
+        if text[a:b].strip():
+            return text[a:b].strip()
+    return ""
+
+
+def _about(text: str, tops: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The phrase after "about/on/regarding/sobre ..." (a recommendation's subject is one)."""
+    for m in re.finditer(r"\b(?:about|regarding|concerning|on|sobre|acerca de|respecto a)\s+", text, re.I):
+        first = next(((a, b) for a, b in tops if a >= m.end() and not re.sub(r"(?i)\b(?:the|its|their|la|el|los|las|sus?)\b", "",
+                                                                              text[m.end():a]).strip()), None)
+        if first:
+            return slots.phrase_at(text, *first)
+    return None
+
+
+def subject_of(question: str) -> str:
+    """What a question is about, for retrieval context: its identifiers, else what "it" would be."""
+    q = collapse(question)
+    refs = [r.text for r in slots.refs(q)]
+    return "; ".join(refs) if refs else referent(q, "it")
+
+
+# ---- deciding what the turn refers back to ---------------------------------------------------------
+
+
+def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
+    """The first pronoun from `start` on that refers outside the turn. A subject pronoun ("Does it
+    apply ...", "... the remedy it recommends") does unless a clause boundary precedes it; an
+    object or possessive one ("against it", "its rules") does when no phrase of matching number
+    comes before it."""
+    for m in _PRONOUN.finditer(rest, start):
+        p = m.group("p").lower()
+        before = rest[: m.start()]
+        if sum(len(before[a:b].split()) for a, b in slots.topics(before)) >= _INSIDE_AFTER_WORDS:
+            continue  # a question that long names what its own pronouns refer to
+        if not re.search(r"(?i)\b(?:what|which|who|how|when|where|why)\b", before) and re.search(
+                r"(?i),\s*(?:what|which|who|how|when|where|why)\b", rest[m.end():]):
+            continue  # "Across all its trade relationships, what is the administration ...": it comes later
+        words = re.findall(r"[\w’'.]+", before)
+        prev_word = words[-1].lower() if words else ""
+        if p in ("this", "that", "these", "those"):
+            nxt = re.match(r"\s*([\w’']+|[?!.,;]|$)", rest[m.end():])
+            nxt_word = (nxt.group(1) if nxt else "").lower()
+            if not (nxt_word in _VERBISH or nxt_word in ("", "?", "!", ".", ",", ";")):
+                continue  # a determiner ("that trade"): see _demonstrative
+            if prev_word and prev_word not in slots.AUX and prev_word not in _PREPOSITIONS and len(words) > 1 \
+                    and not re.match(r"(?i)^\W*(?:what|which|who|how|why|when|where)\b", before.strip()):
+                continue  # "... says that ...": a conjunction
+        after = re.match(r"\s*([\w’']+|[?!.,;]|$)", rest[m.end():])
+        after_word = (after.group(1) if after else "").lower()
+        object_form = after_word in ("", "?", "!", ".", ",", ";") or after_word in _PREPOSITIONS or \
+            after_word.endswith("ly")
+        subject_form = p in _SUBJECT_FORMS and prev_word not in _PREPOSITIONS and not object_form
+        if p in _PERSONAL or subject_form:
+            if _CLAUSE.search(before) and _antecedent(before, p):
+                continue
+            if p in _PERSONAL and (_antecedent(before, p) or re.search(r"(?i)\bwho\b", before)):
+                continue
+            return m
+        if _antecedent(before, p):
             continue
         return m
     return None
 
 
-def topic(question: str) -> str:
-    """The thing a question is about, to carry into its follow-up."""
-    q = collapse(question).rstrip("?.! ")
-    q = re.sub(r"^\s*¿", "", q)
-    m = _TOPIC_AFTER.search(q + "?")
-    if m and content_terms(m.group(1)):
-        return m.group(1).strip()
-    runs = [r.strip() for r in _CAPS_RUN.findall(q[q.find(" ") + 1:] if " " in q else "")]
-    runs = [r for r in runs if content_terms(r)]
-    if runs:
-        return max(runs, key=len)
-    return " ".join(content_terms(q))
+def _antecedent(before: str, pronoun: str) -> bool:
+    """Whether `before` names something `pronoun` can refer to (by number; a person for he/she)."""
+    if pronoun in _PERSONAL:
+        words = [w for _, _, w in slots.tokens(before)][1:]
+        return any(w[0].isupper() and not slots.parties(w) for w in words) or any(
+            w.lower() in slots.PERSON_NOUNS for w in words)
+    spans = [(a, b) for a, b in slots.topics(before)
+             if not (re.fullmatch(r"(?i)\W*(?:what|who|which)\s+", before[:a]) and re.search(r"(?:ed|es)$", before[a:b]))]
+    spans += [(p.start, p.end) for p in slots.parties(before)] + [(d.start, d.end) for d in slots.docs(before)]
+    spans += slots.name_runs(" " + before)
+    if pronoun in _PLURAL:
+        return any(_plural(before[a:b]) or " or " in before[a:b] or " and " in before[a:b] for a, b in spans) or \
+            len(slots.parties(before)) > 1
+    return any(not _plural(before[a:b]) for a, b in spans)
+
+
+def _demonstrative(rest: str, previous: str) -> tuple[re.Match[str], tuple[int, int]] | None:
+    """"that investment" whose noun the previous question names: the phrase it stands for there."""
+    for m in _DEMONSTRATIVE.finditer(rest):
+        noun = fold(m.group("noun"))
+        if not _determiner(rest, m.start(), m.group(0).split()[0]):
+            continue
+        if len(noun) < 3 or noun in _VERBISH or noun in _PREPOSITIONS or noun in _NOT_ANAPHORIC or noun == "same":
+            continue
+        stem = noun[:-1] if noun.endswith("s") else noun
+        for a, b in slots.topics(previous):
+            if re.search(rf"\b{re.escape(stem)}", fold(previous[a:b])):
+                return m, slots.phrase_at(previous, a, b)
+    return None
+
+
+def follow_up_signals(question: str) -> bool:
+    """The turn opens with a connective, or leans on something outside itself (a pronoun with no
+    antecedent, "that year", "this article", "those projects")."""
+    q = collapse(question)
+    conn = _CONNECTIVE.match(q)
+    rest = q[conn.end():] if conn else q
+    if conn and rest.strip(" ?¿!."):
+        return True
+    return bool(_THAT_YEAR.search(rest) or _THAT_REF.search(rest) or _external_pronoun(rest)
+                or _demonstrative_np(rest))
+
+
+def _demonstrative_np(rest: str) -> bool:
+    """"those projects", "Has that balancing act ...": a demonstrative determiner (not the
+    conjunction of "reported that Mexico ...")."""
+    for m in re.finditer(r"\b(that|this|those|these|ese|esa|esos|esas)\s+([a-zà-ÿ][\w\-]{2,})", rest):
+        noun = m.group(2).lower()
+        if _determiner(rest, m.start(), m.group(1)) and noun not in _VERBISH and noun not in _NOT_ANAPHORIC \
+                and not slots.docs(noun):
+            return True
+    return False
+
+
+def _determiner(rest: str, start: int, word: str) -> bool:
+    """"that" at `start` reads as a determiner: after an auxiliary or a preposition, or near the
+    start ("What made that trade ..."), not after a verb ("request that additional parts ...")."""
+    words = re.findall(r"[\w’']+", rest[:start])
+    prev = words[-1].lower() if words else ""
+    return word.lower() in ("those", "these", "esos", "esas") or not prev or prev in slots.AUX or \
+        prev in _PREPOSITIONS or len(words) <= 2
+
+
+def is_follow_up(question: str, previous: str = "") -> bool:
+    """Whether the rule reads the turn against the previous standalone question."""
+    return rewrite(question, previous).follow_up
+
+
+# ---- the rule ---------------------------------------------------------------------------------------
 
 
 def rule_rewrite(question: str, previous: str) -> str:
-    """The deterministic rewrite of `question` given the previous standalone question."""
+    """The deterministic standalone question for `question` after the previous standalone question."""
+    return rewrite(question, previous).standalone
+
+
+def rewrite(question: str, previous: str) -> Understanding:
+    """The rule: which slots the turn replaces, which it keeps, and the standalone question."""
     q = collapse(question)
-    if not previous or not is_follow_up(q):
-        return q
+    previous = collapse(previous)
+    if not previous or not q:
+        return Understanding(q, q, previous)
+    context = subject_of(previous)
     conn = _CONNECTIVE.match(q)
-    if conn:
-        rest = q[conn.end():].strip(" ?¿.!")
-        new_country = _COUNTRY_RE.search(rest)
-        old_country = _country_to_swap(previous)
-        if new_country and old_country and len(content_terms(rest)) <= 2:
-            replacement = _COUNTRIES[new_country.group(1).lower()]
-            return previous[: old_country.start()] + replacement + previous[old_country.end():]
-        if not rest:
-            return previous
-        return f"{previous.rstrip()} — {rest}" if _anaphor(rest) is None else _replace_pronoun(rest, previous)
-    return _replace_pronoun(q, previous)
+    rest = q[conn.end():] if conn else q
+    if conn and rest.strip(" ?¿!.") and _is_fragment(rest):
+        out, kept, replaced = _fill(previous, rest)
+        if collapse(out).lower() != previous.lower():
+            return Understanding(q, out, previous, True, kept, replaced, context, "rule")
+        return Understanding(q, q, previous, False, (), (), context)
+    resolved, kept = _resolve(rest, previous, spanish=q.lstrip().startswith("¿"))
+    if resolved is None:
+        return Understanding(q, q, previous, False, (), (), context)
+    return Understanding(q, resolved, previous, True, kept, (), context, "rule")
 
 
-def _country_to_swap(previous: str) -> re.Match[str] | None:
-    """The last country the previous question names, preferring one other than the U.S. (in
-    "U.S. imports from Mexico" the follow-up "and for Canada?" swaps Mexico)."""
-    found = list(_COUNTRY_RE.finditer(previous))
-    others = [m for m in found if _COUNTRIES[m.group(1).lower()] not in ("U.S.", "United States")]
-    return (others or found or [None])[-1]
+def _is_fragment(rest: str) -> bool:
+    """"on labor", "Canada?", "cigars from Mexico", "diesel engines for vehicles, 8408.20.00": a
+    piece of a question, not a question of its own."""
+    if _QUESTION_START.match(rest) or re.search(r"\b(?:if|when|si)\b", rest, re.I):
+        return False
+    return 0 < len(re.findall(r"[\w.\-’']+", rest)) <= 8 and not _external_pronoun(rest)
 
 
-def _replace_pronoun(q: str, previous: str) -> str:
-    subject = topic(previous)
-    if not subject:
-        return f"{q} ({previous})"
-    m = _anaphor(q)
-    if m is None:
-        return f"{q} ({subject})"
-    word = m.group(1)
-    repl = subject
-    if word.lower() in _POSSESSIVE and word.lower() not in ("su", "sus"):
-        repl = f"{subject}'" if subject.endswith("s") else f"{subject}'s"
-    if word[0].isupper() and m.start() == 0:
-        repl = repl[0].upper() + repl[1:]
-    return q[: m.start()] + repl + q[m.end():]
+def _resolve(rest: str, previous: str, *, spanish: bool) -> tuple[str | None, tuple[str, ...]]:
+    """A turn that asks its own question, with what it refers back to resolved; None when it
+    refers to nothing (it stands on its own)."""
+    out = rest.strip()
+    kept: list[str] = []
+    prev = previous.rstrip()
+    prev_years, prev_refs = slots.years(prev), slots.refs(prev)
+    m = _THAT_YEAR.search(out)
+    if m and prev_years:
+        out = out[:m.start()] + ("en " if "año" in m.group(0).lower() else "in ") + prev_years[-1].text + out[m.end():]
+        kept.append(prev_years[-1].text)
+    m = _THAT_REF.search(out)
+    if m and prev_refs:
+        out = out[:m.start()] + prev_refs[0].text + out[m.end():]
+        kept.append(prev_refs[0].text)
+    demo = _demonstrative(out, prev)
+    if demo:
+        dm, (a, b) = demo
+        phrase = prev[a:b]
+        if not (re.match(r"(?i)(?:the|el|la|los|las)\s|\S+['’]s\s", phrase) or spanish):
+            phrase = f"the {phrase}"
+        out = out[:dm.start()] + phrase + out[dm.end():]
+        kept.append(prev[a:b])
+    pos = 0
+    for _ in range(2):  # "Can he decide not to grant it?": two references
+        pm = _external_pronoun(out, pos)
+        if pm is None:
+            break
+        p = pm.group("p")
+        ref = referent(prev, p)
+        if not ref or (kept and ref in kept and p.lower() not in _PERSONAL and ref in out):
+            pos = pm.end()
+            continue
+        if p.lower() in _POSSESSIVE:
+            ref = f"{ref}'" if ref.endswith("s") else f"{ref}'s"
+        if ref.split()[0] in ("The", "El", "La", "Los", "Las") and pm.start() > 0:
+            ref = ref[0].lower() + ref[1:]
+        out = out[:pm.start()] + ref + out[pm.end():]
+        kept.append(ref)
+        pos = pm.start() + len(ref)
+    unresolved = follow_up_signals(rest) and not kept and len(rest.split()) <= _SHORT_TURN
+    if unresolved:
+        context = subject_of(prev)
+        if not context or context.lower() in out.lower():
+            return None, ()
+        out = _append(out, f"({context})")
+        kept.append(context)
+    if not kept:
+        return None, ()
+    own = slots.refs(rest)
+    for r in prev_refs:
+        if not own and r.value not in {x.value for x in slots.refs(out)}:
+            out = _append(out, f"({r.text})")
+            kept.append(r.text)
+    if prev_years and not slots.years(rest) and not any(y.text in out for y in prev_years):
+        out = _append(out, ("en " if spanish else "in ") + prev_years[-1].text)
+        kept.append(prev_years[-1].text)
+    out = out[0].upper() + out[1:]
+    if spanish and not out.startswith("¿"):
+        out = "¿" + out
+    return out, tuple(dict.fromkeys(kept))
+
+
+# ---- with a chat model --------------------------------------------------------------------------------
+
+
+def restore_identifiers(rewritten: str, required: str) -> tuple[str, tuple[str, ...]]:
+    """`rewritten` with the identifiers and years of `required` it dropped put back (a model's
+    rewrite that lost "Article 2.4" or "2024")."""
+    have = {r.value for r in slots.refs(rewritten)} | {y.text for y in slots.years(rewritten)}
+    missing = [r.text for r in slots.refs(required) if r.value not in have]
+    missing += [y.text for y in slots.years(required) if y.text not in have and y.text not in missing]
+    if not missing:
+        return rewritten, ()
+    return _append(rewritten, f"({', '.join(dict.fromkeys(missing))})"), tuple(missing)
+
+
+def understand(
+    question: str,
+    history: Sequence[Turn] | None,
+    *,
+    llm: BaseChatModel | None = None,
+    max_turns: int = 6,
+) -> Understanding:
+    """How `question` is understood after `history` ((role, text) pairs: "user", "assistant", and
+    optionally "understood" after a user turn). Without history the question is taken as typed."""
+    question = collapse(question)
+    turns = [(r, collapse(t)) for r, t in (history or []) if r in ("user", "assistant", UNDERSTOOD) and t and t.strip()]
+    previous = previous_standalone(turns)
+    rule = rewrite(question, previous)
+    if llm is None or not previous or not (rule.follow_up or follow_up_signals(question)):
+        return rule
+    warnings: list[str] = []
+    chat = [(r, t) for r, t in turns if r in ("user", "assistant")][-max_turns:]
+    try:
+        reply = llm.invoke(rewrite_messages(question, chat)).text
+        line = next((ln.strip() for ln in reply.splitlines() if ln.strip()), "")
+        line = re.sub(r"^(?:standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
+        line = line.strip('"“” ')
+        if line and len(line) <= MAX_REWRITE_CHARS:
+            required = f"{rule.standalone} {question}"
+            fixed, restored = restore_identifiers(line, required)
+            if restored:
+                warnings.append(f"the model's rewrite dropped {', '.join(restored)}; put back")
+            return Understanding(question, fixed, previous, True, rule.kept + restored, rule.replaced,
+                                 rule.context, "model", tuple(warnings))
+        warnings.append("the model's rewrite of the follow-up was unusable; a rule rewrote it")
+    except Exception as e:  # an unreachable backend must not stop the question
+        warnings.append(f"could not rewrite the follow-up with the model ({type(e).__name__}); a rule rewrote it")
+    return Understanding(rule.question, rule.standalone, rule.previous, rule.follow_up, rule.kept, rule.replaced,
+                         rule.context, rule.method, tuple(warnings))
+
+
+def previous_standalone(turns: Sequence[Turn]) -> str:
+    """The standalone question of the last user turn: as recorded ("understood"), else understood
+    again from the turns before it."""
+    previous = ""
+    for role, text in turns:
+        if role == "user":
+            previous = rewrite(text, previous).standalone
+        elif role == UNDERSTOOD:
+            previous = text
+    return previous
 
 
 def standalone_question(
@@ -147,24 +476,6 @@ def standalone_question(
     llm: BaseChatModel | None = None,
     max_turns: int = 6,
 ) -> tuple[str, list[str]]:
-    """(the question to search, warnings). Without history the question is returned as is."""
-    question = collapse(question)
-    turns = [(r, t) for r, t in (history or []) if r in ("user", "assistant") and t and t.strip()]
-    if not turns:
-        return question, []
-    warnings: list[str] = []
-    if llm is not None and is_follow_up(question):
-        try:
-            reply = llm.invoke(rewrite_messages(question, turns[-max_turns:])).text
-            line = next((ln.strip() for ln in reply.splitlines() if ln.strip()), "")
-            line = re.sub(r"^(?:standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
-            if line and len(line) <= MAX_REWRITE_CHARS:
-                return line.strip('"“”'), warnings
-            warnings.append("the model's rewrite of the follow-up was unusable; a rule rewrote it")
-        except Exception as e:  # an unreachable backend must not stop the question
-            warnings.append(f"could not rewrite the follow-up with the model ({type(e).__name__}); a rule rewrote it")
-    previous = ""
-    for role, text in turns:
-        if role == "user":
-            previous = rule_rewrite(text, previous)
-    return rule_rewrite(question, previous), warnings
+    """(the question to search, warnings): `understand` for callers that need only the question."""
+    u = understand(question, history, llm=llm, max_turns=max_turns)
+    return u.standalone, list(u.warnings)

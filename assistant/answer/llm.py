@@ -27,18 +27,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from assistant.answer.backends import BACKENDS, EXTRACTIVE, LLM_BACKENDS, BackendUnavailable
 from assistant.settings import Settings
 
-EXTRACTIVE = "extractive"
-LLM_BACKENDS = ("ollama", "openai", "llamacpp")
-BACKENDS = (EXTRACTIVE, *LLM_BACKENDS)
+__all__ = ["BACKENDS", "EXTRACTIVE", "LLM_BACKENDS", "BackendUnavailable", "LlamaCppChatModel", "make_chat_model"]
+
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 DEFAULT_OLLAMA_MODEL = "llama3.2"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-
-
-class BackendUnavailable(RuntimeError):
-    """The configured backend cannot be built (missing package, model file or setting)."""
 
 
 def make_chat_model(backend: str, settings: Settings) -> BaseChatModel:

@@ -58,7 +58,7 @@ DENSE_SUPPORTED = 0.64  # cosine to the best cited passage sentence, for sentenc
 UNVERIFIED_TAG = "[unverified]"
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;\u2013-]\s*\d+)*)\s*\]")
-_MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\])+)")
+_MARKERS_AFTER_STOP = re.compile(r"([.!?][\"'”’)\]]*[⁰¹²³⁴⁵⁶⁷⁸⁹]*)((?:\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\])+)\s*$")
 Embed = Callable[[list[str]], np.ndarray]
 SentenceVectors = Callable[[str], "tuple[list[tuple[int, int]], np.ndarray] | None"]
 
@@ -90,12 +90,13 @@ def is_spanish(text: str) -> bool:
 
 def split_answer(text: str) -> list[tuple[str, list[int], str]]:
     """(sentence with its markers, cited numbers, separator before it) for each answer sentence.
-    Markers written after the full stop ("... 2024.[1] Next") are moved inside their sentence."""
-    text = _MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text)
+    Sentences come from `split_sentences` (markers after a full stop stay with the sentence before
+    them, identifiers such as "Art. 2.4.2" or "0406.90.11" are never cut); markers written after the
+    full stop ("... 2024.[1]") are then moved inside their sentence ("... 2024 [1].")."""
     out = []
     prev_end = 0
     for a, b in split_sentences(text):
-        sent = text[a:b]
+        sent = _MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text[a:b])
         cited = [n for m in MARKER.finditer(sent) for n in _expand(m.group(1))]
         sep = "\n" if "\n" in text[prev_end:a] and out else " "
         out.append((sent, list(dict.fromkeys(cited)), sep))

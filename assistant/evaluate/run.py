@@ -14,8 +14,9 @@ loading and index opening are not charged to the first question. The warm-up's o
 discarded (a failure there is recorded in `meta.warmup_error`, and the run goes on).
 
 A question with `history` is played as a conversation, as the chat plays it: each earlier user turn
-is asked in order with the conversation so far (`("user", question)` and `("assistant", answer
-text)` pairs, oldest first, the shape `Assistant.ask(history=...)` takes and ui/chat.py passes),
+is asked in order with the conversation so far (`("user", question)`, `("understood", the
+standalone question it was answered as)` and `("assistant", answer text)`, oldest first, the shape
+`Assistant.ask(history=...)` takes and ui/chat.py passes),
 then the question itself is asked as the next turn. Only that last turn is timed and scored; its
 retrieval is the one the retrieval metrics see. `answer_fn(question)` is called without `history`
 for a question that has none, so a one-argument answer function still serves a file of single
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.answer.conversation import UNDERSTOOD
 from assistant.domain import Answer
 from assistant.evaluate.metrics import (
     EVIDENCE_DEPTH,
@@ -55,7 +57,7 @@ from assistant.evaluate.report import (  # noqa: F401 - compare helpers are part
 WARMUP_QUESTION = "What does the agreement cover?"
 SNIPPET_CHARS = 300
 
-History = list[tuple[str, str]]  # (role, text) pairs, role "user" or "assistant", oldest first
+History = list[tuple[str, str]]  # (role, text) pairs, role "user", "understood" or "assistant", oldest first
 AnswerFn = Callable[..., Answer]  # answer_fn(question) or answer_fn(question, history=History)
 Progress = Callable[[int, int], None]
 
@@ -196,7 +198,11 @@ def play_conversation(
                 "abstained": bool(answer.abstained),
             }
         )
-        history += [("user", turn), ("assistant", answer.text)]
+        history += [
+            ("user", turn),
+            (UNDERSTOOD, answer.standalone_question or turn),
+            ("assistant", answer.text),
+        ]
     answer, ms, error = _call(answer_fn, q.question, clock, history)
     return answer, ms, error, played
 

@@ -12,6 +12,7 @@ removed; documents elsewhere are left alone).
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,6 +44,7 @@ def code_version() -> str:
     for f in files:
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
+    digest.update(importlib.metadata.version("nupunkt").encode())  # the segmenter cuts the sentences
     return digest.hexdigest()[:16]
 
 

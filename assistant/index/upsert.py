@@ -50,9 +50,22 @@ def reuse_vectors(
     chunks: list[Chunk], current: Snapshot, vectors: VectorStore, sentences: Sentences | None = None
 ) -> list[Chunk]:
     """Chunks already indexed with the same text keep their vectors (their metadata is updated);
-    the rest are returned for embedding. `sentences`, when given, receives the reused chunks'
-    sentence vectors (the MiniLM collection; the multilingual one has none)."""
-    same = [c for c in chunks if c.id in current.chunks and current.chunks[c.id].search_text == c.search_text]
+    the rest are returned for embedding. `sentences`, when given (the MiniLM collection; the
+    multilingual one has none), receives the reused chunks' sentence vectors, and only chunks with
+    the same sentence spans are reused there: a new segmenter changes spans without changing text."""
+    same = [
+        c
+        for c in chunks
+        if c.id in current.chunks
+        and current.chunks[c.id].search_text == c.search_text
+        and (
+            sentences is None
+            or (
+                c.id in current.sentence_spans
+                and [tuple(s) for s in current.sentence_spans[c.id][1]] == sentence_spans(c)
+            )
+        )
+    ]
     have = vectors.present(c.id for c in same) if same else set()
     reused = [c for c in same if c.id in have]
     changed = [c for c in reused if current.chunks[c.id].to_metadata() != c.to_metadata()]

@@ -135,6 +135,7 @@ _PARTY_SCHEDULE = re.compile(
     rf"\bschedule(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_UNITED_STATES = re.compile(r"\bUnited States\b", re.I)
 
 
 def party_name(word: str) -> str:
@@ -372,7 +373,8 @@ def analyze(
     `kinds_present` are the document kinds in the index (a question about the brief is narrowed to
     the brief only when the brief is indexed)."""
     text = (standalone or question).strip()
-    eng = (english or text).strip()
+    # one name for one party: the documents write "the U.S." and "the United States" alike
+    eng = _UNITED_STATES.sub("U.S.", (english or text).strip())
     asked = asked_part(text)
     asked_eng = asked_part(eng) if english else asked
     slot = answer_slot(text) or answer_slot(eng)
@@ -387,7 +389,8 @@ def analyze(
     if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
         scope = frozenset({"brief"})
     chapters = tuple(dict.fromkeys(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)))
-    schedules = tuple(dict.fromkeys(party_name(m.group(1) or m.group(2)) for m in _PARTY_SCHEDULE.finditer(text)))
+    schedules = tuple(dict.fromkeys(party_name(m.group(1) or m.group(2))
+                                    for t in (text, eng) for m in _PARTY_SCHEDULE.finditer(t)))
     parts = tuple(QuestionPart(p, concepts_of(p), answer_slot(p)) for p in split_parts(asked_eng))
     return QueryAnalysis(
         question=question.strip(),
@@ -416,6 +419,6 @@ def analyze(
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
         concepts=concepts_of(asked_eng),
         parts=parts,
-        translated=bool(english) and eng != text,
+        translated=bool(english) and english.strip() != text,
     )
 

@@ -257,7 +257,7 @@ def render_nearest(retrieved: list[ScoredChunk], limit: int = 3) -> None:
     """For an abstention: the passages that came closest, so the user can judge for themselves."""
     if not retrieved:
         return
-    st.markdown("**Closest passages found** (they do not answer the question):")
+    st.markdown("**Related passages (not an answer)**")
     for sc in retrieved[:limit]:
         ch = sc.chunk
         with st.container(border=True):
@@ -267,10 +267,9 @@ def render_nearest(retrieved: list[ScoredChunk], limit: int = 3) -> None:
 
 
 def render_details(answer: Answer, question: str, snap: Snapshot, index_dir: Path, key: str) -> None:
-    """Everything under the answer text: what was searched, who answered, warnings, cards."""
+    """Everything under the answer text: who answered, warnings, cards (on a refusal, the nearest
+    passages as related reading). What the question was understood as is shown above the answer."""
     facts = [f"Answered by **{md_escape(answer.backend)}**"]
-    if answer.standalone_question and collapse(answer.standalone_question) != collapse(question):
-        facts.append(f"searched as “{md_escape(answer.standalone_question)}”")
     if answer.timings_ms.get("total"):
         facts.append(f"{answer.timings_ms['total'] / 1000:.1f} s")
     st.caption(" · ".join(facts))

@@ -1,0 +1,48 @@
+"""The torch-free question embedder computes the packaged model's own vectors (so the CLI can answer
+without importing torch), and refuses models it cannot reproduce."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from assistant.index.embeddings import get_embedder, resolve_model_dir
+from assistant.index.query_encoder import QueryEmbedder, Unsupported
+from assistant.settings import Settings
+
+TEXTS = [
+    "How much did U.S.-Mexico trade total in 2024?",
+    "¿Cuánto exportó Texas a México en 2024?",
+    "What does USMCA Article 2.4 require under 19 U.S.C. § 4513(c)(4)?",
+    "",
+    "The Rapid Response Mechanism benefited about 36,000 workers at 31 facilities. " * 30,  # past 256 tokens
+]
+
+
+@pytest.mark.full  # loads the model twice, both ways
+def test_question_vectors_equal_the_sentence_transformers_model():
+    name = Settings().embedding_model
+    fast = QueryEmbedder(name)
+    full = get_embedder(name)
+    ref = full.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    for text, want in zip(TEXTS, ref, strict=True):
+        got = fast.embed_query(text)
+        assert got.dtype == np.float32 and got.shape == want.shape
+        assert np.abs(got - want).max() < 1e-5, text[:40]
+    assert fast.embed_query(TEXTS[0]) is fast.embed_query(TEXTS[0])  # cached
+    assert fast.dimension == full.dimension
+    # passages go to the full model
+    assert np.allclose(fast.embed(TEXTS[:2]), full.embed(TEXTS[:2]))
+
+
+def test_a_model_that_is_not_a_mean_pooled_bert_is_refused(tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(resolve_model_dir(Settings().embedding_model), folder)
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}))
+    with pytest.raises(Unsupported):
+        QueryEmbedder(str(folder))
