@@ -15,7 +15,7 @@ import re
 from assistant.answer import slots
 from assistant.answer.slots import wordset
 from assistant.retrieve.analysis import analyze
-from assistant.retrieve.translate import question_language
+from assistant.retrieve.language import detect_language
 from assistant.textutil import collapse, fold
 
 _PREPOSITION = re.compile(
@@ -40,7 +40,7 @@ def _party_form(target: slots.Mention, new: slots.Mention, text: str, spanish: b
     if spanish:
         if target.kind == "adj":
             return new.text if new.kind == "adj" else slots.ES_ADJ[new.value]
-        return new.text if new.kind == "noun" and question_language(new.text) != "en" else slots.ES_NOUN[new.value]
+        return new.text if new.kind == "noun" and detect_language(new.text) != "en" else slots.ES_NOUN[new.value]
     if target.kind == "adj":
         return slots.EN_ADJ[new.value]
     form = slots.EN_NOUN[new.value]
@@ -67,7 +67,7 @@ def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
 
 def fill(previous: str, fragment: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The previous question with the slots the fragment names swapped; the others kept."""
-    spanish = question_language(previous) == "es"
+    spanish = detect_language(previous) == "es"
     frag = fragment.strip(" ?¿!")
     out = previous
     replaced: list[str] = []

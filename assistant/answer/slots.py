@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.retrieve.analysis import concepts_of, identifiers_of
-from assistant.retrieve.translate import question_language
+from assistant.retrieve.language import detect_language
 from assistant.textutil import fold
 
 
@@ -131,7 +131,7 @@ def concept_spans(text: str) -> list[tuple[int, int]]:
     """Where the analysis's concepts (runs of content words) lie in `text`; for a Spanish question,
     runs of words between Spanish function words."""
     spans: list[tuple[int, int]] = []
-    if question_language(text) == "es":
+    if detect_language(text) == "es":
         run: list[tuple[int, int]] = []
         for m in re.finditer(r"[\wÀ-ÿ][\w’'\-.]*[\wÀ-ÿ]|[\wÀ-ÿ]", text):
             w = fold(m.group(0))
