@@ -249,3 +249,38 @@ def _shared_prefix(a: str, b: str) -> int:
             break
         n += 1
     return n
+
+
+# An acronym defined in the text: "Rapid Response Mechanism, or RRM", "International Emergency
+# Economic Powers Act (IEEPA)". The long form is found as in Schwartz & Hearst (2003): walking back
+# from the acronym, each letter is the initial of a word ("U.S." gives two), small words may sit
+# between.
+_DEFINED = re.compile(r"(?:,\s*or\s+|\s*\(\s*)(?:the\s+)?([A-Z][A-Za-z]?(?:[A-Z&][a-z]?){1,7})s?\b\)?")
+_LINKING = frozenset({"of", "and", "for", "the", "on", "in", "to", "de", "del", "y", "&"})
+
+
+def acronym_definitions(text: str) -> list[tuple[str, str]]:
+    """(acronym, long form) pairs the text defines, in order."""
+    out: list[tuple[str, str]] = []
+    for m in _DEFINED.finditer(text):
+        acronym = m.group(1)
+        letters = [ch for ch in acronym if ch.isupper()]
+        if len(letters) < 2:
+            continue
+        before = re.findall(r"[A-Za-z][A-Za-z.'’]*", text[max(0, m.start() - 160) : m.start()].replace("-", " "))
+        taken: list[str] = []
+        need = list(letters)
+        for word in reversed(before):
+            if not need:
+                break
+            initials = [ch for ch in word if ch.isupper()] if word.count(".") >= 2 else [word[0]]
+            if word.lower() in _LINKING and taken:
+                taken.append(word)
+                continue
+            if [c.upper() for c in initials] != need[-len(initials) :]:
+                break
+            need = need[: -len(initials)]
+            taken.append(word)
+        if not need:
+            out.append((acronym, " ".join(reversed(taken))))
+    return out

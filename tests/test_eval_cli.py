@@ -104,7 +104,8 @@ def test_eval_writes_the_readme_files_and_reports_malformed_lines(cli_env, quest
     t1 = rows[0]
     assert t1["metrics"]["first_hit_rank"] is not None
     assert [r["rank"] for r in t1["retrieved"]] == list(range(1, len(t1["retrieved"]) + 1))
-    assert "840" in t1["answer"] and t1["citations"]
+    # the brief gives two totals for the year (Figure 1's $840 billion, the Texas passage's $795 billion)
+    assert any(total in t1["answer"] for total in ("840", "795")) and t1["citations"]
     assert "reviewer" not in t1  # unknown question fields are ignored
     with (out / "results.csv").open(encoding="utf-8") as fh:
         assert [r["id"] for r in csv.DictReader(fh)] == ["t1", "t2", "t3"]

@@ -94,10 +94,25 @@ def evidence_sentences(chunks: Sequence[Chunk], snap: Snapshot) -> list[Evidence
         prev = ""
         for i, (a, b) in enumerate(spans):
             text = c.text[a:b]
-            out.append(EvidenceSentence(c, text, frozenset(tokenize(text)) | heading,
+            out.append(EvidenceSentence(c, text, with_acronyms(text, snap) | heading,
                                         None if vecs is None else vecs[i], prev))
             prev = text
     return out
+
+
+def with_acronyms(text: str, snap: Snapshot) -> frozenset[str]:
+    """A text's terms with each acronym it uses spelled out, and each long form it spells out
+    abbreviated, as the indexed documents define them ("the RRM" also reads "Rapid Response
+    Mechanism")."""
+    tokens = tokenize(text)
+    terms = set(tokens)
+    joined = f" {' '.join(tokens)} "
+    for short, long in snap.acronyms().items():
+        if short in terms:
+            terms.update(long)
+        elif f" {' '.join(long)} " in joined:
+            terms.add(short)
+    return frozenset(terms)
 
 
 def term_weights(terms: Sequence[str], snap: Snapshot, scope: frozenset[str] | None) -> dict[str, float]:
@@ -173,7 +188,7 @@ def slot_fill(
     counted = next(iter(tokenize(a.counted)), None) if a.counted else None
     best = 0.0
     for s in sentences:
-        near = s.terms | frozenset(tokenize(s.previous))
+        near = s.terms | with_acronyms(s.previous, snap)
         if states_figure(a, s.text) and (counted is None or counted in near):
             share = sum(v for t, v in focus.items() if t in near) / total if total else 1.0
             best = max(best, share)

@@ -29,6 +29,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from assistant.index.lexical import LexicalIndex, tokenize
 from assistant.index.manifest import Manifest
 from assistant.index.recommendation_set import RecommendationSet, extract_set
 from assistant.ingest.recommendations import Recommendation
+from assistant.textutil import acronym_definitions
 
 MANIFEST = "documents.json"
 RECOMMENDATIONS = "recommendations.json"
@@ -348,6 +350,7 @@ class Snapshot:
     # extracted at index time (recommendations.json); None: a generation written before that
     stored_recommendations: RecommendationSet | None = field(default=None, repr=False)
     _extracted: list[RecommendationSet] = field(default_factory=list, repr=False)
+    _acronyms: dict[str, tuple[str, ...]] | None = field(default=None, repr=False)
 
     def sentences(self, chunk_id: str) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Sentence spans of a chunk's text and their vectors (computed at index time)."""
@@ -358,6 +361,24 @@ class Snapshot:
     @property
     def empty(self) -> bool:
         return not self.chunks
+
+    def acronyms(self) -> dict[str, tuple[str, ...]]:
+        """The acronyms the indexed documents define, as lexical tokens ("rrm" -> the tokens of
+        "Rapid Response Mechanism"), so a sentence that says "the RRM" covers a question that
+        names it in full; computed once per generation, the most frequent long form winning."""
+        if self._acronyms is None:
+            counts: Counter[tuple[str, tuple[str, ...]]] = Counter()
+            for c in self.chunks.values():
+                if c.kind != "tariff":
+                    for short, long in acronym_definitions(c.text):
+                        key, expansion = tokenize(short), tuple(tokenize(long))
+                        if len(key) == 1 and len(expansion) >= 2:
+                            counts[(key[0], expansion)] += 1
+            found: dict[str, tuple[str, ...]] = {}
+            for (key, expansion), _ in counts.most_common():
+                found.setdefault(key, expansion)
+            self._acronyms = found
+        return self._acronyms
 
     @property
     def recommendation_set(self) -> RecommendationSet:

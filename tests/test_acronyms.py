@@ -1,0 +1,45 @@
+"""Acronyms the documents define: a sentence that says "the RRM" covers a question that names the
+Rapid Response Mechanism in full, and the other way round."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.answer.coverage import with_acronyms
+from assistant.index.lexical import tokenize
+from assistant.textutil import acronym_definitions
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("USMCA also created a Rapid Response Mechanism, or RRM, whereby", [("RRM", "Rapid Response Mechanism")]),
+        ("the International Emergency Economic Powers Act (IEEPA) was invoked",
+         [("IEEPA", "International Emergency Economic Powers Act")]),
+        ("the United States-Mexico-Canada Agreement (USMCA) entered", [("USMCA", "United States Mexico Canada Agreement")]),
+        ("the Office of the U.S. Trade Representative (USTR) said", [("USTR", "U.S. Trade Representative")]),
+        ("Customs and Border Protection (CBP) collects", [("CBP", "Customs and Border Protection")]),
+        ("foreign direct investment (FDI) rose", [("FDI", "foreign direct investment")]),
+    ],
+)
+def test_definitions_are_found_with_their_long_form(text, expected):
+    assert acronym_definitions(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["exports (see Table 2) rose", "trade with Mexico, or MX", "in the text (TT) is", "a deal, or NO deal", "(US)"],
+)
+def test_parentheses_and_capitals_that_define_nothing(text):
+    assert acronym_definitions(text) == []
+
+
+def test_a_sentence_reads_the_acronyms_it_uses_and_the_long_forms_it_spells_out():
+    snap = SimpleNamespace(acronyms=lambda: {"rrm": tuple(tokenize("Rapid Response Mechanism"))})
+    short = with_acronyms("The RRM settlements benefited 36,000 workers.", snap)
+    assert set(tokenize("rapid response mechanism")) <= short
+    assert "rrm" in with_acronyms("The Rapid Response Mechanism delivers.", snap)
+    # the long form's words out of order are not the long form
+    assert "rrm" not in with_acronyms("A rapid mechanism of response.", snap)
