@@ -52,7 +52,10 @@ def test_a_long_quote_is_cut_to_the_clauses_that_answer_and_stays_verbatim():
     long = ("The Parties recognise the importance of trade facilitation; each Party shall apply its customs "
             "valuation rules consistently and transparently, and shall publish them promptly, while the "
             "committee reviews implementation every two years and reports to the Commission on any "
-            "difficulties that arise in the application of these rules by the customs administrations.")
+            "difficulties that arise in the application of these rules by the customs administrations; the "
+            "Commission may then recommend changes to the uniform regulations, which the Parties shall consider "
+            "within a reasonable period of time.")
+    assert len(long.split()) > extractive.TRIM_ABOVE
     cut = extractive.trim(long, a)
     assert cut != long and "customs" in cut and ("…" in cut)
     pieces = [p.strip(" .…") for p in cut.split("…") if p.strip(" .…")]
