@@ -26,16 +26,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.answer import abstain as abstention
-from assistant.answer.abstain import Decision
-from assistant.answer.backends import EXTRACTIVE, BackendUnavailable
-from assistant.answer.citations import MarkerMapper, build_citation, location
+from assistant.answer.abstain import Decision, with_not_covered
+from assistant.answer.backends import EXTRACTIVE, BackendUnavailable, describe_error
+from assistant.answer.citations import MarkerMapper, build_citation, cited_sources, location
 from assistant.answer.conversation import understand
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
@@ -50,13 +49,20 @@ from assistant.answer.extractive import (
     shape,
 )
 from assistant.answer.language_note import with_sources_language
-from assistant.answer.prompts import CANNOT_ANSWER, PromptPassage, answer_messages, says_cannot_answer
+from assistant.answer.prompts import (
+    CANNOT_ANSWER,
+    PromptPassage,
+    answer_messages,
+    maybe_sentinel,
+    says_cannot_answer,
+)
 from assistant.answer.recommend import draft_answer, finish_answer
 from assistant.answer.related import related_passages
+from assistant.answer.state import AskedQuestion, Evidence
 from assistant.answer.verify import verify
-from assistant.domain import Answer, Chunk, ScoredChunk
+from assistant.domain import Answer, ScoredChunk
 from assistant.index.embeddings import Embedder, get_embedder
-from assistant.index.store import IndexReader, Snapshot
+from assistant.index.store import IndexReader
 from assistant.index.vectors import VectorStore, make_client, multilingual_store
 from assistant.retrieve.analysis import QueryAnalysis, analyze_question
 from assistant.retrieve.hybrid import HybridRetriever, Query, Retrieval
@@ -66,42 +72,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 History = list[tuple[str, str]]
-
-
-@dataclass
-class _Question:
-    """One question on its way through the pipeline: analysed once, read by every later step."""
-
-    analysis: QueryAnalysis
-    backend: str
-    model: BaseChatModel | None
-    warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    started: float = 0.0
-    detail: bool = False  # the longer answer instead of the short one
-
-    @property
-    def question(self) -> str:
-        return self.analysis.question
-
-    @property
-    def standalone(self) -> str:
-        return self.analysis.text
-
-
-@dataclass
-class _Evidence:
-    retrieval: Retrieval
-    candidates: list
-    decision: Decision
-
-    @property
-    def retrieved(self) -> list[ScoredChunk]:
-        return self.retrieval.chunks
-
-    @property
-    def snap(self) -> Snapshot:
-        return self.retrieval.snapshot
 
 
 class Assistant:
@@ -277,7 +247,7 @@ class Assistant:
             return
         yield from self._emit(self._extractive(q, ev), streaming)
 
-    def _prepare(self, question: str, history: History | None, backend: str | None) -> _Question:
+    def _prepare(self, question: str, history: History | None, backend: str | None) -> AskedQuestion:
         started = time.perf_counter()
         question = question.strip()
         name = (backend or self.settings.answer_backend or EXTRACTIVE).strip().lower()
@@ -300,26 +270,26 @@ class Assistant:
         standalone = understood.standalone
         warnings.extend(understood.warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
-        return _Question(self.analyze(question, standalone), name, model, warnings, timings, started)
+        return AskedQuestion(self.analyze(question, standalone), name, model, warnings, timings, started)
 
     def _evidence(
         self,
-        q: _Question,
+        q: AskedQuestion,
         k: int | None,
         kinds: set[str] | None,
         documents: set[str] | None,
         mode: str,
         *,
         measure_all: bool = False,
-    ) -> _Evidence:
+    ) -> Evidence:
         a = q.analysis
         ret = self.retrieve_analysed(a, k, kinds=kinds, documents=documents, mode=mode)
         if not ret.chunks:
-            return _Evidence(ret, [], abstention.nothing_found(a))
+            return Evidence(ret, [], abstention.nothing_found(a))
         cands = sentence_candidates(ret.chunks, ret.snapshot, notes=a.asks_for_source)
         score_candidates(a, cands, query_weights(a.english, ret.snapshot), ret.query_vector)
         decision = abstention.decide(a, ret, self._embed_concepts, measure_all=measure_all)
-        return _Evidence(ret, cands, decision)
+        return Evidence(ret, cands, decision)
 
     def _embed_concepts(self, texts: list[str]) -> np.ndarray:
         return np.vstack([self.embedder.embed_query(t) for t in texts])
@@ -357,7 +327,7 @@ class Assistant:
 
     # ---- the answer's producers -----------------------------------------------------------
 
-    def _refusal(self, q: _Question, ev: _Evidence, backend: str | None = None) -> Answer:
+    def _refusal(self, q: AskedQuestion, ev: Evidence, backend: str | None = None) -> Answer:
         """The plain statement of what the documents do not cover; the nearest passages come with
         it as related reading, not as an answer."""
         d = ev.decision
@@ -366,7 +336,7 @@ class Assistant:
         answer.not_covered = list(d.not_covered)
         return self._finish(q, answer)
 
-    def _extractive(self, q: _Question, ev: _Evidence) -> Answer:
+    def _extractive(self, q: AskedQuestion, ev: Evidence) -> Answer:
         """Verbatim sentences of the passages: by default a direct lead and a few points (the short
         answer); with `detail`, the longer answer of up to `max_answer_sentences` sentences."""
         a = q.analysis
@@ -378,10 +348,10 @@ class Assistant:
             shaped = shape(ev.candidates, a, lambda t: states_figure(a, t))
             text, used = compose_short(shaped, a, ev.snap.sources)
         if not used:
-            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
+            ev = Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             return self._refusal(q, ev, EXTRACTIVE)
         passages = {n: chunk for n, (chunk, _) in enumerate(used, start=1)}
-        notes = {c.id: _cited_sources(c, ev.snap) for c in passages.values()}
+        notes = {c.id: cited_sources(c, ev.snap) for c in passages.values()}
         checked = verify(
             text, passages, policy=self.settings.unsupported_sentences, verbatim=True, notes=notes
         )
@@ -391,11 +361,11 @@ class Assistant:
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
         ]
         if not citations:
-            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
+            ev = Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             return self._refusal(q, ev, EXTRACTIVE)
         answer = Answer(
             q.question,
-            with_sources_language(_with_not_covered(checked.text, ev.decision), a),
+            with_sources_language(with_not_covered(checked.text, ev.decision), a),
             citations,
             False,
             ev.retrieved,
@@ -405,7 +375,7 @@ class Assistant:
         answer.not_covered = list(ev.decision.not_covered)
         return self._finish(q, answer)
 
-    def _recommendations(self, q: _Question) -> Answer | None:
+    def _recommendations(self, q: AskedQuestion) -> Answer | None:
         """What the brief recommends on the question's subject, one verified line per
         recommendation; "The brief makes no recommendation on X." when none covers X (the closest
         ones come as related passages). None when no brief recommendation is indexed or the
@@ -431,10 +401,10 @@ class Assistant:
         answer.question = q.question
         return self._finish(q, answer)
 
-    def _llm_answer(self, q: _Question, ev: _Evidence, streaming: bool) -> Iterator[str | Answer]:
+    def _llm_answer(self, q: AskedQuestion, ev: Evidence, streaming: bool) -> Iterator[str | Answer]:
         assert q.model is not None
         top = ev.retrieved[: self.settings.llm_passages]
-        notes = {sc.chunk.id: _cited_sources(sc.chunk, ev.snap) for sc in top}
+        notes = {sc.chunk.id: cited_sources(sc.chunk, ev.snap) for sc in top}
         prompt = [PromptPassage(i, location(sc.chunk), sc.chunk.text, notes[sc.chunk.id])
                   for i, sc in enumerate(top, start=1)]
         messages = answer_messages(q.standalone, prompt, self.settings.max_answer_sentences if q.detail else 6,
@@ -449,16 +419,16 @@ class Assistant:
                 if streaming:
                     so_far = "".join(parts)
                     # hold back what may be the cannot-answer sentinel: it is never shown as text
-                    if not _maybe_sentinel(so_far) and len(so_far) > emitted:
+                    if not maybe_sentinel(so_far) and len(so_far) > emitted:
                         yield so_far[emitted:]
                         emitted = len(so_far)
             parts.append(mapper.flush())
             so_far = "".join(parts)
-            if streaming and not _maybe_sentinel(so_far) and len(so_far) > emitted:
+            if streaming and not maybe_sentinel(so_far) and len(so_far) > emitted:
                 yield so_far[emitted:]
         except Exception as e:  # unreachable server, timeout, bad model name ...
             q.warnings.append(
-                f"answer backend '{q.backend}' failed ({_describe(e)}); showing the extractive answer"
+                f"answer backend '{q.backend}' failed ({describe_error(e)}); showing the extractive answer"
             )
             yield from self._emit(self._extractive(q, ev), streaming)
             return
@@ -469,7 +439,7 @@ class Assistant:
                 f"removed citation markers to passages that do not exist: {', '.join(mapper.dropped)}"
             )
         if says_cannot_answer(text) or not text:
-            ev = _Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
+            ev = Evidence(ev.retrieval, ev.candidates, abstention.declined(q.analysis, ev.decision))
             yield from self._emit(self._refusal(q, ev), streaming)
             return
         text = text.replace(CANNOT_ANSWER, "").strip()
@@ -500,21 +470,21 @@ class Assistant:
             build_citation(new, cited[old], checked.quotes.get(new, []), snap.sources)
             for old, new in sorted(checked.numbering.items(), key=lambda kv: kv[1])
         ]
-        answer = Answer(q.question, _with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
+        answer = Answer(q.question, with_not_covered(checked.text, ev.decision), citations, False, ev.retrieved,
                         backend=q.backend, support=checked.support)
         answer.not_covered = list(ev.decision.not_covered)
         yield self._finish(q, answer)
 
     # ---- shared ends ------------------------------------------------------------------------
 
-    def _finish(self, q: _Question, answer: Answer) -> Answer:
+    def _finish(self, q: AskedQuestion, answer: Answer) -> Answer:
         if answer.citations:
             snap = self.reader.snapshot()
             for c in answer.citations:
                 try:
                     c.related = related_passages(c, snap, self.retriever)
                 except Exception as e:  # a missing link must not cost the answer
-                    q.warnings.append(f"related passages for [{c.number}] unavailable ({_describe(e)})")
+                    q.warnings.append(f"related passages for [{c.number}] unavailable ({describe_error(e)})")
         answer.standalone_question = q.standalone
         answer.warnings = list(dict.fromkeys(q.warnings + answer.warnings))
         total = (time.perf_counter() - q.started) * 1000
@@ -527,27 +497,3 @@ class Assistant:
         if streaming:
             yield from re.findall(r"\S+\s*|\s+", answer.text)
         yield answer
-
-
-def _with_not_covered(text: str, decision: Decision) -> str:
-    """The answer, then one sentence naming the parts of the question the documents do not cover."""
-    if not decision.not_covered:
-        return text
-    return f"{text}\n\nNot covered by the indexed documents: {'; '.join(decision.not_covered)}."
-
-
-def _cited_sources(chunk: Chunk, snap: Snapshot) -> str:
-    """The sources a passage's footnotes cite, as one line ("13: Fact Sheet ..., USTR, 2024")."""
-    refs = [snap.sources[n] for n in chunk.footnotes if n in snap.sources]
-    return "; ".join(f"{r.footnote}: {' '.join(r.text.split())}" for r in refs)
-
-
-def _maybe_sentinel(text: str) -> bool:
-    """The model's text so far is (the start of) the cannot-answer sentinel."""
-    stripped = text.strip()
-    return CANNOT_ANSWER in text or (bool(stripped) is False) or CANNOT_ANSWER.startswith(stripped)
-
-
-def _describe(e: Exception) -> str:
-    text = " ".join(str(e).split())
-    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__

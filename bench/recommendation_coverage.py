@@ -1,4 +1,4 @@
-"""Fit and measure the recommendation coverage gate (assistant/answer/recommend.py).
+"""Fit and measure the recommendation coverage gate (assistant/answer/recommend_subject.py).
 
     .venv/bin/python bench/recommendation_coverage.py [--index-dir DIR] [--show]
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import DEFAULT_DIR, DEV_SET, ROOT, full_corpus_settings  # noqa: E402
 from _machine import machine  # noqa: E402
 
-from assistant.answer import recommend  # noqa: E402
+from assistant.answer import recommend, recommend_subject  # noqa: E402
 from assistant.evaluate.metrics import must_mention_share  # noqa: E402
 from assistant.evaluate.questions import load_questions  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
@@ -58,11 +58,11 @@ def concept_rows(assistant: Assistant, questions) -> list[dict]:
     rows = []
     for q in questions:
         a = assistant.analyze(q.question)
-        concepts = [c for c in (recommend.SubjectConcept.of(x, snap) for x in a.concepts) if c is not None]
+        concepts = [c for c in (recommend_subject.SubjectConcept.of(x, snap) for x in a.concepts) if c is not None]
         if not concepts:
             continue
         gloss = a.english if a.translated else None
-        lexical, dense = recommend.measure(concepts, snap, assistant._embed_concepts, gloss)
+        lexical, dense = recommend_subject.measure(concepts, snap, assistant._embed_concepts, gloss)
         for j, sc in enumerate(concepts):
             rows.append({"id": q.id, "answerable": q.answerable, "concept": sc.concept.text, "known": sc.known,
                          "words": float(lexical[:, j].max()), "dense": round(float(dense[:, j].max()), 3)})
@@ -79,8 +79,8 @@ def fit_dense(rows: list[dict]) -> tuple[float, dict]:
         "negatives": len(negatives), "positives": len(positives),
         "highest_negatives": [r for r in sorted(free, key=lambda r: -r["dense"]) if not r["answerable"]][:5],
         "positives_covered_by_meaning": sum(p >= t for p in positives),
-        "positives_covered_at_current": sum(p >= recommend.DENSE_COVERED for p in positives),
-        "negatives_covered_at_current": sum(n >= recommend.DENSE_COVERED for n in negatives),
+        "positives_covered_at_current": sum(p >= recommend_subject.DENSE_COVERED for p in positives),
+        "negatives_covered_at_current": sum(n >= recommend_subject.DENSE_COVERED for n in negatives),
     }
 
 
@@ -103,8 +103,8 @@ def measure_answers(assistant: Assistant, questions, show: bool) -> dict:
             cases.append((q.id, q.question, list(history), q.answerable, list(q.must_mention), "set"))
         if not q.answerable and not history:
             a = assistant.analyze(q.question)
-            first = next((c for c in (recommend.SubjectConcept.of(x, snap) for x in a.concepts)
-                          if c is not None and not c.known and not recommend._OCCASION.fullmatch(c.concept.text)),
+            first = next((c for c in (recommend_subject.SubjectConcept.of(x, snap) for x in a.concepts)
+                          if c is not None and not c.known and not recommend_subject._OCCASION.fullmatch(c.concept.text)),
                          None)
             if first is not None:
                 cases.append((f"{q.id}-rec", f"What does the brief recommend on {first.concept.text}?", [], False, [],
@@ -185,7 +185,7 @@ def main() -> None:
     picked = [q for q, _ in questions if q.kind == "recommendation" or not q.answerable]
     rows = concept_rows(assistant, picked)
     t, fit = fit_dense(rows)
-    print(f"DENSE_COVERED fitted: {t:.2f} (in recommend.py: {recommend.DENSE_COVERED:.2f}); "
+    print(f"DENSE_COVERED fitted: {t:.2f} (in recommend_subject.py: {recommend_subject.DENSE_COVERED:.2f}); "
           f"{fit['negatives']} negative and {fit['positives']} positive concepts the words leave uncovered; "
           f"positives covered by meaning at the fitted value: {fit['positives_covered_by_meaning']}")
     for r in fit["highest_negatives"]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index import store
+from assistant.index import runstate, store
 from assistant.index.hooks import STAGES
 from assistant.index.indexer import Indexer
 from assistant.pipeline import Assistant
@@ -265,7 +265,7 @@ def test_doctor_clears_what_a_dead_writer_left(v1_index, monkeypatch):
     vs = vector_store(settings)
     row = vs.collection.get(ids=[next(iter(v1["chroma_ids"]))], include=["embeddings"])
     vs.upsert(["uncommitted-1"], row["embeddings"], ["x"], [{"document_id": "new.md"}])
-    store.write_journal(index_dir, {"uncommitted-1", next(iter(v1["manifest_ids"]))})
+    runstate.write_journal(index_dir, {"uncommitted-1", next(iter(v1["manifest_ids"]))})
 
     result = invoke(settings, monkeypatch, "doctor")
     for code in ("stale-writer", "interrupted-run", "temp-files", "orphan-vectors"):

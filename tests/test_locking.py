@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index import store
+from assistant.index import runstate, store
 from assistant.index.indexer import IndexBusy, Indexer
 from assistant.pipeline import Assistant
 from tests.test_reindex import (
@@ -49,7 +49,7 @@ def start_writer(settings, faults: str, stages: Path) -> subprocess.Popen:
 def wait_for_writer_record(settings, proc: subprocess.Popen, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        record = store.read_writer_record(settings.index_dir)
+        record = runstate.read_writer_record(settings.index_dir)
         if record and record["pid"] == proc.pid:
             return record
         assert proc.poll() is None, proc.communicate()

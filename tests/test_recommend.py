@@ -14,26 +14,19 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.answer.recommend import (
-    DENSE_COVERED,
-    IN_TEXT,
     MAX_LINES,
     MAX_LINES_ALL,
-    MECHANISM_RE,
-    SUMMARY,
-    WAY_AHEAD,
     draft_answer,
     extract_recommendations,
     finish_answer,
     load_recommendations,
-    match,
-    one_line,
-    recommendations_for,
-    render_line,
-    subject_analysis,
 )
+from assistant.answer.recommend_line import one_line, render_line
+from assistant.answer.recommend_subject import DENSE_COVERED, match, recommendations_for, subject_analysis
 from assistant.answer.verify import verify
 from assistant.cli import recommend as _register_recommend  # noqa: F401 - registers the command
 from assistant.cli.common import app
+from assistant.ingest.recommendations import IN_TEXT, MECHANISM_RE, SUMMARY, WAY_AHEAD
 from assistant.settings import get_settings
 from assistant.textutil import normalize_for_match, sentences
 from tests.conftest import BRIEF

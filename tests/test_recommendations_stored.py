@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer.recommend import extract_recommendations, recommendations_for
+from assistant.answer.recommend import extract_recommendations
+from assistant.answer.recommend_subject import recommendations_for
 from assistant.index import store
 from assistant.index.indexer import Indexer
 from assistant.ingest.recommendations import LEXICON_FILE, TOPICS

@@ -15,9 +15,11 @@ import hashlib
 import streamlit as st
 
 from assistant.answer.citations import build_citation
-from assistant.answer.recommend import Recommendation, by_passage, load_recommendations, one_line, render_line
+from assistant.answer.recommend import load_recommendations
+from assistant.answer.recommend_line import by_passage, one_line, render_line
 from assistant.domain import Citation
 from assistant.index.store import Snapshot
+from assistant.ingest.recommendations import Recommendation
 from ui.citation_cards import render_citation
 from ui.resources import load_settings, snapshot
 from ui.safety import md_escape

@@ -314,3 +314,10 @@ def explain(a: QueryAnalysis, d: Decision) -> dict[str, object]:
         "part_concepts": [[c.text for c in p.concepts] for p in a.parts],
         "part_slots": [p.slot for p in a.parts],
     }
+
+
+def with_not_covered(text: str, decision: Decision) -> str:
+    """The answer, then one sentence naming the parts of the question the documents do not cover."""
+    if not decision.not_covered:
+        return text
+    return f"{text}\n\nNot covered by the indexed documents: {'; '.join(decision.not_covered)}."

@@ -10,3 +10,9 @@ BACKENDS = (EXTRACTIVE, *LLM_BACKENDS)
 
 class BackendUnavailable(RuntimeError):
     """The configured backend cannot be built (missing package, model file or setting)."""
+
+
+def describe_error(e: Exception) -> str:
+    """An exception in one line for a warning (type, then at most 200 characters of its message)."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from assistant.domain import Chunk, Citation, SourceRef
+from assistant.index.store import Snapshot
 from assistant.textutil import footnote_marks
 
 
@@ -87,3 +88,9 @@ class MarkerMapper:
                 continue
             out.append(self.numbers.setdefault(p, len(self.numbers) + 1))
         return "".join(f"[{n}]" for n in dict.fromkeys(out))
+
+
+def cited_sources(chunk: Chunk, snap: Snapshot) -> str:
+    """The sources a passage's footnotes cite, as one line ("13: Fact Sheet ..., USTR, 2024")."""
+    refs = [snap.sources[n] for n in chunk.footnotes if n in snap.sources]
+    return "; ".join(f"{r.footnote}: {' '.join(r.text.split())}" for r in refs)

@@ -145,3 +145,9 @@ def rewrite_messages(question: str, turns: Sequence[tuple[str, str]]) -> list[Ba
 def says_cannot_answer(text: str) -> bool:
     """The model's reply is the cannot-answer sentinel (alone, give or take punctuation)."""
     return re.fullmatch(rf"\W*{CANNOT_ANSWER}\W*", text.strip()) is not None
+
+
+def maybe_sentinel(text: str) -> bool:
+    """The model's text so far is (the start of) the cannot-answer sentinel."""
+    stripped = text.strip()
+    return CANNOT_ANSWER in text or (bool(stripped) is False) or CANNOT_ANSWER.startswith(stripped)

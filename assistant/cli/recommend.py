@@ -1,5 +1,5 @@
 """`recommend [TOPIC]`: the brief's recommendations, all or on one topic, one cited line each — the
-same lines as the chat's answer (`assistant.answer.recommend.render_line`), with every line."""
+same lines as the chat's answer (`assistant.answer.recommend_line.render_line`), with every line."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def recommend(
 ) -> None:
     """What the brief recommends, one line each: what, why and the mechanism it uses, cited."""
     from assistant.answer import recommend as rec
+    from assistant.answer.recommend_subject import subject_analysis
     from assistant.answer.verify import verify
     from assistant.index.store import IndexReader
 
@@ -32,7 +33,7 @@ def recommend(
     if snap.empty:
         err.print("[red]error:[/] the index is empty; run `usmca-assistant index` first")
         raise typer.Exit(EXIT_PARTIAL)
-    analysis = rec.subject_analysis(topic or "all")
+    analysis = subject_analysis(topic or "all")
     draft = rec.draft_answer(analysis, snap, _lazy_embed(settings), every=True)
     answer = rec.finish_answer(
         draft, [verify(line, draft.chunks, verbatim=True) for line in draft.texts], snap
@@ -59,7 +60,7 @@ def recommend(
 def _record(r, snap) -> dict:
     """A record as `--json` shows it: its fields, its one line (numbered by its own passages) and
     its passages with their document and URL."""
-    from assistant.answer.recommend import by_passage, one_line, render_line
+    from assistant.answer.recommend_line import by_passage, one_line, render_line
 
     d = r.to_dict()
     d["line"] = render_line(one_line(r, snap), by_passage(r))

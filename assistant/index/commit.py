@@ -17,7 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from assistant.index import store
+from assistant.index import runstate, store
 from assistant.index.manifest import Manifest
 from assistant.index.vectors import VectorStore
 
@@ -37,18 +37,18 @@ def acquire(index_dir: Path, timeout: float, command: str) -> FileLock:
     try:
         lock.acquire()
     except Timeout as e:
-        holder = store.describe_writer(store.read_writer_record(index_dir))
+        holder = runstate.describe_writer(runstate.read_writer_record(index_dir))
         waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
         raise IndexBusy(
             f"the index in {index_dir} is busy{waited}: {holder} is writing it. "
             "Wait for it to finish (e.g. `index --wait 600`) or retry later."
         ) from e
-    store.write_writer_record(index_dir, command)
+    runstate.write_writer_record(index_dir, command)
     return lock
 
 
 def release(index_dir: Path, lock: FileLock) -> None:
-    store.clear_writer_record(index_dir)
+    runstate.clear_writer_record(index_dir)
     lock.release()
 
 
@@ -60,7 +60,7 @@ def recover(index_dir: Path, stores: Sequence[VectorStore]) -> list[str]:
     leftovers = store.remove_leftovers(index_dir)
     if leftovers:
         notes.append(f"removed {len(leftovers)} temp file(s) left by an interrupted run")
-    journaled = store.read_journal(index_dir)
+    journaled = runstate.read_journal(index_dir)
     if journaled is not None:
         try:
             referenced = store.load_manifest(index_dir).chunk_ids(dense_only=True)
@@ -70,7 +70,7 @@ def recover(index_dir: Path, stores: Sequence[VectorStore]) -> list[str]:
         if orphans:
             for vectors in stores:
                 vectors.delete(orphans)
-        store.clear_journal(index_dir)
+        runstate.clear_journal(index_dir)
         notes.append(f"finished an interrupted run: deleted {len(orphans)} uncommitted or stale vector(s)")
     return notes
 
@@ -78,7 +78,7 @@ def recover(index_dir: Path, stores: Sequence[VectorStore]) -> list[str]:
 def journal(index_dir: Path, touched: set[str]) -> None:
     """Before touching Chroma: every vector id the run may add or leave unreferenced."""
     if touched:
-        store.write_journal(index_dir, touched)
+        runstate.write_journal(index_dir, touched)
 
 
 def generation_name(n_chunks: int) -> str:
@@ -111,5 +111,5 @@ def drop_unreferenced(
 
 def finish(index_dir: Path, new: Manifest, previous_generation: str) -> None:
     """The run is complete: drop the journal, then old generations and unreferenced texts."""
-    store.clear_journal(index_dir)
+    runstate.clear_journal(index_dir)
     store.collect_garbage(index_dir, new, keep_previous=previous_generation)

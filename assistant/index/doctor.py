@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from assistant.domain import Chunk
-from assistant.index import store
+from assistant.index import runstate, store
 from assistant.index.manifest import Manifest
 from assistant.index.plan import IndexReport
 from assistant.index.vectors import VectorStore
@@ -68,17 +68,17 @@ def check(writer: Writer, *, holding_lock: bool = False) -> Health:
     """Compare the manifest, the generation files, the stored texts and Chroma. Read-only."""
     index_dir = writer.index_dir
     health = Health()
-    record = None if holding_lock else store.read_writer_record(index_dir)
-    writing = store.writer_alive(record)
+    record = None if holding_lock else runstate.read_writer_record(index_dir)
+    writing = runstate.writer_alive(record)
     if writing:
         health.problems.append(Problem(
-            "busy", f"{store.describe_writer(record)} is writing the index; results below may be in flux",
+            "busy", f"{runstate.describe_writer(record)} is writing the index; results below may be in flux",
             "wait for it to finish, then run doctor again", "warning"))
     elif record:
         health.problems.append(Problem(
-            "stale-writer", f"{store.describe_writer(record)} stopped without finishing (crashed or killed)",
+            "stale-writer", f"{runstate.describe_writer(record)} stopped without finishing (crashed or killed)",
             "clear the record and finish its run"))
-    if not writing and store.read_journal(index_dir) is not None:
+    if not writing and runstate.read_journal(index_dir) is not None:
         health.problems.append(Problem(
             "interrupted-run", "an indexing run was interrupted before cleaning up (pending.json)",
             "delete the vectors it added that the index does not reference"))
@@ -183,7 +183,7 @@ def repair(writer: Writer, prior_writer: dict | None) -> Health:
     """Fix what `check` finds; the caller holds the write lock. Returns the health afterwards."""
     repaired: list[str] = []
     if prior_writer:
-        repaired.append(f"cleared the record of {store.describe_writer(prior_writer)}, which had stopped")
+        repaired.append(f"cleared the record of {runstate.describe_writer(prior_writer)}, which had stopped")
     codes = check(writer, holding_lock=True).codes()
     repaired += writer.recover()
     if "chroma" in codes and not writer.settings.chroma_host:

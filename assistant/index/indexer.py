@@ -25,7 +25,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from assistant.domain import Chunk
-from assistant.index import commit, doctor, generation, store
+from assistant.index import commit, doctor, generation, runstate, store
 from assistant.index.commit import IndexBusy
 from assistant.index.doctor import Health, Problem
 from assistant.index.hooks import STAGES, Faults, NoProgress, Progress, no_faults
@@ -380,7 +380,7 @@ class Indexer:
 
     def repair(self, lock_timeout: float = 0) -> Health:
         """Fix what `check` finds, under the write lock; returns the health after repairing."""
-        prior = store.read_writer_record(self.index_dir)
+        prior = runstate.read_writer_record(self.index_dir)
         lock = self._acquire(lock_timeout, "doctor --repair")
         try:
             return doctor.repair(self, prior)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.index import store
+from assistant.index import runstate, store
 from assistant.index.embeddings import PackagedModelEmbeddingFunction
 
 _BATCH = 2000
@@ -143,7 +143,7 @@ class VectorStore:
         stamp = self._manifest_stamp()
         if stamp == self._stamp:
             return False
-        if store.writer_alive(store.read_writer_record(self._index_dir)):
+        if runstate.writer_alive(runstate.read_writer_record(self._index_dir)):
             return False
         self.reopen(stamp)
         return True
