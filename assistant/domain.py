@@ -41,6 +41,17 @@ class Chunk:
     meta: dict[str, Any] = field(default_factory=dict)  # parser-specific: article, tariff_item, xrefs ...
 
     @property
+    def location(self) -> str:
+        """The label a negotiator pastes into a memo: "USMCA Art. 2.4", "19 U.S.C. § 4611(b)", or the
+        section and page, else the title (one rule for citations, related passages and recommendations)."""
+        if self.label:
+            return self.label
+        parts = [self.section] if self.section else []
+        if self.page:
+            parts.append(f"p. {self.page}")
+        return ", ".join(parts) or self.title
+
+    @property
     def search_text(self) -> str:
         return f"{self.context}\n{self.text}" if self.context else self.text
 

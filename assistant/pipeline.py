@@ -34,7 +34,7 @@ import numpy as np
 from assistant.answer import abstain as abstention
 from assistant.answer.abstain import Decision, with_not_covered
 from assistant.answer.backends import EXTRACTIVE, BackendUnavailable, describe_error
-from assistant.answer.citations import MarkerMapper, build_citation, cited_sources, location
+from assistant.answer.citations import MarkerMapper, build_citation, cited_sources
 from assistant.answer.conversation import understand
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
@@ -405,7 +405,7 @@ class Assistant:
         assert q.model is not None
         top = ev.retrieved[: self.settings.llm_passages]
         notes = {sc.chunk.id: cited_sources(sc.chunk, ev.snap) for sc in top}
-        prompt = [PromptPassage(i, location(sc.chunk), sc.chunk.text, notes[sc.chunk.id])
+        prompt = [PromptPassage(i, sc.chunk.location, sc.chunk.text, notes[sc.chunk.id])
                   for i, sc in enumerate(top, start=1)]
         messages = answer_messages(q.standalone, prompt, self.settings.max_answer_sentences if q.detail else 6,
                                    max_points=MAX_POINTS, max_words=400 if q.detail else WORD_BUDGET + 10)

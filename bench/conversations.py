@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,11 +36,12 @@ from _corpus import DEFAULT_DIR, ROOT, full_corpus_settings  # noqa: E402
 from _machine import RESULTS, machine, write_results  # noqa: E402
 
 from assistant.evaluate.answerers import make_answer_fn  # noqa: E402
-from assistant.evaluate.compare import format_difference, format_metric  # noqa: E402
 from assistant.evaluate.pairs import (  # noqa: E402
+    PAIR_KEYS,
     as_twins,
     copied_followups,
     gaps,
+    pair_table,
     read_results,
     same_question,
     summary_of,
@@ -52,20 +52,10 @@ from assistant.evaluate.run import run_eval  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 
 DEFAULT_FILE = ROOT / "bench" / "questions" / "conversations.jsonl"
-KEYS = ("n", "hit_at_5", "mrr_at_10", "must_mention", "abstain_accuracy", "false_abstain_rate")
 
 
 def results_name(path: Path) -> str:
     return "conversations" if path.resolve() == DEFAULT_FILE.resolve() else f"conversations-{path.stem}"
-
-
-def table(rows: dict[str, dict[str, Any]], gap: dict[str, float | None]) -> str:
-    names = list(rows)
-    lines = [f"{'metric':<20}" + "".join(f"{n:>16}" for n in names) + f"{'gap':>12}"]
-    for k in KEYS:
-        cells = "".join(f"{format_metric(k, rows[n].get(k)):>16}" for n in names)
-        lines.append(f"{k:<20}{cells}{format_difference(k, gap.get(k)):>12}")
-    return "\n".join(lines)
 
 
 def main() -> int:
@@ -104,7 +94,7 @@ def main() -> int:
 
     conv_rows, twin_rows = read_results(out / "conversation"), read_results(out / "standalone")
     conv, alone = summary_of(conv_rows, paired), summary_of(twin_rows, paired)
-    gap = gaps(conv, alone, KEYS[1:])
+    gap = gaps(conv, alone, PAIR_KEYS[1:])
     pairs = [r for r in conv_rows if r["id"] in paired]
     copied = copied_followups(pairs)
     as_twin = [r["id"] for r in pairs if same_question(r.get("standalone_question") or "", twins[r["id"]])]
@@ -117,13 +107,13 @@ def main() -> int:
         "n_questions": len(questions),
         "n_followups": len(followups),
         "n_paired": len(paired),
-        "conversation": {k: conv.get(k) for k in KEYS},
-        "standalone": {k: alone.get(k) for k in KEYS},
+        "conversation": {k: conv.get(k) for k in PAIR_KEYS},
+        "standalone": {k: alone.get(k) for k in PAIR_KEYS},
         "gap_conversation_minus_standalone": gap,
         "copied": copied,
         "understood_as_twin": as_twin,
         "n_errors": errors_n,
-        "all_questions_in_conversation": {k: summary_of(conv_rows).get(k) for k in KEYS},
+        "all_questions_in_conversation": {k: summary_of(conv_rows).get(k) for k in PAIR_KEYS},
         "understood": [
             {"id": r["id"], "question": r["question"], "understood_as": r.get("standalone_question"),
              "twin": twins[r["id"]]}
@@ -134,7 +124,7 @@ def main() -> int:
     }
     path = write_results(name, figures)
     print(f"{args.file}: {len(questions)} questions, {len(followups)} follow-ups, {len(paired)} with a twin")
-    print(table({"conversation": conv, "standalone twin": alone}, gap))
+    print(pair_table({"conversation": conv, "standalone twin": alone}, gap))
     print(f"copied (understood as the previous question): {len(copied)}/{len(paired)} {copied or ''}")
     print(f"understood exactly as the twin: {len(as_twin)}/{len(paired)}")
     if errors_n:

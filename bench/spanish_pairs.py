@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,8 +39,15 @@ from _corpus import DEFAULT_DIR, ROOT, full_corpus_settings  # noqa: E402
 from _machine import RESULTS, machine, write_results  # noqa: E402
 
 from assistant.evaluate.answerers import make_answer_fn  # noqa: E402
-from assistant.evaluate.compare import format_difference, format_metric  # noqa: E402
-from assistant.evaluate.pairs import as_twins, gaps, read_results, summary_of, twin_field  # noqa: E402
+from assistant.evaluate.pairs import (  # noqa: E402
+    PAIR_KEYS,
+    as_twins,
+    gaps,
+    pair_table,
+    read_results,
+    summary_of,
+    twin_field,
+)
 from assistant.evaluate.questions import load_questions  # noqa: E402
 from assistant.evaluate.run import run_eval  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
@@ -49,8 +55,6 @@ from assistant.retrieve.analysis import QueryAnalysis, analyze  # noqa: E402
 from assistant.retrieve.language import detect_language  # noqa: E402
 
 DEFAULT_FILE = ROOT / "bench" / "questions" / "spanish_pairs_tuning.jsonl"
-KEYS = ("n", "hit_at_5", "mrr_at_10", "must_mention", "abstain_accuracy", "false_abstain_rate")
-PRINTED = ("hit_at_5", "mrr_at_10", "must_mention", "abstain_accuracy", "false_abstain_rate")
 
 
 def without_gloss(question: str, standalone: str | None = None) -> QueryAnalysis:
@@ -61,15 +65,6 @@ def without_gloss(question: str, standalone: str | None = None) -> QueryAnalysis
 
 def results_name(path: Path) -> str:
     return "spanish_pairs" if path.resolve() == DEFAULT_FILE.resolve() else f"spanish_pairs-{path.stem}"
-
-
-def table(rows: dict[str, dict[str, Any]], gap: dict[str, float | None]) -> str:
-    names = list(rows)
-    lines = [f"{'metric':<20}" + "".join(f"{n:>12}" for n in names) + f"{'gap':>12}"]
-    for k in ("n",) + PRINTED:
-        cells = "".join(f"{format_metric(k, rows[n].get(k)):>12}" for n in names)
-        lines.append(f"{k:<20}{cells}{format_difference(k, gap.get(k)) if k != 'n' else '':>12}")
-    return "\n".join(lines)
 
 
 def main() -> int:
@@ -113,7 +108,7 @@ def main() -> int:
 
     es_rows, en_rows = read_results(out / "spanish"), read_results(out / "english")
     es, en = summary_of(es_rows), summary_of(en_rows)
-    gap = gaps(es, en, PRINTED)
+    gap = gaps(es, en, PAIR_KEYS[1:])
     errors_n = sum(bool(r.get("error")) for r in es_rows + en_rows)
     by_id = {r["id"]: r for r in en_rows}
     figures = {
@@ -124,8 +119,8 @@ def main() -> int:
         "glossary": not args.no_glossary,
         "other_language_lexical_weight": settings.other_language_lexical_weight,
         "n_pairs": len(spanish),
-        "spanish": {k: es.get(k) for k in KEYS},
-        "english": {k: en.get(k) for k in KEYS},
+        "spanish": {k: es.get(k) for k in PAIR_KEYS},
+        "english": {k: en.get(k) for k in PAIR_KEYS},
         "gap_spanish_minus_english": gap,
         "n_errors": errors_n,
         "per_question": [
@@ -144,7 +139,7 @@ def main() -> int:
     }
     path = write_results(name, figures)
     print(f"{args.file}: {len(spanish)} Spanish questions with an English twin")
-    print(table({"spanish": es, "english": en}, gap))
+    print(pair_table({"spanish": es, "english": en}, gap, width=12))
     if errors_n:
         print(f"errors: {errors_n} question(s) raised; see the runs' results.jsonl", file=sys.stderr)
     print(f"-> {path}")

@@ -13,16 +13,6 @@ from assistant.index.store import Snapshot
 from assistant.textutil import footnote_marks
 
 
-def location(chunk: Chunk) -> str:
-    """The label a negotiator pastes into a memo: "USMCA Art. 2.4", "19 U.S.C. § 4611(b)", ..."""
-    if chunk.label:
-        return chunk.label
-    parts = [chunk.section] if chunk.section else []
-    if chunk.page:
-        parts.append(f"p. {chunk.page}")
-    return ", ".join(parts) or chunk.title
-
-
 def build_citation(
     number: int, chunk: Chunk, quote_sentences: list[str], sources: dict[int, SourceRef]
 ) -> Citation:
@@ -35,7 +25,7 @@ def build_citation(
         document_id=chunk.document_id,
         title=chunk.title,
         kind=chunk.kind,
-        location=location(chunk),
+        location=chunk.location,
         quote=quote,
         passage=chunk.text,
         url=_url(chunk, refs),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer.citations import location
 from assistant.domain import Chunk, Citation, SourceRef
 from assistant.index.store import Snapshot
 from assistant.retrieve.analysis import identifiers_of
@@ -163,7 +162,7 @@ def _item(relation: str, chunk: Chunk, quote: str, via: str) -> dict[str, str]:
         "chunk_id": chunk.id,
         "document_id": chunk.document_id,
         "title": chunk.title,
-        "location": location(chunk),
+        "location": chunk.location,
         "quote": quote,
         "url": chunk.url,
         "via": via,

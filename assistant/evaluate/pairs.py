@@ -16,8 +16,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assistant.evaluate.compare import format_difference, format_metric
 from assistant.evaluate.metrics import QuestionRecord, summarize
 from assistant.evaluate.questions import Question
+
+# The figures a paired comparison reports (question count first, then the compared metrics).
+PAIR_KEYS = ("n", "hit_at_5", "mrr_at_10", "must_mention", "abstain_accuracy", "false_abstain_rate")
+
+
+def pair_table(rows: dict[str, dict[str, Any]], gap: dict[str, float | None], width: int = 16) -> str:
+    """Both sides of a paired run and their gap, one metric a line, for a terminal."""
+    names = list(rows)
+    lines = [f"{'metric':<20}" + "".join(f"{n:>{width}}" for n in names) + f"{'gap':>12}"]
+    for k in PAIR_KEYS:
+        cells = "".join(f"{format_metric(k, rows[n].get(k)):>{width}}" for n in names)
+        lines.append(f"{k:<20}{cells}{format_difference(k, gap.get(k)) if k != 'n' else '':>12}")
+    return "\n".join(lines)
 
 
 def twin_field(path: str | Path, name: str) -> dict[str, str]:

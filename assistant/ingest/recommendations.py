@@ -364,18 +364,8 @@ def _slug(text: str) -> str:
     return "-".join(words[:5]) or "recommendation"
 
 
-def _location(chunk: Chunk) -> str:
-    """The chunk's citation label (as `assistant.answer.citations.location`, which ingest cannot import)."""
-    if chunk.label:
-        return chunk.label
-    parts = [chunk.section] if chunk.section else []
-    if chunk.page:
-        parts.append(f"p. {chunk.page}")
-    return ", ".join(parts) or chunk.title
-
-
 def _passage(u: _Unit, role: str) -> RecommendationPassage:
-    return RecommendationPassage(u.chunk.id, _location(u.chunk), u.text.strip(), role)
+    return RecommendationPassage(u.chunk.id, u.chunk.location, u.text.strip(), role)
 
 
 def _grouped_passages(units: list[_Unit], role: str) -> list[RecommendationPassage]:
