@@ -167,10 +167,10 @@ class Assistant:
         """The retrieval for an analysed question (one snapshot, the question embedded once)."""
         return self.retriever.retrieve(Query.of(analysis, k or self.settings.top_k, kinds, documents, mode))
 
-    def analyze(self, question: str, standalone: str | None = None) -> QueryAnalysis:
-        """The one analysis of a question: language (py3langid, `retrieve.language`), English
-        wording (a Spanish question's gloss), slot, scope, identifiers, concepts, parts."""
-        return analyze_question(question, standalone)
+    def analyze(self, question: str, standalone: str | None = None, context: str = "") -> QueryAnalysis:
+        """The one analysis of a question (`retrieve.analysis.analyze_question`); `context` is the
+        previous standalone question of the conversation."""
+        return analyze_question(question, standalone, context)
 
     # ---- answering ------------------------------------------------------------------------
 
@@ -267,10 +267,10 @@ class Assistant:
                 name = EXTRACTIVE
         t = time.perf_counter()
         understood = understand(question, history, llm=model, max_turns=self.settings.history_turns)
-        standalone = understood.standalone
         warnings.extend(understood.warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
-        return AskedQuestion(self.analyze(question, standalone), name, model, warnings, timings, started)
+        analysis = self.analyze(question, understood.standalone, understood.previous)
+        return AskedQuestion(analysis, name, model, warnings, timings, started)
 
     def _evidence(
         self,

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     lexical_weight: float = 1.0
     dense_weight: float = 0.5  # MiniLM
     multilingual_weight: float = 1.5
+    # A follow-up in a conversation is also searched with the previous question appended, every
+    # channel at this multiple of its weight (0: off). Fitted on bench/questions/conversations.jsonl
+    # and round1_conversations.jsonl (hit@5, then MRR@10, over 0 / 0.5 / 1 / 1.5 / 2; the grid in
+    # docs/benchmarks.md): the turn's own words are in both searches, so they still count most.
+    context_weight: float = 1.5
+    # BM25 on the question expanded with the distinctive words of the first passages found
+    # (pseudo-relevance feedback), per question language (0: off). Fitted on es_twins and
+    # spanish_pairs_tuning (hit@5 +0.03 / +0.05), read on round1_spanish_pairs (hit@5 +0.04,
+    # MRR -0.03); for English questions mixed across dev, heldout, tuning, round1 (kept off).
+    # Grid: bench/embedders.py, docs/benchmarks.md.
+    other_language_feedback_weight: float = 0.5
+    feedback_weight: float = 0.0
     rrf_k: int = 5  # small k lets a strong first place on any side count (fitted: dev + heldout)
     # Questions not in English: MiniLM (English-only) is off; BM25 searches the English gloss, the
     # multilingual channel the question as typed. Fitted on es_twins (MRR@10, bench/embedders.py).

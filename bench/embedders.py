@@ -54,15 +54,19 @@ SETS = {
     "es_twins": QUESTIONS / "es_twins.jsonl",
     "spanish_pairs": QUESTIONS / "spanish_pairs_tuning.jsonl",
     "calibration": ROOT / "bench" / "calibration_questions.jsonl",
+    # the first sealed sets, run once at 15a121c and opened as tuning sets afterwards
+    "round1": QUESTIONS / "round1.jsonl",
+    "round1_pairs": QUESTIONS / "round1_spanish_pairs.jsonl",
 }
 FIT_ENGLISH = ("dev", "heldout")  # the three-channel weights
 FIT_OTHER = ("es_twins",)  # the weights for questions not in English
 GRID_K = (5, 10, 20, 60)
 GRID_MINILM = (0.0, 0.25, 0.5, 1.0)
 GRID_MULTILINGUAL = (0.5, 1.0, 1.5, 2.0, 3.0)
+GRID_FEEDBACK = (0.0, 0.25, 0.5, 1.0)  # the pseudo-relevance-feedback run, per question language
 GRID_OTHER_BM25 = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # with the multilingual channel at 1.5
-COLUMNS = ["dev/en", "heldout/en", "tuning/en", "calibration/en", "fit_en", "twins_en/en", "es_twins/es",
-           "pairs_en/en", "spanish_pairs/es", "heldout/es", "tuning/es"]
+COLUMNS = ["dev/en", "heldout/en", "tuning/en", "calibration/en", "round1/en", "fit_en", "twins_en/en", "es_twins/es",
+           "pairs_en/en", "spanish_pairs/es", "heldout/es", "tuning/es", "round1/es", "round1_pairs/es"]
 
 
 # ---- questions ------------------------------------------------------------------------------
@@ -103,7 +107,7 @@ def load_items(assistant: Assistant) -> list[Item]:
         items.append(Item(name, r["id"], r["question"], evidence, mentions))
         if name == "es_twins" and r.get("twin") in by_id:
             items.append(Item("twins_en", r["twin"], by_id[r["twin"]]["question"], evidence, mentions))
-        if name == "spanish_pairs" and r.get("twin"):
+        if name in ("spanish_pairs", "round1_pairs") and r.get("twin"):
             items.append(Item("pairs_en", r["id"], r["twin"], evidence, mentions))
     for it in items:
         product = assistant.analyze(it.question)
@@ -196,6 +200,7 @@ class Config:
     other: dict[str, float] = field(default_factory=dict)
     two_channels: bool = False
     other_analysis: str = "gloss"  # gloss (the product) | typed (no glossary)
+    feedback: tuple[float, float] = (0.0, 0.0)  # feedback run's weight: other languages, English
 
 
 def run(r: MemoRetriever, items: list[Item], cfg: Config) -> dict[str, int | None]:
@@ -203,6 +208,7 @@ def run(r: MemoRetriever, items: list[Item], cfg: Config) -> dict[str, int | Non
     r.english_weights = cfg.english
     r.other_language_weights = cfg.other
     r.force_two_channels = cfg.two_channels
+    r.prf_weights = {False: cfg.feedback[0], True: cfg.feedback[1]}
     out: dict[str, int | None] = {}
     for it in items:
         a = it.analyses[cfg.other_analysis if it.language != "en" else "gloss"]
@@ -294,6 +300,20 @@ def main() -> None:
     label_en = f"fitted en: k={fit_en['rrf_k']} bm25=1 minilm={fit_en['minilm']} multilingual={fit_en['multilingual']}"
     print(f"{label_en} (fit MRR@10 {fit_en['summary']['fit_en']['mrr_at_10']})")
 
+    # pseudo-relevance feedback: BM25 on the question plus the first passages' distinctive words
+    grid_prf: list[dict[str, Any]] = []
+    for other_w in GRID_FEEDBACK:
+        for english_w in GRID_FEEDBACK:
+            cfg = Config(f"feedback other={other_w} english={english_w}", rrf_k=s.rrf_k, english=product_en,
+                         other=product_other, feedback=(other_w, english_w))
+            ranks[cfg.label] = run(retriever, items, cfg)
+            grid_prf.append({"other": other_w, "english": english_w, "summary": summarize(items, ranks[cfg.label])})
+    print("\n### feedback grid (MRR@10 / hit@5)\n")
+    for g in grid_prf:
+        cells = "  ".join(f"{c} {g['summary'][c]['mrr_at_10']:.3f}/{g['summary'][c]['hit_at_5']:.3f}"
+                          for c in COLUMNS if c in g["summary"] and g["summary"][c]["n"])
+        print(f"other={g['other']:<5} english={g['english']:<5} {cells}")
+
     # questions not in English: BM25's weight on the gloss, fitted on es_twins
     spanish_items = [it for it in items if it.language != "en"]
     grid_other: list[dict[str, Any]] = []
@@ -339,6 +359,7 @@ def main() -> None:
         "results": results,
         "grid_english": grid_en,
         "grid_other": grid_other,
+        "grid_feedback": grid_prf,
         "ranks": ranks,
     }
     path = write_results("embedders", out)

@@ -142,3 +142,23 @@ def test_a_multi_part_question_answers_the_covered_part_and_names_the_other(brie
 def test_the_score_is_a_probability():
     p = abstain.evidence_score(_features())
     assert 0.0 < p < 1.0 and np.isfinite(p)
+
+
+@pytest.mark.fast
+def test_untranslated_words_are_left_to_the_multilingual_model_when_it_is_close(fast_assistant):
+    """A gloss that leaves "esperan" untranslated: no English passage contains it. With a passage
+    close to the question as typed (multilingual cosine above the trust level) coverage reads the
+    English words only; below it the word stays, and counts as missing."""
+    from dataclasses import replace
+
+    a = fast_assistant.analyze("¿Cuál es la cuota de queso que esperan los importadores?")
+    assert a.translated and any("esperan" in c.terms for c in a.concepts)
+    ret = fast_assistant.retrieve_analysed(a, 3)
+    close = replace(ret, chunks=[replace(sc, multilingual=abstain.MULTILINGUAL_TRUST + 0.05) for sc in ret.chunks])
+    far = replace(ret, chunks=[replace(sc, multilingual=abstain.MULTILINGUAL_TRUST - 0.05) for sc in ret.chunks])
+    read = abstain._read_through_the_model(a, close)
+    assert not any("esperan" in c.terms for c in read.concepts)
+    assert any("chees" in c.terms for c in read.concepts)  # the translated words stay
+    assert abstain._read_through_the_model(a, far) is a
+    english = fast_assistant.analyze("What is the cheese quota importers expect?")
+    assert abstain._read_through_the_model(english, replace(close)) is english

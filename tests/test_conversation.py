@@ -287,3 +287,38 @@ def test_cli_prints_understood_as_detail_and_related_passages_on_refusal(cli_ind
     refused = cli("ask", "What is the population of Australia's capital city?")
     assert refused.exit_code == 0
     assert "Related passages (not an answer):" in refused.stdout
+
+
+# ---- source follow-ups and the thread's context in retrieval ----------------------------------------
+
+
+def test_a_source_follow_up_asks_for_the_source_of_the_previous_question():
+    previous = "How many workers has the Rapid Response Mechanism benefited?"
+    for turn in ("Who reported that?", "Where's that number from?", "Which database is that from?"):
+        u = rewrite(turn, previous)
+        assert u.follow_up and u.standalone.startswith(turn.rstrip("?"))
+        assert "How many workers has the Rapid Response Mechanism benefited" in u.standalone
+    # a source question with its own subject ("that" is a conjunction) stays as typed
+    own = "Who reported that Mexico was weighing duties on Chinese goods?"
+    assert rewrite(own, previous).standalone == own
+
+
+def test_a_follow_up_carries_the_previous_question_as_context(fast_assistant):
+    history = [("user", "What does the Toy Agreement require for labor value content?"),
+               ("assistant", "At least 40 percent [1].")]
+    q = fast_assistant._prepare("What is the threshold?", history, None)
+    assert q.analysis.context == "What does the Toy Agreement require for labor value content?"
+    assert fast_assistant._prepare("What is the threshold?", None, None).analysis.context == ""
+
+
+def test_the_context_finds_the_threads_passage_below_the_turns_own_words(fast_assistant):
+    context = "What does the Toy Agreement require for labor value content?"
+    turn = "How much is required?"  # no word of its own names the thread's passage
+    alone = fast_assistant.retrieve_analysed(fast_assistant.analyze(turn), 3).chunks
+    threaded = fast_assistant.retrieve_analysed(fast_assistant.analyze(turn, context=context), 3).chunks
+    assert "Article 4.7" not in alone[0].chunk.label
+    assert "Article 4.7" in threaded[0].chunk.label
+    # a turn with a subject of its own keeps it: the context ranks below the turn's words
+    cheese = fast_assistant.retrieve_analysed(
+        fast_assistant.analyze("What is the cheese quota?", context=context), 3).chunks
+    assert "Section 1: Cheese quota" in cheese[0].chunk.label

@@ -21,8 +21,10 @@ import pytest
 from assistant.answer.language_note import SOURCES_IN_ENGLISH, with_sources_language
 from assistant.index import store
 from assistant.index.indexer import Indexer
+from assistant.index.lexical import tokenize
 from assistant.index.vectors import MULTILINGUAL_NAMESPACE, VectorStore, make_client, multilingual_store
 from assistant.retrieve.analysis import analyze
+from assistant.retrieve.hybrid import EXPANDED, Query, _Fused
 from tests.conftest import TOY_CORPUS, build_index, fast_tier_settings, make_assistant
 from tests.fast.embedder import ML_MODEL_NAME
 
@@ -237,7 +239,8 @@ def test_a_spanish_question_is_routed_to_bm25_on_the_gloss_and_the_multilingual_
     assert a.language == "es" and a.translated and "border" in a.search_text  # the glossary's gloss
     ret = fast_assistant.retrieve_analysed(a, 5)
     s = fast_assistant.settings
-    routed = {"bm25": s.other_language_lexical_weight, "multilingual": s.other_language_multilingual_weight}
+    routed = {"bm25": s.other_language_lexical_weight, "multilingual": s.other_language_multilingual_weight,
+              EXPANDED: s.other_language_feedback_weight}
     assert ret.weights == {k: w for k, w in routed.items() if w > 0} and "multilingual" in ret.weights
     assert ret.chunks[0].chunk.document_id == ENERGY
     assert all(sc.dense is None for sc in ret.chunks)  # MiniLM did not search: no MiniLM score
@@ -258,6 +261,19 @@ def test_only_the_multilingual_channel_links_words_the_glossary_lacks(fast_assis
     assert "pipeline network crosses" in ml[0].chunk.text
     fused = fast_assistant.retrieve_analysed(a, 5).chunks
     assert "pipeline network crosses" in fused[0].chunk.text
+
+
+def test_feedback_bm25_finds_the_passage_the_gloss_cannot(fast_assistant):
+    """BM25 on the question plus the distinctive words of the passages found first reaches the
+    pipeline passage that BM25 on the gloss alone misses (the words come from the passage the
+    multilingual channel ranked first)."""
+    a = fast_assistant.analyze("¿Dónde cruzan los gasoductos?")
+    r, snap = fast_assistant.retriever, fast_assistant.retriever.snapshot()
+    ml = fast_assistant.retrieve_analysed(a, 5, mode="multilingual").chunks
+    hits = r._expanded(Query.of(a), snap, None, {sc.chunk.id: _Fused(sc.score) for sc in ml})
+    assert "pipeline network crosses" in snap.chunks[hits[0][0]].text
+    # the expanded search is BM25 itself: on the question's own tokens it is `search`
+    assert snap.lexical.search_tokens(tokenize(a.search_text), 5) == snap.lexical.search(a.search_text, 5)
 
 
 def test_the_same_question_in_english_and_spanish_is_routed_differently(fast_assistant):

@@ -43,8 +43,11 @@ def test_export_numbers_notes_across_the_conversation(turns):
     assert not re.search(r"\\\[\d+\\\]|\[\d+\]", section1)  # every marker became a footnote
     c = first.citations[0]
     assert notes[0][1].startswith(f"*{c.title}* ({c.kind}), {c.location}. “")
-    assert "<https://ustr.gov/countries-regions/americas/mexico>" in notes[0][1]
-    assert "Brief footnote 1: Countries and Regions" in notes[0][1]
+    # the cited passage's footnotes, each with its original source's address
+    cited_notes = [ref for ref in c.footnotes if ref.url]
+    assert all(f"Brief footnote {ref.footnote}:" in notes[0][1] and f"<{ref.url}>" in notes[0][1]
+               for ref in cited_notes)
+    assert any(ref.url for cit in first.citations for ref in cit.footnotes)
 
 
 def test_export_marks_abstentions_filters_and_backend(turns):

@@ -38,6 +38,7 @@ from assistant.answer.fragments import append as _append
 from assistant.answer.fragments import fill as _fill
 from assistant.answer.prompts import rewrite_messages
 from assistant.answer.slots import wordset
+from assistant.retrieve.analysis import asks_for_source
 from assistant.textutil import collapse, fold
 
 if TYPE_CHECKING:  # the chat model is only a type here: importing langchain costs a second at CLI start
@@ -100,6 +101,11 @@ _NOT_ANAPHORIC = wordset("year years day days week weeks month months time times
 _INSIDE_AFTER_WORDS = 3
 # A turn this short that leans on something it does not name gets the previous subject in brackets.
 _SHORT_TURN = 12
+# "that number", "this claim", "esa cifra": a demonstrative before a common noun (not a conjunction
+# "that the ...", "that Mexico ...") in a short source question refers to the previous answer
+_BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those|ese|esa|eso|esto|este|esta)\s+(?!(?:the|a|an|el|la|los|las)\b)"
+                             r"[a-záéíóúñ]")
+_SOURCE_TURN = 8
 # A clause boundary before a subject pronoun: "What is X, and how long does it last?" refers inside.
 _CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
                      r"cuando)\b)", re.I)
@@ -330,6 +336,12 @@ def rewrite(question: str, previous: str) -> Understanding:
         if collapse(out).lower() != previous.lower():
             return Understanding(q, out, previous, True, kept, replaced, context, "rule")
         return Understanding(q, q, previous, False, (), (), context)
+    if asks_for_source(rest) and (_external_pronoun(rest) or _BACK_REFERENCE.search(rest)) \
+            and len(rest.split()) <= _SOURCE_TURN:
+        # "Who reported that?", "Where's that number from?": "that" is the previous question's
+        # whole claim, not one of its phrases; its passage leads retrieval to the footnote
+        claim = previous.rstrip(" ?")
+        return Understanding(q, _append(q, f"({claim})"), previous, True, (claim,), (), context, "rule")
     resolved, kept = _resolve(rest, previous, spanish=q.lstrip().startswith("¿"))
     if resolved is None:
         return Understanding(q, q, previous, False, (), (), context)

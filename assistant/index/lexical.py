@@ -66,7 +66,12 @@ class LexicalIndex:
 
     def search(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; `allowed` is a boolean mask over the index order."""
-        q = tokenize(query)
+        return self.search_tokens(tokenize(query), n, allowed)
+
+    def search_tokens(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """`search` for an already-tokenized query (a query expanded with terms of found passages)."""
+        vocab = getattr(self.retriever, "vocab_dict", None) or {}
+        q = [t for t in tokens if t in vocab]
         if not q or not self.ids:
             return []
         scores = self.retriever.get_scores(q)

@@ -79,10 +79,11 @@ _LEGAL_CUE = re.compile(
     re.I,
 )
 _ASKS_FOR_SOURCE = re.compile(
-    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|sources?|paper|report|survey|author|cite[sd]?|citing|data|evidence)\b|"
+    r"\b(which|what|who)\b[^?]*\b(stud(y|ies)|sources?|paper|report|survey|author|cite[sd]?|citing|data|"
+    r"data ?(base|set)s?|outlets?|footnotes?|evidence)\b|"
     r"\bsource (for|of|behind)\b|\bbacks?\b|\bwhere\b[^?]*\bfrom\b|\bcomes? from\b|"
-    r"\bwho (said|says|floated|proposed|argued|warned|noted|found|reported)\b|"
-    r"\b(fuente|estudio|medio|publicó|publicado|cita)\b",
+    r"\bwho (said|says|floated|proposed|argued|warned|noted|found|reported|covered|wrote|published)\b|"
+    r"\b(fuente|estudio|medio|publicó|publicado|cita)\b|\bde d[oó]nde (sale|viene|proviene|salen|vienen)\b",
     re.I,
 )
 _TARIFF_INTENT = re.compile(
@@ -246,6 +247,11 @@ class QueryAnalysis:
     concepts: tuple[Concept, ...] = ()
     parts: tuple[QuestionPart, ...] = ()
     translated: bool = False  # `english` is a gloss of another language
+    # In a conversation, the previous standalone question (as typed, and its English wording):
+    # retrieval searches it beside this turn at a lower weight, so a follow-up that stands on its
+    # own words ("Does GAO have to weigh in too?") still finds the passages of the thread's subject.
+    context: str = ""
+    context_english: str = ""
 
     @property
     def asks_for_source(self) -> bool:
@@ -349,13 +355,25 @@ def split_parts(question: str) -> tuple[str, ...]:
     return tuple(parts) or (question,)
 
 
-def analyze_question(question: str, standalone: str | None = None) -> QueryAnalysis:
+def asks_for_source(text: str) -> bool:
+    """The question asks where a claim comes from (a study, a report, an outlet, an author)."""
+    return bool(_ASKS_FOR_SOURCE.search(text))
+
+
+def analyze_question(question: str, standalone: str | None = None, context: str = "") -> QueryAnalysis:
     """The product's analysis of a question: its language (py3langid, `retrieve.language`) and, in
-    a language with a glossary, its English gloss (`retrieve.translate`), then `analyze`."""
+    a language with a glossary, its English gloss (`retrieve.translate`), then `analyze`.
+    `context`: the previous standalone question of the conversation ("" for none)."""
     text = (standalone or question).strip()
     language = detect_language(text)
     english = english_gloss(text) if language in GLOSSED else None
-    return analyze(question, standalone=text, language=language, english=english or None)
+    a = analyze(question, standalone=text, language=language, english=english or None)
+    context = context.strip()
+    if not context:
+        return a
+    context_language = detect_language(context)
+    context_english = (english_gloss(context) if context_language in GLOSSED else None) or context
+    return replace(a, context=context, context_english=_UNITED_STATES.sub("U.S.", context_english))
 
 
 def analyze(
@@ -380,7 +398,7 @@ def analyze(
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng)
     rec_subject = recommendation_subject(text)
-    source = bool(_ASKS_FOR_SOURCE.search(text))
+    source = asks_for_source(text)
     intent = "recommendation" if rec_subject is not None else "source" if source else "fact"
     names_brief = bool(_NAMES_BRIEF.search(asked))
     names_legal = bool(_LEGAL_CUE.search(text))

@@ -23,20 +23,33 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from assistant.domain import Chunk, ScoredChunk
 from assistant.index.embeddings import Embedder
+from assistant.index.lexical import tokenize
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
 from assistant.retrieve.analysis import QueryAnalysis, analyze_question
 from assistant.settings import Settings
+from assistant.textutil import footnote_marks
 
 BM25, MINILM, MULTILINGUAL = "bm25", "dense", "multilingual"  # channel names (a single channel's mode)
 MODES = ("hybrid", MINILM, BM25, MULTILINGUAL)
+# BM25 again, on the question plus the most distinctive words of the passages the channels agree
+# on first (pseudo-relevance feedback): a Spanish question's English evidence shares words with the
+# passages the multilingual model found, not with the question.
+EXPANDED = "bm25+feedback"
+PRF_PASSAGES = 3
+PRF_TERMS = 10
 MAX_EXACT = 3  # passages of one named article/section boosted to the top
+# A question asking for a source: each of the first NOTE_CLAIMS passages brings the footnotes of its
+# sentence closest to the question, at most NOTES_PER_CLAIM (fitted on the citation questions of
+# dev, tuning, heldout and round1: bench/answer_quality.py / eval, docs/benchmarks.md).
+NOTE_CLAIMS = 3
+NOTES_PER_CLAIM = 2
 ENGLISH = "en"
 
 
@@ -129,6 +142,8 @@ class HybridRetriever:
                                        MULTILINGUAL: settings.other_language_multilingual_weight}
         self.two_channel_weights = {BM25: settings.lexical_weight, MINILM: settings.dense_weight_without_multilingual}
         self.rrf_k = settings.rrf_k
+        self.context_weight = settings.context_weight
+        self.prf_weights = {False: settings.other_language_feedback_weight, True: settings.feedback_weight}
         self.tariff_ratio = settings.tariff_ratio
         self.kind_prior = {"brief": settings.brief_prior} if settings.brief_prior else {}
         self.note_prior = settings.note_prior
@@ -194,7 +209,13 @@ class HybridRetriever:
             ml_vector = self.multilingual_embedder.embed_query(q.typed)
             runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, ml_vector, q, snap, kinds)
         t3 = time.perf_counter()
+        prf_weight = self.prf_weights[a.language == ENGLISH]
+        if BM25 in weights and MULTILINGUAL in weights and prf_weight > 0:  # as fitted: three channels
+            runs[EXPANDED] = self._expanded(q, snap, kinds, self._fuse(runs, weights))
+            weights[EXPANDED] = prf_weight
         fused = self._fuse(runs, weights)
+        if a.context and q.mode == "hybrid" and self.context_weight > 0:
+            self._add_context(fused, q, snap, kinds, weights, lines_may_join)
         if not a.asks_for_source:
             # a footnote passage competes with the claim it supports only when sources are asked for
             for cid, f in fused.items():
@@ -218,7 +239,10 @@ class HybridRetriever:
             top = max((f.score for f in fused.values()), default=1.0)
             for i, cid in enumerate(exact[:MAX_EXACT]):
                 fused.setdefault(cid, _Fused()).score = top + 1.0 / (1 + i)
-        ranked = self._with_figure_text(sorted(fused.items(), key=lambda kv: -kv[1].score), snap)[: q.k]
+        ranked = self._with_figure_text(sorted(fused.items(), key=lambda kv: -kv[1].score), snap)
+        if a.asks_for_source:
+            ranked = self._with_cited_notes(ranked, snap, vector)
+        ranked = ranked[: q.k]
         timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000, "multilingual_ms": (t3 - t2) * 1000}
         self.last_timings = timings
         chunks = [
@@ -228,6 +252,44 @@ class HybridRetriever:
             if cid in snap.chunks
         ]
         return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights)
+
+    def _expanded(self, q: Query, snap: Snapshot, kinds: set[str] | None,
+                  first: dict[str, _Fused]) -> list[tuple[str, float]]:
+        """BM25 on the question's terms plus the PRF_TERMS words of highest tf x idf in the
+        PRF_PASSAGES passages the channels ranked first."""
+        top = sorted(first.items(), key=lambda kv: -kv[1].score)[:PRF_PASSAGES]
+        own = tokenize(q.text)
+        weights: dict[str, float] = {}
+        for cid, _ in top:
+            for t in tokenize(snap.chunks[cid].text):
+                if t not in own and not t[0].isdigit():
+                    weights[t] = weights.get(t, 0.0) + snap.lexical.idf(t)
+        extra = sorted(weights, key=lambda t: -weights[t])[:PRF_TERMS]
+        return snap.lexical.search_tokens(own + extra, self.lexical_candidates, snap.mask(kinds, q.documents))
+
+    def _add_context(self, fused: dict[str, _Fused], q: Query, snap: Snapshot, kinds: set[str] | None,
+                     weights: dict[str, float], lines_may_join: bool) -> None:
+        """A follow-up searched again with the previous question of the conversation appended, each
+        channel at `context_weight` times its own weight: the thread's subject counts, below the
+        turn's own words. The channels' own scores stay those of the turn alone."""
+        a = q.a
+        text = f"{q.text} {a.context_english}"
+        typed = f"{q.typed} {a.context if a.language != ENGLISH else a.context_english}"
+        runs: dict[str, list[tuple[str, float]]] = {}
+        if BM25 in weights:
+            runs[BM25] = snap.lexical.search(text, self.lexical_candidates, snap.mask(kinds, q.documents))
+            if lines_may_join:
+                runs[BM25] = self._with_strong_tariff_lines(replace(q, text=text), snap, runs[BM25])
+        if MINILM in weights:
+            runs[MINILM] = self._dense(self.vectors, self.embedder.embed_query(text), q, snap, kinds)
+        if MULTILINGUAL in weights:
+            assert self.multilingual_vectors is not None and self.multilingual_embedder is not None
+            runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, self.multilingual_embedder.embed_query(typed),
+                                             q, snap, kinds)
+        for name, hits in runs.items():
+            w = weights[name] * self.context_weight
+            for rank, (cid, _) in enumerate(hits):
+                fused.setdefault(cid, _Fused()).score += w / (self.rrf_k + rank + 1)
 
     def _with_strong_tariff_lines(
         self, q: Query, snap: Snapshot, lexical: list[tuple[str, float]]
@@ -263,6 +325,45 @@ class HybridRetriever:
                     out.append((ref, _Fused(f.score - 1e-9, own.dense, own.lexical, own.multilingual)))
                     placed.add(ref)
         return out
+
+    def _with_cited_notes(
+        self, ranked: list[tuple[str, _Fused]], snap: Snapshot, vec: np.ndarray | None
+    ) -> list[tuple[str, _Fused]]:
+        """A source is named in the footnote of the claim, and a footnote's text shares few words
+        with the question: each of the first claim passages is followed by the notes its sentence
+        closest to the question carries (the brief's own claim -> footnote links)."""
+        notes = {(c.document_id, c.meta["note"]): c.id for c in snap.chunks.values() if "note" in c.meta}
+        if not notes:
+            return ranked
+        out: list[tuple[str, _Fused]] = []
+        placed: set[str] = set()
+        claims = 0
+        for cid, f in ranked:
+            if cid in placed:
+                continue
+            out.append((cid, f))
+            placed.add(cid)
+            c = snap.chunks[cid]
+            if claims >= NOTE_CLAIMS or "note" in c.meta or not c.footnotes:
+                continue
+            claims += 1
+            for n in self._marks_closest_to(c, snap, vec)[:NOTES_PER_CLAIM]:
+                nid = notes.get((c.document_id, n))
+                if nid is not None and nid not in placed:
+                    out.append((nid, _Fused(f.score - 1e-9)))
+                    placed.add(nid)
+        return out
+
+    @staticmethod
+    def _marks_closest_to(c: Chunk, snap: Snapshot, vec: np.ndarray | None) -> list[int]:
+        """The footnote marks of the passage's sentence most similar to the question (all of the
+        passage's marks in text order when it has no sentence vectors)."""
+        if vec is None or c.id not in snap.sentence_spans:
+            return footnote_marks(c.text)
+        spans, vecs = snap.sentences(c.id)
+        marked = [(float(vecs[i] @ vec), footnote_marks(c.text[s:e])) for i, (s, e) in enumerate(spans)]
+        marked = [(sim, marks) for sim, marks in marked if marks]
+        return max(marked, key=lambda x: x[0])[1] if marked else footnote_marks(c.text)
 
     def _figure_references(self, snap: Snapshot) -> dict[str, list[str]]:
         """Table chunk id -> ids of the passages of the same document that cite that figure."""
@@ -322,6 +423,6 @@ class HybridRetriever:
                     f.lexical = score
                 elif name == MINILM:
                     f.dense = score
-                else:
+                elif name == MULTILINGUAL:
                     f.multilingual = score
         return out
