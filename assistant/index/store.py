@@ -286,6 +286,14 @@ class Snapshot:
     stored_recommendations: RecommendationSet | None = field(default=None, repr=False)
     _extracted: list[RecommendationSet] = field(default_factory=list, repr=False)
     _acronyms: dict[str, tuple[str, ...]] | None = field(default=None, repr=False)
+    _notes: dict[tuple[str, int], str] | None = field(default=None, repr=False)
+
+    def note_passages(self) -> dict[tuple[str, int], str]:
+        """(document id, footnote number) -> the id of the passage holding that footnote (the
+        brief's notes are indexed as passages of their own); computed once per generation."""
+        if self._notes is None:
+            self._notes = {(c.document_id, c.meta["note"]): c.id for c in self.chunks.values() if "note" in c.meta}
+        return self._notes
 
     def sentences(self, chunk_id: str) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Sentence spans of a chunk's text and their vectors (computed at index time)."""

@@ -332,7 +332,7 @@ class HybridRetriever:
         """A source is named in the footnote of the claim, and a footnote's text shares few words
         with the question: each of the first claim passages is followed by the notes its sentence
         closest to the question carries (the brief's own claim -> footnote links)."""
-        notes = {(c.document_id, c.meta["note"]): c.id for c in snap.chunks.values() if "note" in c.meta}
+        notes = snap.note_passages()
         if not notes:
             return ranked
         out: list[tuple[str, _Fused]] = []
