@@ -222,11 +222,13 @@ def _read_through_the_model(a: QueryAnalysis, ret: Retrieval) -> QueryAnalysis:
     if best < MULTILINGUAL_TRUST:
         return a
     idf = ret.snapshot.lexical.idf
-    concepts = tuple(replace(c, terms=known) for c in a.concepts
-                     if (known := tuple(t for t in c.terms if idf(t) or t[0].isdigit())))
-    return replace(a, concepts=concepts, parts=tuple(
-        replace(p, concepts=tuple(replace(c, terms=tuple(t for t in c.terms if idf(t) or t[0].isdigit()))
-                                  for c in p.concepts)) for p in a.parts))
+
+    def english(terms: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t for t in terms if idf(t) or t[0].isdigit())
+
+    concepts = tuple(replace(c, terms=english(c.terms)) for c in a.concepts if english(c.terms))
+    parts = tuple(replace(p, concepts=tuple(replace(c, terms=english(c.terms)) for c in p.concepts)) for p in a.parts)
+    return replace(a, concepts=concepts, parts=parts)
 
 
 def out_of_scope_concepts(a: QueryAnalysis, snap: Snapshot, scope: frozenset[str] | None) -> list[str]:
