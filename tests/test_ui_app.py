@@ -314,7 +314,9 @@ def test_export_is_the_conversation_with_footnotes(chat_env, monkeypatch):
     c = first.answer.citations[0]
     assert f"*{c.title}* ({c.kind}), {c.location}." in notes[0][1]
     assert " ".join(c.quote.split("…")[0].split())[:40] in " ".join(notes[0][1].split())
-    assert all(f"<{ref.url}>" in notes[0][1] for ref in c.footnotes if ref.url)
+    cited_notes = [ref for ref in c.footnotes if ref.url]
+    assert cited_notes  # the first cited brief passage carries a footnote with its source's address
+    assert all(f"<{ref.url}>" in notes[0][1] for ref in cited_notes)
     assert "understood as “How much did U.S.-Canada trade total in 2024?”" in text
 
 

@@ -45,6 +45,7 @@ def test_export_numbers_notes_across_the_conversation(turns):
     assert notes[0][1].startswith(f"*{c.title}* ({c.kind}), {c.location}. “")
     # the cited passage's footnotes, each with its original source's address
     cited_notes = [ref for ref in c.footnotes if ref.url]
+    assert cited_notes
     assert all(f"Brief footnote {ref.footnote}:" in notes[0][1] and f"<{ref.url}>" in notes[0][1]
                for ref in cited_notes)
     assert any(ref.url for cit in first.citations for ref in cit.footnotes)
