@@ -287,9 +287,26 @@ class Assistant:
         if not ret.chunks:
             return Evidence(ret, [], abstention.nothing_found(a))
         cands = sentence_candidates(ret.chunks, ret.snapshot, notes=a.asks_for_source)
-        score_candidates(a, cands, query_weights(a.english, ret.snapshot), ret.query_vector)
+        weights, vector = self._sentence_query(a, ret)
+        score_candidates(a, cands, weights, vector)
         decision = abstention.decide(a, ret, self._embed_concepts, measure_all=measure_all)
         return Evidence(ret, cands, decision)
+
+    def _sentence_query(self, a: QueryAnalysis, ret: Retrieval) -> tuple[dict[str, float], np.ndarray | None]:
+        """What answer sentences are scored against: the question's terms and vector, and for a
+        follow-up the previous question's too, at `thread_sentence_weight` (an elliptical turn,
+        "Where are they based?", leaves its subject there)."""
+        weights = query_weights(a.english, ret.snapshot)
+        vector = ret.query_vector
+        w = self.settings.thread_sentence_weight
+        if w <= 0 or a.thread is None:
+            return weights, vector
+        for t, v in query_weights(a.context_english, ret.snapshot).items():
+            weights.setdefault(t, w * v)
+        if vector is not None and ret.context_vector is not None:
+            mixed = vector + w * ret.context_vector
+            vector = mixed / (np.linalg.norm(mixed) or 1.0)
+        return weights, vector
 
     def _embed_concepts(self, texts: list[str]) -> np.ndarray:
         return np.vstack([self.embedder.embed_query(t) for t in texts])

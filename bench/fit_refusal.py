@@ -38,18 +38,21 @@ HARD_RULES = ("identifier", "after", "nothing", "off-topic", "out-of-scope")
 # never make a refusal likelier, more unknown words, missing figures, names and numbers never make it
 # less likely. The fit keeps each weight on its side (or at 0): a weight fitted against its meaning
 # would be an accident of the tuning sets.
-SIGNS = np.array([-1, -1, 1, 1, 1, 1, 1, 1, 1])
+SIGNS = np.array([-1, -1, 1, 1, 1, 1, 1, 1, 1, -1])
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 4000, lr: float = 0.5) -> np.ndarray:
-    """Weights (bias first) on the raw feature scale of P(y=1), each of the sign `SIGNS` allows."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 4000, lr: float = 0.5,
+                 off: np.ndarray | None = None) -> np.ndarray:
+    """Weights (bias first) on the raw feature scale of P(y=1), each of the sign `SIGNS` allows;
+    the features in `off` (a mask) keep weight 0."""
+    off = np.zeros(x.shape[1], bool) if off is None else off
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
     w = np.zeros(z.shape[1])
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-z @ w))
         w -= lr * (z.T @ (p - y) / len(y) + l2 * np.r_[0.0, w[1:]])
-        w[1:] = np.where(SIGNS * w[1:] < 0, 0.0, w[1:])
+        w[1:] = np.where((SIGNS * w[1:] < 0) | off, 0.0, w[1:])
     return np.r_[w[0] - np.sum(w[1:] * mu / sd), w[1:] / sd]
 
 
@@ -76,6 +79,9 @@ def main() -> None:
     ap.add_argument("--false-rate", type=float, default=0.03)
     ap.add_argument("--l2", type=float, default=0.03)
     ap.add_argument("--show", action="store_true", help="list the questions the fitted rule decides wrongly")
+    ap.add_argument("--without", action="append", default=[], choices=FEATURES,
+                    help="fit with this feature's weight held at 0 (e.g. the model for an index without "
+                         "the multilingual channel: --without multilingual)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.features.read_text(encoding="utf-8").splitlines() if line.strip()]
     if any("sealed" in r["set"] for r in rows):
@@ -85,9 +91,10 @@ def main() -> None:
     x = np.vstack([vector(r) if "coverage" in r else np.zeros(len(FEATURES)) for r in rows])
     y = np.array([0.0 if r["answerable"] else 1.0 for r in rows])
     sets = np.array([r["set"] for r in rows])
+    off = np.array([f in args.without for f in FEATURES])
 
     def decide(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        w = fit_logistic(x[train & ~ruled], y[train & ~ruled], args.l2)
+        w = fit_logistic(x[train & ~ruled], y[train & ~ruled], args.l2, off=off)
         t = threshold(score(w, x[train & ~ruled & (y == 0)]), args.false_rate)
         return (score(w, x[test]) > t) | ruled[test], w, t
 

@@ -3,6 +3,8 @@ backend, and every refusal names what the documents do not cover."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
@@ -80,16 +82,22 @@ def _features(**kw) -> EvidenceFeatures:
     return EvidenceFeatures(**{**base, **kw})
 
 
-def test_the_fitted_score_rises_as_the_evidence_weakens():
-    strong = abstain.evidence_score(_features())
-    assert strong < abstain.ABSTAIN_ABOVE
-    for f in [_features(dense=0.3), _features(slot_gap=0.9), _features(unknown_names=("tesla",)),
-              _features(absent_numbers=("2025",))]:
+@pytest.mark.parametrize("multilingual", [0.0, 0.87], ids=["without-multilingual", "with-multilingual"])
+def test_the_fitted_score_rises_as_the_evidence_weakens(multilingual):
+    """Both fitted models (an index with and without the multilingual channel)."""
+    strong = abstain.evidence_score(_features(multilingual=multilingual))
+    above = abstain.ABSTAIN_ABOVE if multilingual else abstain.ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL
+    assert strong < above
+    weaker = [_features(slot_gap=0.9), _features(unknown_names=("tesla",)), _features(absent_numbers=("2025",))]
+    weaker.append(_features(multilingual=0.78) if multilingual else _features(dense=0.3))
+    for f in weaker:
+        f = replace(f, multilingual=f.multilingual or multilingual)
         assert abstain.evidence_score(f) > strong, f
     # no feature may argue against its meaning (bench/fit_refusal.py keeps the signs)
-    assert abstain.evidence_score(_features(unknown_share=0.6)) >= strong
-    assert abstain.evidence_score(_features(coverage=1.0, dense=0.9)) <= strong
-    assert len(abstain.WEIGHTS) == len(_features().vector()) + 1
+    assert abstain.evidence_score(_features(unknown_share=0.6, multilingual=multilingual)) >= strong
+    assert abstain.evidence_score(_features(coverage=1.0, dense=0.9, multilingual=multilingual)) <= strong
+    weights = abstain.WEIGHTS if multilingual else abstain.WEIGHTS_WITHOUT_MULTILINGUAL
+    assert len(weights) == len(_features().vector()) + 1
 
 
 def test_a_figure_question_needs_a_figure_about_its_topic(brief_assistant):

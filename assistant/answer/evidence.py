@@ -57,6 +57,7 @@ class EvidenceFeatures:
     absent_numbers: tuple[str, ...] = ()
     uncovered_specificity: float = 0.0
     uncovered: int = 0
+    multilingual: float = 0.0  # the multilingual model's best cosine with a top passage (0: not searched)
 
     def vector(self) -> np.ndarray:
         """The inputs of the evidence score, in the order of `FEATURES`."""
@@ -70,6 +71,7 @@ class EvidenceFeatures:
             min(len(self.absent_numbers), 2),
             self.uncovered_specificity / GENERAL_ZIPF_CEILING,
             min(self.uncovered, 3),
+            self.multilingual,
         ])
 
     def to_dict(self) -> dict[str, object]:
@@ -77,7 +79,7 @@ class EvidenceFeatures:
 
 
 FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "absent_names", "absent_numbers",
-            "uncovered_specificity", "uncovered")
+            "uncovered_specificity", "uncovered", "multilingual")
 
 
 @lru_cache(maxsize=4096)
@@ -150,6 +152,7 @@ def features(
         absent_numbers=absent_numbers(a, top),
         uncovered_specificity=max((specificity(c.concept.text) for c in uncovered), default=0.0),
         uncovered=len(uncovered),
+        multilingual=max((sc.multilingual or 0.0 for sc in top), default=0.0),
     ), cov
 
 

@@ -350,6 +350,13 @@ def match(a: QueryAnalysis, snap: Snapshot, embed: Embed | None = None) -> Match
         for j, sc in enumerate(subject.concepts)
     }
     covered_cols = [j for j in checked if covers[:, j].any()]
+    if not covered_cols and a.subject_implied and (
+        all(subject.concepts[j].known for j in checked) or not _names_brief(a)
+    ):
+        # the question's own words in no recommendation, and either all of them the brief's ("What
+        # should USMCA's existing tools be used for?": a question about its text) or the brief not
+        # named ("Who votes on the remedy it recommends?": someone else's): for retrieval
+        return Match(subject, [], uncovered, [], details, declined=True)
     if not covered_cols:
         order = np.argsort(-dense.max(axis=1) - 0.01 * lexical.max(axis=1), kind="stable")
         related = [recs[i] for i in order[:MAX_RELATED] if dense[i].max() > -1.0 or lexical[i].max() > 0]
@@ -413,7 +420,7 @@ def _elsewhere(a: QueryAnalysis, snap: Snapshot, embed: Embed | None) -> bool:
     """A question that asks what "it" recommends without naming the brief, none of whose concepts
     any recommendation speaks about ("Who gets to vote on the remedy it recommends?" after a
     question on the ITC): someone else's recommendation, for retrieval to answer."""
-    if a.names_brief or re.search(r"\b(?:brief|report|informe|quincy|author)\b", a.text, re.I):
+    if _names_brief(a):
         return False
     concepts = [c for c in (SubjectConcept.of(x, snap) for x in a.concepts) if c is not None]
     if not concepts:
@@ -421,6 +428,10 @@ def _elsewhere(a: QueryAnalysis, snap: Snapshot, embed: Embed | None) -> bool:
     lexical, dense = measure(concepts, snap, embed, a.english if a.translated else None, all_dense=False)
     known = np.array([c.known for c in concepts])
     return not ((lexical > 0) | ((dense >= DENSE_COVERED) & known)).any()
+
+
+def _names_brief(a: QueryAnalysis) -> bool:
+    return a.names_brief or bool(re.search(r"\b(?:brief|report|informe|quincy|author)\b", a.text, re.I))
 
 
 def _rank_general(

@@ -111,6 +111,12 @@ _SUBJECT_AFTER = re.compile(
     r"(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s*[?.!]*$",
     re.I,
 )
+# Where the brief is named after the subject: "..., in the brief's", "according to the report".
+_SCOPE_TAIL = re.compile(
+    r"[\s,]*\b(?:among|in|according to|as per|per|from|of|by|entre|en|seg[uú]n|de|del)?\s*(?:the\s+|this\s+|el\s+|la\s+|las\s+|los\s+)?"
+    r"(?:brief|report|informe|author|autor|quincy)(?:'s|’s)?\b.*$",
+    re.I,
+)
 # "Did ... happen", "What was decided": an outcome, not what a text says.
 _OUTCOME = re.compile(r"\b(did|was|were|happened|decided|ruled|agreed|came out|outcome|result(?:ed)?)\b", re.I)
 _ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
@@ -232,6 +238,7 @@ class QueryAnalysis:
     counted: str = ""  # "how many <counted>": the thing counted
     intent: str = "fact"  # "fact" | "recommendation" | "source"
     subject: str = ""  # the subject of a recommendation question ("energy"; "all" when none)
+    subject_implied: bool = False  # no "on X" named it: the question's own words were taken
     names_brief: bool = False  # the question asks about the brief itself
     names_legal: bool = False  # the question points at the treaty, the law or a proclamation
     wants_tariff_lines: bool = False
@@ -252,6 +259,11 @@ class QueryAnalysis:
     # own words ("Does GAO have to weigh in too?") still finds the passages of the thread's subject.
     context: str = ""
     context_english: str = ""
+    # A follow-up read with the previous question appended (its concepts and English words added to
+    # the turn's; slot, names, numbers and identifiers stay the turn's): the refusal decision's second
+    # reading of an elliptical turn ("Has it settled which of those comes first?"). None outside a
+    # conversation.
+    thread: QueryAnalysis | None = None
 
     @property
     def asks_for_source(self) -> bool:
@@ -329,16 +341,30 @@ def specific_refs_of(question: str) -> tuple[str, ...]:
 def recommendation_subject(question: str) -> str | None:
     """The subject of a question that asks what the brief recommends ("energy"; "all" when it
     names none); None when it asks about someone else's proposal or no recommendation at all."""
+    found = _recommendation_subject(question)
+    return found[0] if found else None
+
+
+def _recommendation_subject(question: str) -> tuple[str, bool] | None:
+    """(subject, implied): `implied` when no "on X" names it and the question's own words were
+    taken for it ("Does the brief recommend bringing pharmaceutical manufacturing to Mexico?")."""
     folded = fold(question)
     if not _REC_QUESTION.search(folded):
         return None
     if not _BRIEF_AGENT.search(folded) and _OTHER_AGENT.search(folded):
         return None
-    rest = _REC_QUESTION.split(question, maxsplit=1)[-1]
+    before, rest = _REC_QUESTION.split(question, maxsplit=1)
     m = _SUBJECT_AFTER.search(rest)
     if m and concepts_of(m.group(1)):
-        return m.group(1).strip()
-    return "all"
+        return m.group(1).strip(), False
+    # No "on X": the question's own words name the subject ("Is reshoring among the brief's
+    # recommendations?"). Only a question with none left ("What does the brief recommend?") asks
+    # for all of them.
+    rest = _SCOPE_TAIL.sub("", rest).strip(" ¿?.,;:!")
+    if concepts_of(rest):
+        return rest, True
+    found = concepts_of(_SCOPE_TAIL.sub("", before))
+    return (" ".join(c.text for c in found), True) if found else ("all", False)
 
 
 def split_parts(question: str) -> tuple[str, ...]:
@@ -373,7 +399,12 @@ def analyze_question(question: str, standalone: str | None = None, context: str 
         return a
     context_language = detect_language(context)
     context_english = (english_gloss(context) if context_language in GLOSSED else None) or context
-    return replace(a, context=context, context_english=_UNITED_STATES.sub("U.S.", context_english))
+    context_english = _UNITED_STATES.sub("U.S.", context_english)
+    a = replace(a, context=context, context_english=context_english)
+    seen = {c.text.lower() for c in a.concepts}
+    added = tuple(c for c in concepts_of(context_english) if c.text.lower() not in seen)
+    thread = replace(a, english=f"{a.english} {context_english}", concepts=a.concepts + added)
+    return replace(a, thread=thread)
 
 
 def analyze(
@@ -397,9 +428,9 @@ def analyze(
     asked_eng = asked_part(eng) if english else asked
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng)
-    rec_subject = recommendation_subject(text)
+    rec_subject, implied = _recommendation_subject(text) or ("", False)
     source = asks_for_source(text)
-    intent = "recommendation" if rec_subject is not None else "source" if source else "fact"
+    intent = "recommendation" if rec_subject else "source" if source else "fact"
     names_brief = bool(_NAMES_BRIEF.search(asked))
     names_legal = bool(_LEGAL_CUE.search(text))
     wants_lines = bool(_TARIFF_ITEM.search(text) or _TARIFF_INTENT.search(text))
@@ -422,7 +453,8 @@ def analyze(
         money=bool(_MONEY.search(text) or _MONEY.search(eng)),
         counted="" if english else counted,
         intent=intent,
-        subject=rec_subject or "",
+        subject=rec_subject,
+        subject_implied=implied,
         names_brief=names_brief,
         names_legal=names_legal,
         wants_tariff_lines=wants_lines,

@@ -106,6 +106,10 @@ class Retrieval:
     timings: dict[str, float] = field(default_factory=dict)
     multilingual_vector: np.ndarray | None = None
     weights: dict[str, float] = field(default_factory=dict)
+    # A follow-up's MiniLM vector with the previous question appended (None outside a conversation):
+    # the refusal decision reads the turn with its thread too.
+    context_vector: np.ndarray | None = None
+    multilingual_model: str = ""  # the model of `multilingual_vector` ("" when not searched)
 
 
 @dataclass
@@ -216,8 +220,9 @@ class HybridRetriever:
             runs[EXPANDED] = self._expanded(q, snap, kinds, self._fuse(runs, weights))
             weights[EXPANDED] = prf_weight
         fused = self._fuse(runs, weights)
+        context_vector = None
         if a.context and q.mode == "hybrid" and self.context_weight > 0:
-            self._add_context(fused, q, snap, kinds, weights, lines_may_join)
+            context_vector = self._add_context(fused, q, snap, kinds, weights, lines_may_join)
         if not a.asks_for_source:
             # a footnote passage competes with the claim it supports only when sources are asked for
             for cid, f in fused.items():
@@ -253,7 +258,10 @@ class HybridRetriever:
             for i, (cid, f) in enumerate(ranked)
             if cid in snap.chunks
         ]
-        return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights)
+        ml_model = "" if ml_vector is None else str(
+            getattr(self.multilingual_embedder, "name", None) or getattr(self.multilingual_embedder, "model_name", "")
+        )
+        return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model)
 
     def _expanded(self, q: Query, snap: Snapshot, kinds: set[str] | None,
                   first: dict[str, _Fused]) -> list[tuple[str, float]]:
@@ -270,10 +278,11 @@ class HybridRetriever:
         return snap.lexical.search_tokens(own + extra, self.lexical_candidates, snap.mask(kinds, q.documents))
 
     def _add_context(self, fused: dict[str, _Fused], q: Query, snap: Snapshot, kinds: set[str] | None,
-                     weights: dict[str, float], lines_may_join: bool) -> None:
+                     weights: dict[str, float], lines_may_join: bool) -> np.ndarray | None:
         """A follow-up searched again with the previous question of the conversation appended, each
         channel at `context_weight` times its own weight: the thread's subject counts, below the
-        turn's own words. The channels' own scores stay those of the turn alone."""
+        turn's own words. The channels' own scores stay those of the turn alone. Returns the
+        MiniLM vector of the appended text (None when that channel was not searched)."""
         a = q.a
         text = f"{q.text} {a.context_english}"
         typed = f"{q.typed} {a.context if a.language != ENGLISH else a.context_english}"
@@ -282,8 +291,10 @@ class HybridRetriever:
             runs[BM25] = snap.lexical.search(text, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
                 runs[BM25] = self._with_strong_tariff_lines(replace(q, text=text), snap, runs[BM25])
+        context_vector = None
         if MINILM in weights:
-            runs[MINILM] = self._dense(self.vectors, self.embedder.embed_query(text), q, snap, kinds)
+            context_vector = self.embedder.embed_query(text)
+            runs[MINILM] = self._dense(self.vectors, context_vector, q, snap, kinds)
         if MULTILINGUAL in weights:
             assert self.multilingual_vectors is not None and self.multilingual_embedder is not None
             runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, self.multilingual_embedder.embed_query(typed),
@@ -292,6 +303,7 @@ class HybridRetriever:
             w = weights[name] * self.context_weight
             for rank, (cid, _) in enumerate(hits):
                 fused.setdefault(cid, _Fused()).score += w / (self.rrf_k + rank + 1)
+        return context_vector
 
     def _with_strong_tariff_lines(
         self, q: Query, snap: Snapshot, lexical: list[tuple[str, float]]
