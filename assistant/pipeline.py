@@ -35,7 +35,7 @@ from assistant.answer import abstain as abstention
 from assistant.answer.abstain import Decision, with_not_covered
 from assistant.answer.backends import EXTRACTIVE, BackendUnavailable, describe_error
 from assistant.answer.citations import MarkerMapper, build_citation, cited_sources
-from assistant.answer.conversation import understand
+from assistant.answer.conversation import follow_up_signals, understand
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     MAX_POINTS,
@@ -167,10 +167,13 @@ class Assistant:
         """The retrieval for an analysed question (one snapshot, the question embedded once)."""
         return self.retriever.retrieve(Query.of(analysis, k or self.settings.top_k, kinds, documents, mode))
 
-    def analyze(self, question: str, standalone: str | None = None, context: str = "") -> QueryAnalysis:
+    def analyze(
+        self, question: str, standalone: str | None = None, context: str = "", follow_up: bool = False
+    ) -> QueryAnalysis:
         """The one analysis of a question (`retrieve.analysis.analyze_question`); `context` is the
-        previous standalone question of the conversation."""
-        return analyze_question(question, standalone, context)
+        previous standalone question of the conversation, `follow_up` whether the turn was read
+        against it."""
+        return analyze_question(question, standalone, context, follow_up=follow_up)
 
     # ---- answering ------------------------------------------------------------------------
 
@@ -269,7 +272,9 @@ class Assistant:
         understood = understand(question, history, llm=model, max_turns=self.settings.history_turns)
         warnings.extend(understood.warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
-        analysis = self.analyze(question, understood.standalone, understood.previous)
+        # read against the previous question, or leaning on it ("Where are they based?")
+        follow_up = understood.follow_up or (bool(understood.previous) and follow_up_signals(question))
+        analysis = self.analyze(question, understood.standalone, understood.previous, follow_up)
         return AskedQuestion(analysis, name, model, warnings, timings, started)
 
     def _evidence(
@@ -294,12 +299,13 @@ class Assistant:
 
     def _sentence_query(self, a: QueryAnalysis, ret: Retrieval) -> tuple[dict[str, float], np.ndarray | None]:
         """What answer sentences are scored against: the question's terms and vector, and for a
-        follow-up the previous question's too, at `thread_sentence_weight` (an elliptical turn,
-        "Where are they based?", leaves its subject there)."""
+        follow-up (a turn read against the previous question) the previous question's too, at
+        `thread_sentence_weight` (an elliptical turn, "Where are they based?", leaves its subject
+        there). A turn that asks a question of its own is scored on its own words."""
         weights = query_weights(a.english, ret.snapshot)
         vector = ret.query_vector
         w = self.settings.thread_sentence_weight
-        if w <= 0 or a.thread is None:
+        if w <= 0 or a.thread is None or not a.follow_up:  # a question of its own keeps its own words
             return weights, vector
         for t, v in query_weights(a.context_english, ret.snapshot).items():
             weights.setdefault(t, w * v)

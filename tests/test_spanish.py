@@ -87,6 +87,16 @@ def test_the_gloss_keeps_the_question_and_adds_english_terms():
     assert fold("Energía") == "energia"
 
 
+def test_words_the_gloss_keeps_as_typed_are_named_and_names_are_not():
+    """"tendría", "fuerte": no English passage can hold them, so the refusal rules that read word
+    rarity leave them out; a name ("Sheinbaum") and a number are not among them."""
+    q = "¿Qué efecto tendría en materia de seguridad una economía mexicana más fuerte, según el informe?"
+    kept = translate.untranslated_words(q)
+    assert "tendría" in kept and "fuerte" in kept
+    assert not {"security", "economy", "effects"} & set(kept)  # glossed words are not kept
+    assert translate.untranslated_words("¿Qué dice Sheinbaum en 2025 sobre el huachicol?") == ("huachicol",)
+
+
 def test_the_glossary_is_a_data_file_of_domain_terms():
     """No dictionary in the code; the file's entries are general vocabulary, none written for one
     question (the issue named these)."""

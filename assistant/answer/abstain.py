@@ -276,9 +276,11 @@ def out_of_scope_concepts(a: QueryAnalysis, snap: Snapshot, scope: frozenset[str
     vocabulary = snap.vocabulary(set(scope))
     out = []
     for c in a.concepts:
-        known = [t for t in c.terms if snap.lexical.idf(t)]
+        # a word a gloss kept as typed ("materia") is rare in English, not a subject
+        known = [t for t in c.terms if snap.lexical.idf(t) and t not in a.untranslated]
         if known and max(known, key=snap.lexical.idf) not in vocabulary:
-            out.append(c.text)
+            words = [w for w in c.text.split() if not set(tokenize(w)) <= a.untranslated]
+            out.append(" ".join(words) or c.text)
     # one of them specific enough to be the subject, not a word of the asking
     return out if any(specificity(x) >= OUT_OF_SCOPE_SPECIFICITY for x in out) else []
 

@@ -181,7 +181,7 @@ def slot_fill(
     rarest words are the subject); a sentence is read with the one before it and its heading."""
     if not a.asks_for_figure:
         return True, 1.0
-    terms = [t for c in a.concepts for t in c.terms]
+    terms = [t for c in a.concepts for t in c.terms if t not in a.untranslated]  # kept-as-typed words are not the topic
     w = term_weights(terms, snap, scope)
     focus = {t: v * v for t, v in w.items()}
     total = sum(focus.values())

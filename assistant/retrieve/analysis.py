@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
-from assistant.retrieve.translate import GLOSSED, english_gloss
+from assistant.retrieve.translate import GLOSSED, english_gloss, untranslated_words
 from assistant.textutil import STOPWORDS, fold, names, numbers, split_sentences
 
 # ---- one word list of question vocabulary ------------------------------------------------------
@@ -264,6 +264,10 @@ class QueryAnalysis:
     # reading of an elliptical turn ("Has it settled which of those comes first?"). None outside a
     # conversation.
     thread: QueryAnalysis | None = None
+    follow_up: bool = False  # the turn was read against the previous question (not one of its own)
+    # Stems of the words a gloss kept as typed that are not names ("tendría", "materia"): no English
+    # passage can hold them, so refusal rules that read word rarity leave them out.
+    untranslated: frozenset[str] = frozenset()
 
     @property
     def asks_for_source(self) -> bool:
@@ -386,7 +390,9 @@ def asks_for_source(text: str) -> bool:
     return bool(_ASKS_FOR_SOURCE.search(text))
 
 
-def analyze_question(question: str, standalone: str | None = None, context: str = "") -> QueryAnalysis:
+def analyze_question(
+    question: str, standalone: str | None = None, context: str = "", *, follow_up: bool = False
+) -> QueryAnalysis:
     """The product's analysis of a question: its language (py3langid, `retrieve.language`) and, in
     a language with a glossary, its English gloss (`retrieve.translate`), then `analyze`.
     `context`: the previous standalone question of the conversation ("" for none)."""
@@ -394,6 +400,8 @@ def analyze_question(question: str, standalone: str | None = None, context: str 
     language = detect_language(text)
     english = english_gloss(text) if language in GLOSSED else None
     a = analyze(question, standalone=text, language=language, english=english or None)
+    if a.translated:
+        a = replace(a, untranslated=frozenset(t for w in untranslated_words(text) for t in tokenize(w)))
     context = context.strip()
     if not context:
         return a
@@ -404,7 +412,7 @@ def analyze_question(question: str, standalone: str | None = None, context: str 
     seen = {c.text.lower() for c in a.concepts}
     added = tuple(c for c in concepts_of(context_english) if c.text.lower() not in seen)
     thread = replace(a, english=f"{a.english} {context_english}", concepts=a.concepts + added)
-    return replace(a, thread=thread)
+    return replace(a, thread=thread, follow_up=follow_up)
 
 
 def analyze(

@@ -72,7 +72,20 @@ def _lookup(word: str) -> str | None:
 
 def english_gloss(question: str) -> str:
     """The question's content in English terms, in order; unknown words (names, numbers) kept."""
+    return _gloss(question)[0]
+
+
+def untranslated_words(question: str) -> tuple[str, ...]:
+    """The words of the question the gloss kept as typed that are not names (lower case as typed,
+    not numbers): "¿qué efecto tendría ...": "tendría". No English passage can contain them, so
+    they are evidence of nothing — neither a subject the brief lacks nor a figure's topic."""
+    return tuple(w for w in _gloss(question)[1] if w[:1].islower())
+
+
+def _gloss(question: str) -> tuple[str, list[str]]:
+    """(the gloss, the words it kept as typed)."""
     g = glossary()
+    kept: list[str] = []
     text = " " + fold(question).replace("¿", " ").replace("¡", " ") + " "
     # mark multi-word terms first so their words are not glossed again one by one
     found: list[tuple[int, str]] = []
@@ -93,9 +106,10 @@ def english_gloss(question: str) -> str:
         if english is None:
             original = _original_form(question, tok)
             found.append((m.start(), original))
+            kept.append(original)
         elif english:
             found.append((m.start(), english))
-    return " ".join(t for _, t in sorted(found) if t)
+    return " ".join(t for _, t in sorted(found) if t), kept
 
 
 def _original_form(question: str, folded_token: str) -> str:
