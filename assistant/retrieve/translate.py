@@ -82,8 +82,9 @@ def untranslated_words(question: str) -> tuple[str, ...]:
     return tuple(w for w in _gloss(question)[1] if w[:1].islower())
 
 
-def _gloss(question: str) -> tuple[str, list[str]]:
-    """(the gloss, the words it kept as typed)."""
+@lru_cache(maxsize=1024)
+def _gloss(question: str) -> tuple[str, tuple[str, ...]]:
+    """(the gloss, the words it kept as typed); cached: the analysis asks for both."""
     g = glossary()
     kept: list[str] = []
     text = " " + fold(question).replace("¿", " ").replace("¡", " ") + " "
@@ -109,7 +110,7 @@ def _gloss(question: str) -> tuple[str, list[str]]:
             kept.append(original)
         elif english:
             found.append((m.start(), english))
-    return " ".join(t for _, t in sorted(found) if t), kept
+    return " ".join(t for _, t in sorted(found) if t), tuple(kept)
 
 
 def _original_form(question: str, folded_token: str) -> str:
