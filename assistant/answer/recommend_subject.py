@@ -28,6 +28,7 @@ from assistant.ingest.recommendations import (
 )
 from assistant.retrieve.analysis import (
     QUESTION_VOCABULARY,
+    SCOPE_TAIL,
     Concept,
     QueryAnalysis,
     concepts_of,
@@ -241,15 +242,7 @@ def subject_of(a: QueryAnalysis, snap: Snapshot) -> Subject:
         typed = own.group(1).strip()  # "And on nuclear power?" after a question on energy: nuclear power
     if typed.lower() in ("all", "todas", "todo"):
         return Subject("all", "all", ())
-    typed = (
-        re.sub(
-            r"[\s,]+(?:according to|as per|per|in|from|seg[uú]n)\s+(?:the\s+|el\s+)?(?:brief|report|informe|author)\b.*$",
-            "",
-            typed,
-            flags=re.I,
-        )
-        or typed
-    )
+    typed = SCOPE_TAIL.sub("", typed) or typed
     words = typed.split()
     while (
         len(words) > 1

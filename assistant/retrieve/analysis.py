@@ -111,8 +111,9 @@ _SUBJECT_AFTER = re.compile(
     r"(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s*[?.!]*$",
     re.I,
 )
-# Where the brief is named after the subject: "..., in the brief's", "according to the report".
-_SCOPE_TAIL = re.compile(
+# Where the brief is named after the subject ("..., in the brief's", "according to the report"): cut
+# from a recommendation question's subject.
+SCOPE_TAIL = re.compile(
     r"[\s,]*\b(?:among|in|according to|as per|per|from|of|by|entre|en|seg[uú]n|de|del)?\s*(?:the\s+|this\s+|el\s+|la\s+|las\s+|los\s+)?"
     r"(?:brief|report|informe|author|autor|quincy)(?:'s|’s)?\b.*$",
     re.I,
@@ -364,10 +365,10 @@ def _recommendation_subject(question: str) -> tuple[str, bool] | None:
     # No "on X": the question's own words name the subject ("Is reshoring among the brief's
     # recommendations?"). Only a question with none left ("What does the brief recommend?") asks
     # for all of them.
-    rest = _SCOPE_TAIL.sub("", rest).strip(" ¿?.,;:!")
+    rest = SCOPE_TAIL.sub("", rest).strip(" ¿?.,;:!")
     if concepts_of(rest):
         return rest, True
-    found = concepts_of(_SCOPE_TAIL.sub("", before))
+    found = concepts_of(SCOPE_TAIL.sub("", before))
     return (" ".join(c.text for c in found), True) if found else ("all", False)
 
 
