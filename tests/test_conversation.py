@@ -85,6 +85,15 @@ def test_pronouns_refer_to_the_previous_subject():
         "How many American jobs does the stock of Mexican investment support in total?"
 
 
+def test_an_indefinite_pronoun_is_no_antecedent_and_a_name_keeps_its_number():
+    # "anything" names nothing "it" could stand for; the proclamation keeps its number
+    assert rule_rewrite("Does anything in it exempt parts made in Canada?",
+                        "Which vehicles did Proclamation 10908 cover?") == \
+        "Does anything in Proclamation 10908 exempt parts made in Canada?"
+    assert rule_rewrite("Is something in it about steel?", "Which vehicles did Proclamation 10908 cover?") \
+        .startswith("Is something in Proclamation 10908 ")
+
+
 def test_spanish_follow_ups():
     prev = "¿Cuánto exportó Texas a México en 2024?"
     assert rule_rewrite("¿Y para Canadá?", prev) == "¿Cuánto exportó Texas a Canadá en 2024?"

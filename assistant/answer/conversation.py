@@ -106,6 +106,10 @@ _SHORT_TURN = 12
 _BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those|ese|esa|eso|esto|este|esta)\s+(?!(?:the|a|an|el|la|los|las)\b)"
                              r"[a-záéíóúñ]")
 _SOURCE_TURN = 8
+_CLAUSE_END = ("", "?", "!", ".", ",", ";")  # what may follow a pronoun that ends its clause
+# Indefinite pronouns name nothing a later "it" could refer to ("Is there anything in it about ...").
+_INDEFINITE = wordset("anything something everything nothing anyone someone everyone nobody anybody somebody "
+                      "everybody algo nada alguien nadie todo")
 # A clause boundary before a subject pronoun: "What is X, and how long does it last?" refers inside.
 _CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
                      r"cuando)\b)", re.I)
@@ -182,7 +186,8 @@ def referent(previous: str, pronoun: str) -> str:
     candidates += [slots.phrase_at(text, *s) for s in (singular or tops)[:1]]
     for a, b in candidates:
         if text[a:b].strip():
-            return text[a:b].strip()
+            number = re.match(r"\s+(?:No\.\s*)?\d[\d.\-]*\b", text[b:])  # "Proclamation 10908", "Chapter 2"
+            return text[a:b + (number.end() if number else 0)].strip()
     return ""
 
 
@@ -224,14 +229,14 @@ def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
         if p in ("this", "that", "these", "those"):
             nxt = re.match(r"\s*([\w’']+|[?!.,;]|$)", rest[m.end():])
             nxt_word = (nxt.group(1) if nxt else "").lower()
-            if not (nxt_word in _VERBISH or nxt_word in ("", "?", "!", ".", ",", ";")):
+            if not (nxt_word in _VERBISH or nxt_word in _CLAUSE_END):
                 continue  # a determiner ("that trade"): see _demonstrative
             if prev_word and prev_word not in slots.AUX and prev_word not in _PREPOSITIONS and len(words) > 1 \
                     and not re.match(r"(?i)^\W*(?:what|which|who|how|why|when|where)\b", before.strip()):
                 continue  # "... says that ...": a conjunction
         after = re.match(r"\s*([\w’']+|[?!.,;]|$)", rest[m.end():])
         after_word = (after.group(1) if after else "").lower()
-        object_form = after_word in ("", "?", "!", ".", ",", ";") or after_word in _PREPOSITIONS or \
+        object_form = after_word in _CLAUSE_END or after_word in _PREPOSITIONS or \
             after_word.endswith("ly")
         subject_form = p in _SUBJECT_FORMS and prev_word not in _PREPOSITIONS and not object_form
         if p in _PERSONAL or subject_form:
@@ -253,7 +258,8 @@ def _antecedent(before: str, pronoun: str) -> bool:
         return any(w[0].isupper() and not slots.parties(w) for w in words) or any(
             w.lower() in slots.PERSON_NOUNS for w in words)
     spans = [(a, b) for a, b in slots.topics(before)
-             if not (re.fullmatch(r"(?i)\W*(?:what|who|which)\s+", before[:a]) and re.search(r"(?:ed|es)$", before[a:b]))]
+             if not (re.fullmatch(r"(?i)\W*(?:what|who|which)\s+", before[:a]) and re.search(r"(?:ed|es)$", before[a:b]))
+             and before[a:b].lower() not in _INDEFINITE]
     spans += [(p.start, p.end) for p in slots.parties(before)] + [(d.start, d.end) for d in slots.docs(before)]
     spans += slots.name_runs(" " + before)
     if pronoun in _PLURAL:
