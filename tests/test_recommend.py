@@ -282,6 +282,9 @@ def test_spanish_subject_is_answered_through_its_english(brief_assistant, topic_
     assert a.backend == "recommendations" and not a.abstained
     assert a.text.splitlines()[0] == "The brief makes 2 recommendations on energy:"
     assert lines_of(a.text) == lines_of(topic_answers["energy"].text)
+    # a word the gloss keeps as typed ("materia") beside an English one: the English word decides
+    mixed = brief_assistant.ask("¿Qué recomienda el informe en materia energética?")
+    assert not mixed.abstained and "energy" in mixed.text.splitlines()[0], mixed.text
     refused = brief_assistant.ask("¿Recomienda algo el informe sobre el tequila?")
     assert "tequila" not in BRIEF_TEXT
     assert refused.abstained and refused.text.startswith("The brief makes no recommendation on tequila.")
