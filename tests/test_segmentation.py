@@ -145,3 +145,20 @@ def test_verification_of_a_tariff_answer_puts_the_marker_after_the_identifier_se
     assert "7806.00.00 (Other articles of lead)" in v.text
     assert "lead [1]. 0 0" not in v.text and "lead. 0 0 [1]" in v.text
     assert v.text.endswith("Mexico and the United States [1].")
+
+
+def test_a_cited_lead_in_and_the_quote_after_its_colon_are_verified_one_by_one():
+    # two sentences of one passage that are not adjacent in it, the first a lead-in ending in a colon:
+    # the segmenter keeps them together, verification must check each quote on its own
+    passage = ("With respect to a petition on any other violation of the labor obligations of a USMCA country: "
+               "(1) The Committee shall review the information. It may ask for more. (2) If the Committee reaches "
+               "an affirmative determination, the further review shall end not later than 60 days after the date "
+               "of the submission.")
+    chunk = _chunk(passage, "19 U.S.C. § 4646(c)")
+    answer = ("19 U.S.C. § 4646(c): With respect to a petition on any other violation of the labor obligations of a "
+              "USMCA country [1]: (2) If the Committee reaches an affirmative determination, the further review shall "
+              "end not later than 60 days after the date of the submission [1].")
+    assert [cited for _, cited, _ in split_answer(answer)] == [[1], [1]]
+    v = verify(answer, {1: chunk}, verbatim=True)
+    assert "60 days" in v.text and "labor obligations" in v.text
+    assert len(v.support) == 2 and all(s.supported for s in v.support)

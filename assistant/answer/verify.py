@@ -95,12 +95,27 @@ def split_answer(text: str) -> list[tuple[str, list[int], str]]:
     full stop ("... 2024.[1]") are then moved inside their sentence ("... 2024 [1].")."""
     out = []
     prev_end = 0
-    for a, b in split_sentences(text):
+    for a, b in _split_after_cited_lead_ins(text, split_sentences(text)):
         sent = _MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text[a:b])
         cited = [n for m in MARKER.finditer(sent) for n in _expand(m.group(1))]
         sep = "\n" if "\n" in text[prev_end:a] and out else " "
         out.append((sent, list(dict.fromkeys(cited)), sep))
         prev_end = b
+    return out
+
+
+# A cited lead-in ("... of a USMCA country [1]: (2) If the Committee ...") closes its quote: the
+# segmenter keeps the colon's two sides together, but each side is a quote to check on its own.
+_CITED_LEAD_IN = re.compile(r"\[\d+(?:\s*[,;\u2013-]\s*\d+)*\]:(?=\s+\S)")
+
+
+def _split_after_cited_lead_ins(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = []
+    for a, b in spans:
+        for m in _CITED_LEAD_IN.finditer(text, a, b):
+            out.append((a, m.end()))
+            a = m.end() + len(text[m.end():b]) - len(text[m.end():b].lstrip())
+        out.append((a, b))
     return out
 
 
