@@ -106,15 +106,15 @@ def split_answer(text: str) -> list[tuple[str, list[int], str]]:
 
 # A cited lead-in ("... of a USMCA country [1]: (2) If the Committee ...") closes its quote: the
 # segmenter keeps the colon's two sides together, but each side is a quote to check on its own.
-_CITED_LEAD_IN = re.compile(r"\[\d+(?:\s*[,;\u2013-]\s*\d+)*\]:(?=\s+\S)")
+_CITED_LEAD_IN = re.compile(rf"(?P<end>{MARKER.pattern}:)\s+(?=\S)")
 
 
 def _split_after_cited_lead_ins(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out = []
     for a, b in spans:
         for m in _CITED_LEAD_IN.finditer(text, a, b):
-            out.append((a, m.end()))
-            a = m.end() + len(text[m.end():b]) - len(text[m.end():b].lstrip())
+            out.append((a, m.end("end")))
+            a = m.end()
         out.append((a, b))
     return out
 
