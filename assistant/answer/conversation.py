@@ -226,16 +226,14 @@ def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
             continue  # "Across all its trade relationships, what is the administration ...": it comes later
         words = re.findall(r"[\w’'.]+", before)
         prev_word = words[-1].lower() if words else ""
+        after = re.match(r"\s*([\w’']+|[?!.,;]|$)", rest[m.end():])
+        after_word = (after.group(1) if after else "").lower()
         if p in ("this", "that", "these", "those"):
-            nxt = re.match(r"\s*([\w’']+|[?!.,;]|$)", rest[m.end():])
-            nxt_word = (nxt.group(1) if nxt else "").lower()
-            if not (nxt_word in _VERBISH or nxt_word in _CLAUSE_END):
+            if not (after_word in _VERBISH or after_word in _CLAUSE_END):
                 continue  # a determiner ("that trade"): see _demonstrative
             if prev_word and prev_word not in slots.AUX and prev_word not in _PREPOSITIONS and len(words) > 1 \
                     and not re.match(r"(?i)^\W*(?:what|which|who|how|why|when|where)\b", before.strip()):
                 continue  # "... says that ...": a conjunction
-        after = re.match(r"\s*([\w’']+|[?!.,;]|$)", rest[m.end():])
-        after_word = (after.group(1) if after else "").lower()
         object_form = after_word in _CLAUSE_END or after_word in _PREPOSITIONS or \
             after_word.endswith("ly")
         subject_form = p in _SUBJECT_FORMS and prev_word not in _PREPOSITIONS and not object_form

@@ -262,8 +262,8 @@ def subject_of(a: QueryAnalysis, snap: Snapshot) -> Subject:
         at = english.lower().find(c.text.lower(), pos)
         gap = english[pos:at] if at >= 0 else " "
         pos = at + len(c.text) if at >= 0 else pos
-        english_terms = tuple(t for t in c.terms if t not in a.untranslated) if translated else c.terms
-        if english_terms:
+        english_terms = tuple(t for t in c.terms if t not in a.untranslated)
+        if translated and english_terms and len(english_terms) < len(c.terms):
             # words the gloss kept as typed beside English ones ("materia energy") are in no English
             # passage: the English words decide; a concept of such words only ("tequila") stays, a
             # key term no document may use
