@@ -115,6 +115,10 @@ def test_answer_slots_are_read_from_the_question():
     assert answer_slot("What share of Mexico's gas comes from the U.S.?") == "quantity"
     assert answer_slot("When did Mexico overtake China?") == "date"
     assert answer_slot("Can importers get duties back when goods are re-exported?") == ""
+    # the head of what is asked is a measure, however many words qualify it
+    assert answer_slot("What is the current exchange rate between the peso and the dollar?") == "quantity"
+    assert answer_slot("What was Canada's average most-favoured-nation duty in 2019?") == "quantity"
+    assert answer_slot("What was Mexico's tariff treatment of U.S. pork under its schedule?") == ""
     assert answer_slot("The brief quotes an order on what the auto tariffs are for. Which is it?") == ""
 
 

@@ -122,14 +122,26 @@ def test_the_brief_named_in_a_premise_does_not_narrow_the_question(full_assistan
 
 
 def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assistant):
+    chapter8 = "USMCA Chapter 8 (Recognition of the Mexican State's Ownership of Hydrocarbons)"
     d = full_assistant.decision("What does USMCA Chapter 8 say about Mexico's ownership of hydrocarbons?")
-    assert d.refuse and d.not_covered == ("USMCA Chapter 8",) and "USMCA Chapter 8" in d.text
+    assert d.refuse and d.not_covered == (chapter8,) and chapter8 in d.text
     d2 = full_assistant.decision("¿Qué dice el capítulo 8 del T-MEC sobre los hidrocarburos?")
-    assert d2.not_covered == ("USMCA Chapter 8",)
-    # the indexed chapter, the U.S. Code's chapter 29 and what the brief says of a chapter are in play
+    assert d2.not_covered == (chapter8,)
+    # a chapter named by its subject, in English or Spanish
+    for question, chapter in (
+        ("Under USMCA's digital trade chapter, may a party tax cross-border data flows?", "Chapter 19 (Digital Trade)"),
+        ("What does the chapter on macroeconomic policies say about currency interventions?", "Chapter 33 "),
+        ("¿Qué exige el capítulo laboral del T-MEC sobre la libertad sindical?", "Chapter 23 (Labor)"),
+    ):
+        d = full_assistant.decision(question)
+        assert d.refuse and d.rule == "identifier" and chapter in d.text, (question, d.text)
+    # the indexed chapter, named by number or by subject, the U.S. Code's chapter 29 and what the
+    # brief says of a chapter are in play
     for question in ("Under USMCA chapter 2, do commercial samples of negligible value enter duty-free?",
+                     "Does the goods chapter let a party restrict used-vehicle imports?",
                      "What does chapter 29 of title 19 say about the joint review?",
-                     "What does the brief say about USMCA Chapter 31?"):
+                     "What does the brief say about USMCA Chapter 31?",
+                     "What does the brief say the labor chapter achieved?"):
         assert full_assistant.decision(question).rule != "identifier", question
 
 

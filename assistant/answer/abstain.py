@@ -33,7 +33,7 @@ from assistant.answer.coverage import Coverage, evidence_sentences
 from assistant.answer.evidence import EvidenceFeatures, features, specificity
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
-from assistant.retrieve.analysis import QueryAnalysis
+from assistant.retrieve.analysis import QueryAnalysis, treaty_chapters
 from assistant.retrieve.hybrid import Retrieval
 
 # Concept coverage: a concept is covered when one sentence holds this share of its idf weight, or
@@ -139,12 +139,15 @@ def _identifier_name(key: str) -> str:
 
 
 def missing_chapters(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
-    """Treaty chapters asked about whose text is not indexed (a mention elsewhere is not the
-    chapter). A question about what the brief says of a chapter is left to coverage."""
+    """Treaty chapters asked about, by number or by name ("the digital trade chapter"), whose text
+    is not indexed (a mention elsewhere is not the chapter). A question about what the brief says
+    of a chapter is left to coverage."""
     if not a.chapters or a.names_brief:
         return ()
     present = {str(c.meta.get("chapter")) for c in snap.chunks.values() if c.kind == "treaty"}
-    return tuple(f"USMCA Chapter {n}" for n in a.chapters if n not in present)
+    titles = treaty_chapters()
+    return tuple(f"USMCA Chapter {n} ({titles[n]['title']})" if n in titles else f"USMCA Chapter {n}"
+                 for n in a.chapters if n not in present)
 
 
 def missing_schedules(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:

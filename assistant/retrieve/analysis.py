@@ -13,8 +13,11 @@ documents (treaty articles, U.S. Code sections, tariff items); none names a ques
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
@@ -56,7 +59,12 @@ SCOPE_VOCABULARY = frozenset(tokenize(
 _QUANTITY = re.compile(
     r"\b(how (much|many|large|big|high|fast|far|long|often)|by how much|what (?:\w+ ){0,2}(share|percent|"
     r"percentage|proportion|portion|fraction)\b|(?:^|[.?!,;]\s)\W*what (?:\w+ ){0,2}(rate|amount|number|level|"
-    r"ceiling|tariff|duty|value|total)s?\b|cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa|monto|valor))",
+    r"ceiling|tariff|duty|value|total)s?\b|cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa|monto|valor))|"
+    # "what is the current exchange rate", "what was Mexico's GDP growth rate": the head of what is
+    # asked for is a measure, however many words qualify it
+    r"\b(?:what|which) (?:is|was|are|were|will be|would be) (?:the |a |an )?(?:[\w'’.\-]+ ){0,4}?(?:rates?|amounts?|"
+    r"numbers?|levels?|values?|totals?|prices?|costs?|tariffs?|duty|duties|shares?|percentages?|size)\b"
+    r"(?! (?:treatment|schedule|line|item|classification|provision|rule)s?\b)",
     re.I,
 )
 _COUNTED = re.compile(r"\bhow many\b", re.I)
@@ -137,6 +145,37 @@ _TREATY_CHAPTER = re.compile(
     r"tratado)\b",
     re.I,
 )
+CHAPTERS_FILE = Path(__file__).resolve().parent / "data" / "usmca_chapters.json"
+
+
+@lru_cache(maxsize=1)
+def treaty_chapters() -> dict[str, dict[str, object]]:
+    """The USMCA's chapters by number: title and the short names people call them by."""
+    return json.loads(CHAPTERS_FILE.read_text(encoding="utf-8"))["chapters"]
+
+
+@lru_cache(maxsize=1)
+def _named_chapter_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    """"the digital trade chapter", "chapter on macroeconomic policies", "el capítulo laboral":
+    a chapter named by its subject rather than its number."""
+    number_of = {fold(n): k for k, ch in treaty_chapters().items() for n in ch["names"]}  # type: ignore[union-attr]
+    names = "|".join(re.escape(n) for n in sorted(number_of, key=len, reverse=True))
+    pattern = re.compile(
+        rf"\b(?P<a>{names})\s+(?:chapter|article)s?\b|"
+        rf"\bchapters?\s+(?:on|about|covering|for|of)\s+(?:the\s+)?(?P<b>{names})\b|"
+        rf"\bcap[ií]tulos?\s+(?:(?:de|sobre|del)\s+)?(?:(?:la|el|los|las)\s+)?(?P<c>{names})\b",
+        re.I,
+    )
+    return pattern, number_of
+
+
+def named_chapters(text: str) -> tuple[str, ...]:
+    """The numbers of the treaty chapters a question names by subject."""
+    pattern, number_of = _named_chapter_pattern()
+    folded = fold(text)
+    return tuple(dict.fromkeys(number_of[m.group("a") or m.group("b") or m.group("c")] for m in pattern.finditer(folded)))
+
+
 _PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
 _PARTY_SCHEDULE = re.compile(
     rf"\b{_PARTY}(?:['’]s)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}schedule\b|"
@@ -246,7 +285,7 @@ class QueryAnalysis:
     scope: frozenset[str] | None = None  # document kinds the question narrows itself to
     identifiers: tuple[str, ...] = ()  # lookup keys, most specific first
     specific_refs: tuple[str, ...] = ()  # label fragments: "Art. 2.4.2", "§ 4611(b)"
-    chapters: tuple[str, ...] = ()  # treaty chapter numbers asked about ("8")
+    chapters: tuple[str, ...] = ()  # treaty chapter numbers asked about ("8"; "the labor chapter": "23")
     schedules: tuple[str, ...] = ()  # parties whose tariff schedule is asked about
     numbers: frozenset[str] = frozenset()
     names: tuple[str, ...] = ()  # capitalised words and acronyms, folded ("rrm", "sheinbaum")
@@ -446,7 +485,8 @@ def analyze(
     scope = None
     if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
         scope = frozenset({"brief"})
-    chapters = tuple(dict.fromkeys(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)))
+    chapters = tuple(dict.fromkeys([*(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)),
+                                    *named_chapters(text)]))
     schedules = tuple(dict.fromkeys(party_name(m.group(1) or m.group(2))
                                     for t in (text, eng) for m in _PARTY_SCHEDULE.finditer(t)))
     parts = tuple(QuestionPart(p, concepts_of(p), answer_slot(p)) for p in split_parts(asked_eng))
