@@ -149,6 +149,9 @@ def test_a_multi_part_question_answers_the_covered_part_and_names_the_other(brie
     assert not a.abstained and a.citations
     assert a.not_covered and any("zorblatt" in x for x in a.not_covered)
     assert a.text.rstrip().endswith(".") and "Not covered by the indexed documents" in a.text
+    # a part in everyday words is phrasing the passages answer in their own words, not a gap
+    b = brief_assistant.ask("How many cartel leaders did Sheinbaum send to the U.S., and what drove her to do it?")
+    assert not b.abstained and b.not_covered == [], b.not_covered
 
 
 def test_the_score_is_a_probability():
