@@ -94,6 +94,27 @@ def test_an_indefinite_pronoun_is_no_antecedent_and_a_name_keeps_its_number():
         .startswith("Is something in Proclamation 10908 ")
 
 
+def test_the_document_a_question_quotes_is_not_what_it_is_about():
+    # "it" is what the quoted section speaks of, not the section
+    out = rule_rewrite("And what could it do to Mexican importers?",
+                       "What does the argument section say the peso slump is doing to U.S. exporters?")
+    assert "peso slump" in out and "section" not in out, out
+    # ... unless "it" speaks itself: then it is the document (never "anything")
+    assert rule_rewrite("So what does it think those duties are for?",
+                        "Did the brief say anything about stacked steel duties?").startswith(
+        "So what does the brief think ")
+    assert "the Quincy brief advise" in rule_rewrite("What does it advise on water?",
+                                                     "What does the Quincy brief say about drought?")
+    # an actor that speaks stays the referent
+    assert "GM" in rule_rewrite("Did it cut its forecast?", "How big a loss did GM warn about for 2025?")
+
+
+def test_a_fragment_naming_the_same_goods_keeps_their_description():
+    assert rule_rewrite("Same for Mexican aluminum?",
+                        "Does Canada charge duty on unwrought, unalloyed aluminum from the U.S.?") == \
+        "Does Canada charge duty on unwrought, unalloyed aluminum from Mexico?"
+
+
 def test_spanish_follow_ups():
     prev = "¿Cuánto exportó Texas a México en 2024?"
     assert rule_rewrite("¿Y para Canadá?", prev) == "¿Cuánto exportó Texas a Canadá en 2024?"

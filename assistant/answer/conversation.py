@@ -110,6 +110,16 @@ _CLAUSE_END = ("", "?", "!", ".", ",", ";")  # what may follow a pronoun that en
 # Indefinite pronouns name nothing a later "it" could refer to ("Is there anything in it about ...").
 _INDEFINITE = wordset("anything something everything nothing anyone someone everyone nobody anybody somebody "
                       "everybody algo nada alguien nadie todo")
+# Reporting verbs: the subject of "What does the brief/the argument section say ..." is the source
+# that speaks, not what the question is about; a later "it" is about what was said, unless it is the
+# subject of such a verb itself ("So what does it advise?": the source).
+_SAYING = wordset("say says said think thinks argue argues suggest suggests recommend recommends propose "
+                  "proposes advise advises claim claims note notes mention mentions write writes describe "
+                  "describes conclude concludes warn warns see sees view views dice dicen piensa recomienda "
+                  "propone sugiere plantea")
+# What a quoted source is called (beside the documents of slots.docs): "the argument section".
+_SOURCE_NOUN = re.compile(r"(?i)\s*(?:brief|report|paper|section|introduction|conclusion|summary|informe|documento|"
+                          r"secci[oó]n|introducci[oó]n|conclusi[oó]n)\b")
 # A clause boundary before a subject pronoun: "What is X, and how long does it last?" refers inside.
 _CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
                      r"cuando)\b)", re.I)
@@ -145,11 +155,34 @@ def _plural(text: str) -> bool:
     return bool(re.search(r"[a-z]s$", last)) and not last.endswith(("ss", "us", "is"))
 
 
-def referent(previous: str, pronoun: str) -> str:
+def _speaker(text: str) -> tuple[int, int] | None:
+    """The document a question quotes: its subject when it names a document or a part of one and a
+    reporting verb follows it ("the argument section say ...", "the Quincy brief say ..."), with the
+    document noun the subject leaves out; else the document it names. An actor that speaks ("GM
+    warn ...", "Washington think ...") stays a referent."""
+    subj = slots.subject(text)
+    if subj is None:
+        doc = slots.docs(text)
+        return (doc[0].start, doc[0].end) if doc else None
+    a, b = subj
+    noun = _SOURCE_NOUN.match(text, b)
+    b = noun.end() if noun else b
+    verb = re.match(r"\s+([\w’']+)", text[b:])
+    if verb and verb.group(1).lower() in _SAYING and (slots.docs(text[a:b]) or _SOURCE_NOUN.search(text[a:b])):
+        return a, b
+    return None
+
+
+def referent(previous: str, pronoun: str, *, speaker: bool = False) -> str:
     """What a pronoun of the next turn stands for in the previous question: its identifier, a
-    party's schedule, its subject, the topic after "about", a name, or its first topic phrase."""
+    party's schedule, its subject, the topic after "about", a name, or its first topic phrase. The
+    source the previous question quotes ("What does the brief say about ...") is not what it is
+    about; it is the referent only of a pronoun that itself speaks (`speaker`: "does it advise")."""
     p = pronoun.lower()
     text = re.sub(r"^\s*¿", "", previous.rstrip(" ?.!"))
+    source = _speaker(text)
+    if speaker and source is not None:
+        return text[source[0]:source[1]].strip()
     tops = slots.topics(text)
     if p in _PERSONAL:
         people = [(a, b) for a, b in slots.name_runs(text) if " " not in text[a:b].strip()
@@ -182,12 +215,16 @@ def referent(previous: str, pronoun: str) -> str:
     candidates += [_about(text, tops)] if _about(text, tops) else []
     if subj and not re.match(person, text[subj[0]:subj[1]]):
         candidates.append(subj)
-    singular = [s for s in tops if not _plural(text[s[0]:s[1]])]
-    candidates += [slots.phrase_at(text, *s) for s in (singular or tops)[:1]]
-    for a, b in candidates:
-        if text[a:b].strip():
-            number = re.match(r"\s+(?:No\.\s*)?\d[\d.\-]*\b", text[b:])  # "Proclamation 10908", "Chapter 2"
-            return text[a:b + (number.end() if number else 0)].strip()
+    outside = [(a, b) for a, b in tops if source is None or not (source[0] <= a < source[1])]
+    for group in (outside, tops):
+        singular = [s for s in group if not _plural(text[s[0]:s[1]])]
+        candidates += [slots.phrase_at(text, *s) for s in (singular or group)[:1]]
+    candidates = [(a, b) for a, b in candidates if text[a:b].strip() and text[a:b].strip().lower() not in _INDEFINITE]
+    # the subject matter before the source that speaks; the source when the question names nothing else
+    about = [(a, b) for a, b in candidates if source is None or not (source[0] <= a < source[1])]
+    for a, b in about or candidates:
+        number = re.match(r"\s+(?:No\.\s*)?\d[\d.\-]*\b", text[b:])  # "Proclamation 10908", "Chapter 2"
+        return text[a:b + (number.end() if number else 0)].strip()
     return ""
 
 
@@ -389,7 +426,8 @@ def _resolve(rest: str, previous: str, *, spanish: bool) -> tuple[str | None, tu
         if pm is None:
             break
         p = pm.group("p")
-        ref = referent(prev, p)
+        verb = re.match(r"\s+([\w’']+)", out[pm.end():])
+        ref = referent(prev, p, speaker=bool(verb) and verb.group(1).lower() in _SAYING)
         if not ref or (kept and ref in kept and p.lower() not in _PERSONAL and ref in out):
             pos = pm.end()
             continue

@@ -173,6 +173,8 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
     if target is None:
         return append(text, ("sobre " if spanish else "about ") + topic), f"topic: + {topic}"
     a, b = target
+    if set(fold(topic).split()) <= set(fold(text[a:b]).split()):
+        return text, f"topic kept: {text[a:b]}"  # "Same for Mexican aluminum?" after "unalloyed aluminum"
     article = re.match(r"(?i)(?:the|a|an|el|la|los|las|un|una)\s+", topic)
     if article and re.search(r"(?i)\b(?:the|a|an|el|la|los|las|un|una)\s+$", text[:a]):
         a = slots.with_article(text, a) if re.search(r"(?i)\b(?:the|el|la|los|las)\s+$", text[:a]) else \
