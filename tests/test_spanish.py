@@ -97,6 +97,21 @@ def test_words_the_gloss_keeps_as_typed_are_named_and_names_are_not():
     assert translate.untranslated_words("¿Qué dice Sheinbaum en 2025 sobre el huachicol?") == ("huachicol",)
 
 
+def test_regular_cognates_are_glossed_by_their_ending():
+    """A word the glossary lacks but whose ending maps regularly to a common English word is
+    glossed for search ("excepción" -> "exception", "consulares" -> "consular"); an ending that gives
+    no common English word keeps the word as typed."""
+    gloss = english_gloss("¿Qué excepción tienen los trámites consulares y qué dice sobre la transparencia?",
+                          cognates=True)
+    assert {"exception", "consular", "transparency"} <= set(gloss.split()), gloss
+    assert translate.cognate("tamano") is None and translate.cognate("mes") is None
+    # for search only: coverage and refusal read the glossary's words
+    from assistant.retrieve.analysis import analyze_question
+
+    a = analyze_question("¿Hay alguna excepción para los trámites consulares?")
+    assert "exception" in a.search_text and "exception" not in a.english
+
+
 def test_the_glossary_is_a_data_file_of_domain_terms():
     """No dictionary in the code; the file's entries are general vocabulary, none written for one
     question (the issue named these)."""

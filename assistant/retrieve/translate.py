@@ -7,7 +7,8 @@ is also glossed word by word with a small bilingual glossary of the domain's voc
 data/glossary_es.json: trade, tariffs, agriculture, labor, energy, autos, investment, security,
 institutions, numbers, question words; dictionary meanings, no entry written for one question).
 Multi-word terms ("reglas de origen", "mil millones") are matched first; Spanish function words
-are dropped; words the glossary does not know (names, numbers, identifiers, cognates such as
+are dropped; a word the glossary does not know is glossed by its regular cognate ending when that
+gives a common English word ("excepción" -> "exception"); others (names, numbers, identifiers:
 "Sheinbaum", "2024", "2.11") are kept as typed.
 
 What the gloss adds beyond the multilingual model is measured in bench/embedders.py (retrieval) and
@@ -70,20 +71,59 @@ def _lookup(word: str) -> str | None:
     return None
 
 
-def english_gloss(question: str) -> str:
-    """The question's content in English terms, in order; unknown words (names, numbers) kept."""
-    return _gloss(question)[0]
+# Regular Spanish -> English cognate endings ("excepción" -> "exception", "transparencia" ->
+# "transparency", "consulares" -> "consular"): a word the glossary lacks is glossed by the first rule
+# (longest ending first; "transparencia": "-encia" gives no word, "-cia" does) whose result is a common English word (wordfreq, Zipf >= COGNATE_ZIPF).
+# Spanish morphology, not a word list: no entry names a word.
+COGNATE_ENDINGS = (
+    ("ciones", "tions"), ("cion", "tion"), ("siones", "sions"), ("sion", "sion"), ("encias", "ences"),
+    ("encia", "ence"), ("ancias", "ances"), ("ancia", "ance"), ("cias", "cies"), ("cia", "cy"), ("dades", "ties"),
+    ("dad", "ty"), ("icas", "ics"), ("ica", "ic"), ("icos", "ic"), ("ico", "ic"), ("ivas", "ive"), ("ivos", "ive"),
+    ("iva", "ive"), ("ivo", "ive"), ("arios", "ary"), ("arias", "ary"), ("ario", "ary"), ("aria", "ary"),
+    ("orias", "ory"), ("oria", "ory"), ("orio", "ory"), ("istas", "ists"), ("ista", "ist"), ("mente", "ly"),
+    ("osos", "ous"), ("osas", "ous"), ("oso", "ous"), ("osa", "ous"), ("ales", "al"), ("ares", "ar"), ("uras", "ures"),
+    ("ura", "ure"), ("entes", "ents"), ("ente", "ent"), ("antes", "ants"), ("ante", "ant"), ("ismo", "ism"),
+    ("izar", "ize"), ("ificar", "ify"), ("bles", "bles"), ("ble", "ble"),
+)
+# The English word a cognate ending produces must be at least this common (Zipf). Fitted on the 436
+# untranslated words of the Spanish tuning questions (es_twins, spanish_pairs_tuning, round1-4 pairs):
+# 3.0 keeps 41 cognates and drops "tamaño" -> "taman" (2.53), "política" -> "politic" (2.79),
+# "reparación" -> "reparation" (2.64).
+COGNATE_ZIPF = 3.0
+
+
+@lru_cache(maxsize=4096)
+def cognate(word: str) -> str | None:
+    """The English cognate of a folded Spanish word by its regular ending, if a common English word."""
+    if len(word) < 5:
+        return None
+    from wordfreq import zipf_frequency
+
+    for es, en in sorted(COGNATE_ENDINGS, key=lambda r: -len(r[0])):
+        if word.endswith(es):
+            candidate = word[: -len(es)] + en
+            if zipf_frequency(candidate, "en") >= COGNATE_ZIPF:
+                return candidate
+    return None
+
+
+def english_gloss(question: str, *, cognates: bool = False) -> str:
+    """The question's content in English terms, in order; unknown words (names, numbers) kept.
+    With `cognates`, words the glossary lacks are glossed by their regular cognate ending: for
+    search only, since a cognate's dictionary sense may not be the word's ("disposición": provision,
+    not disposition), so coverage and refusal read the glossary's words alone."""
+    return _gloss(question, cognates)[0]
 
 
 def untranslated_words(question: str) -> tuple[str, ...]:
     """The words of the question the gloss kept as typed that are not names (lower case as typed,
     not numbers): "¿qué efecto tendría ...": "tendría". No English passage can contain them, so
     they are evidence of nothing — neither a subject the brief lacks nor a figure's topic."""
-    return tuple(w for w in _gloss(question)[1] if w[:1].islower())
+    return tuple(w for w in _gloss(question, False)[1] if w[:1].islower())
 
 
 @lru_cache(maxsize=1024)
-def _gloss(question: str) -> tuple[str, tuple[str, ...]]:
+def _gloss(question: str, cognates: bool) -> tuple[str, tuple[str, ...]]:
     """(the gloss, the words it kept as typed); cached: the analysis asks for both."""
     g = glossary()
     kept: list[str] = []
@@ -104,6 +144,8 @@ def _gloss(question: str) -> tuple[str, tuple[str, ...]]:
         if tok in g.function_words:
             continue
         english = _lookup(tok)
+        if english is None and cognates:
+            english = cognate(tok)
         if english is None:
             original = _original_form(question, tok)
             found.append((m.start(), original))
@@ -126,7 +168,7 @@ def expand_query(question: str, keep_original: bool = False) -> str:
     English gloss (preceded by the question if `keep_original`)."""
     if detect_language(question) not in GLOSSED:
         return question
-    gloss = english_gloss(question)
+    gloss = english_gloss(question, cognates=True)
     if not gloss:
         return question
     return f"{question.strip()} {gloss}" if keep_original else gloss
