@@ -117,9 +117,9 @@ _SAYING = wordset("say says said think thinks argue argues suggest suggests reco
                   "proposes advise advises claim claims note notes mention mentions write writes describe "
                   "describes conclude concludes warn warns see sees view views dice dicen piensa recomienda "
                   "propone sugiere plantea")
-# What a quoted source is called (beside the documents of slots.docs): "the argument section".
-_SOURCE_NOUN = re.compile(r"(?i)\s*(?:brief|report|paper|section|introduction|conclusion|summary|informe|documento|"
-                          r"secci[oó]n|introducci[oó]n|conclusi[oó]n)\b")
+# Parts of a document that speak like one (the documents themselves are slots.docs): "the argument section".
+_DOCUMENT_PART = re.compile(r"(?i)\b(?:section|introduction|conclusion|summary|secci[oó]n|introducci[oó]n|"
+                            r"conclusi[oó]n)\b")
 # A clause boundary before a subject pronoun: "What is X, and how long does it last?" refers inside.
 _CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
                      r"cuando)\b)", re.I)
@@ -165,10 +165,11 @@ def _speaker(text: str) -> tuple[int, int] | None:
         doc = slots.docs(text)
         return (doc[0].start, doc[0].end) if doc else None
     a, b = subj
-    noun = _SOURCE_NOUN.match(text, b)
-    b = noun.end() if noun else b
+    noun = re.match(r"\s+(\w+)", text[b:])  # "the Quincy" + " brief"
+    if noun and (slots.docs(noun.group(1)) or _DOCUMENT_PART.fullmatch(noun.group(1))):
+        b += noun.end()
     verb = re.match(r"\s+([\w’']+)", text[b:])
-    if verb and verb.group(1).lower() in _SAYING and (slots.docs(text[a:b]) or _SOURCE_NOUN.search(text[a:b])):
+    if verb and verb.group(1).lower() in _SAYING and (slots.docs(text[a:b]) or _DOCUMENT_PART.search(text[a:b])):
         return a, b
     return None
 

@@ -73,7 +73,8 @@ def _lookup(word: str) -> str | None:
 
 # Regular Spanish -> English cognate endings ("excepción" -> "exception", "transparencia" ->
 # "transparency", "consulares" -> "consular"): a word the glossary lacks is glossed by the first rule
-# (longest ending first; "transparencia": "-encia" gives no word, "-cia" does) whose result is a common English word (wordfreq, Zipf >= COGNATE_ZIPF).
+# (longest ending first; "transparencia": "-encia" gives no word, "-cia" does) whose result is a
+# common English word (wordfreq, Zipf >= COGNATE_ZIPF).
 # Spanish morphology, not a word list: no entry names a word.
 COGNATE_ENDINGS = (
     ("ciones", "tions"), ("cion", "tion"), ("siones", "sions"), ("sion", "sion"), ("encias", "ences"),
@@ -90,6 +91,7 @@ COGNATE_ENDINGS = (
 # 3.0 keeps 41 cognates and drops "tamaño" -> "taman" (2.53), "política" -> "politic" (2.79),
 # "reparación" -> "reparation" (2.64).
 COGNATE_ZIPF = 3.0
+_ENDINGS_LONGEST_FIRST = sorted(COGNATE_ENDINGS, key=lambda rule: -len(rule[0]))
 
 
 @lru_cache(maxsize=4096)
@@ -99,7 +101,7 @@ def cognate(word: str) -> str | None:
         return None
     from wordfreq import zipf_frequency
 
-    for es, en in sorted(COGNATE_ENDINGS, key=lambda r: -len(r[0])):
+    for es, en in _ENDINGS_LONGEST_FIRST:
         if word.endswith(es):
             candidate = word[: -len(es)] + en
             if zipf_frequency(candidate, "en") >= COGNATE_ZIPF:
