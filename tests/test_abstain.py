@@ -122,6 +122,17 @@ def test_answer_slots_are_read_from_the_question():
     assert answer_slot("The brief quotes an order on what the auto tariffs are for. Which is it?") == ""
 
 
+def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
+    assert analyze("Under the USMCA, do the SOE disciplines in Chapter 22 reach PEMEX?").chapters == ("22",)
+    assert analyze("¿Qué exige el capítulo laboral del T-MEC?").chapters == ("23",)
+    # not a treaty chapter: the U.S. Code's, a Harmonized System chapter, a chapter beyond the 34
+    assert analyze("Which section of 19 U.S.C. chapter 29 sets up USMCA panels?").chapters == ()
+    assert analyze("Does Canada's CUSMA schedule treat tractors of Chapter 87 (8701.20.00) alike?").chapters == ()
+    assert analyze("Does the USMCA say anything in chapter 40 about steel?").chapters == ()
+    assert analyze("What does Mexico's own Annex 2-B schedule set on pork?").schedules == ("Mexico",)
+    assert analyze("Do Mexican avocados pay duty under Canada's schedule?").schedules == ("Canada",)
+
+
 def test_names_the_corpus_never_uses_and_acronyms_of_names_it_does(brief_assistant):
     d = brief_assistant.decision("How many cars will Tesla build in Monterrey next year?")
     assert {"tesla", "monterrey"} <= set(d.details["unknown_names"]) and d.refuse

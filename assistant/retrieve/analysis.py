@@ -169,6 +169,21 @@ def _named_chapter_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     return pattern, number_of
 
 
+_BARE_CHAPTER = re.compile(r"\b(?:chapter|cap[ií]tulo)\s+(\d{1,2})\b", re.I)
+_NAMES_TREATY = re.compile(r"\b(?:USMCA|CUSMA|T-MEC|NAFTA 2\.0)\b")
+_NAMES_CODE = re.compile(r"\b(?:U\.?S\.?C|title\s+19|t[ií]tulo\s+19|code|c[oó]digo|NAFTA)\b(?! 2\.0)", re.I)
+
+
+def _bare_treaty_chapters(text: str) -> tuple[str, ...]:
+    """"the USMCA's SOE disciplines in Chapter 22": a chapter number in a question about the treaty
+    that names no other body of law (19 U.S.C. chapter 29, NAFTA's chapters) and no tariff line (the
+    Harmonized System has chapters too: "vehicles of Chapter 87")."""
+    if not _NAMES_TREATY.search(text) or _NAMES_CODE.search(text) or _TARIFF_ITEM.search(text) \
+            or _TARIFF_INTENT.search(text) or re.search(r"(?i)\b(?:schedule|heading|harmonized|HS)\b", text):
+        return ()
+    return tuple(m.group(1) for m in _BARE_CHAPTER.finditer(text) if m.group(1) in treaty_chapters())
+
+
 def named_chapters(text: str) -> tuple[str, ...]:
     """The numbers of the treaty chapters a question names by subject."""
     pattern, number_of = _named_chapter_pattern()
@@ -180,6 +195,11 @@ _PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
 _PARTY_SCHEDULE = re.compile(
     rf"\b{_PARTY}(?:['’]s)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}schedule\b|"
     rf"\bschedule(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
+)
+# As typed in English, up to three words may stand between ("Mexico's own Annex 2-B schedule"), none
+# a party; not on a gloss, whose word order is the Spanish one ("... U.S. according its schedule").
+_PARTY_SCHEDULE_TYPED = re.compile(
+    rf"\b{_PARTY}(?:['’]s)\s+(?:(?!{_PARTY}(?![\w.]))[\w\-]+\s+){{0,3}}?schedule\b"
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _UNITED_STATES = re.compile(r"\bUnited States\b", re.I)
@@ -488,9 +508,10 @@ def analyze(
     if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
         scope = frozenset({"brief"})
     chapters = tuple(dict.fromkeys([*(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)),
-                                    *named_chapters(text)]))
-    schedules = tuple(dict.fromkeys(party_name(m.group(1) or m.group(2))
-                                    for t in (text, eng) for m in _PARTY_SCHEDULE.finditer(t)))
+                                    *named_chapters(text), *_bare_treaty_chapters(text)]))
+    typed = [] if english else [party_name(m.group(1)) for m in _PARTY_SCHEDULE_TYPED.finditer(text)]
+    schedules = tuple(dict.fromkeys([*(party_name(m.group(1) or m.group(2))
+                                       for t in (text, eng) for m in _PARTY_SCHEDULE.finditer(t)), *typed]))
     parts = tuple(QuestionPart(p, concepts_of(p), answer_slot(p)) for p in split_parts(asked_eng))
     return QueryAnalysis(
         question=question.strip(),
