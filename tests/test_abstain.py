@@ -120,6 +120,10 @@ def test_answer_slots_are_read_from_the_question():
     assert answer_slot("What was Canada's average most-favoured-nation duty in 2019?") == "quantity"
     assert answer_slot("What was Mexico's tariff treatment of U.S. pork under its schedule?") == ""
     assert answer_slot("The brief quotes an order on what the auto tariffs are for. Which is it?") == ""
+    # a leading "when" clause is the condition of what is asked, not a date asked for
+    assert answer_slot("When a panel is requested, who pays for the transcript?") == ""
+    assert answer_slot("Cuando se solicita un panel, ¿quién paga la transcripción?") == ""
+    assert answer_slot("When did the review start, and who chaired it?") == "date"
 
 
 def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
@@ -131,6 +135,35 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("Does the USMCA say anything in chapter 40 about steel?").chapters == ()
     assert analyze("What does Mexico's own Annex 2-B schedule set on pork?").schedules == ("Mexico",)
     assert analyze("Do Mexican avocados pay duty under Canada's schedule?").schedules == ("Canada",)
+
+
+def test_a_chapter_counts_as_present_only_when_a_leading_passage_names_it():
+    from types import SimpleNamespace
+
+    from assistant.domain import Chunk
+
+    def passage(i: int, text: str) -> Chunk:
+        return Chunk(f"c{i}", "usc", "19 U.S.C.", "law", text, i, 0, len(text))
+
+    snap = SimpleNamespace(chunks={})  # no treaty chapter is indexed
+    a = analyze("Under USMCA Chapter 10, who may request a binational panel review?")
+    other = [passage(i, "the Trade Representative shall consult the committees") for i in range(3)]
+    naming = passage(9, "a person, within the meaning of paragraph 5 of article 10.12, may request a review")
+    assert abstain.missing_chapters(a, snap, other) == ("USMCA Chapter 10 (Trade Remedies)",)
+    assert abstain.missing_chapters(a, snap, [naming, *other]) == ()
+    assert abstain.missing_chapters(a, snap, [*other, naming]) == ("USMCA Chapter 10 (Trade Remedies)",)
+
+
+def test_a_passage_names_a_treaty_chapter_only_as_the_usmca_s():
+    assert abstain._names_chapter("panels convened under chapter 10; and", "10")
+    assert abstain._names_chapter("section D of chapter 10 and chapter 31 of the USMCA", "31")
+    # one of the chapter's articles names it too
+    assert abstain._names_chapter("a binational panel review under article 10.12 of the USMCA", "10")
+    assert not abstain._names_chapter("a review under article 1.10 or article 210.3", "10")
+    # the U.S. Code's own chapters, NAFTA's
+    assert not abstain._names_chapter("as provided in chapter 10 of this title", "10")
+    assert not abstain._names_chapter("binational panels under chapter 19 of NAFTA", "19")
+    assert not abstain._names_chapter("chapter 100 of the schedule", "10")
 
 
 def test_names_the_corpus_never_uses_and_acronyms_of_names_it_does(brief_assistant):

@@ -143,6 +143,10 @@ def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assis
                      "What does the brief say about USMCA Chapter 31?",
                      "What does the brief say the labor chapter achieved?"):
         assert full_assistant.decision(question).rule != "identifier", question
+    # a chapter whose text is not indexed but which an indexed law implements, naming it in the
+    # passages found (19 U.S.C. § 4582 on the panels of USMCA Chapter 10), is left to coverage
+    d = full_assistant.decision("Under USMCA Chapter 10, how are judges picked for the binational panel rosters?")
+    assert d.rule != "identifier" and not d.refuse, d.text
 
 
 def test_a_partys_tariff_schedule_that_is_not_indexed_is_named_in_the_abstention(full_assistant):

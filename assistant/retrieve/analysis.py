@@ -373,10 +373,18 @@ def _counted(question: str) -> str:
     return after[0].text.split()[-1] if after else ""
 
 
+# "When USTR sends its lists, what must accompany each name?": a leading "when"/"cuando" clause that
+# a question word follows after its comma is the condition, not the asked date.
+_CONDITION = re.compile(
+    r"^\W*(?:when|cuando)\b[^?,]*,\s*¿?(?=(?:what|which|who|whom|whose|how|why|where|does|do|did|is|are|"
+    r"was|were|can|could|must|should|will|would|has|have|qu[eé]|cu[aá]l(?:es)?|c[oó]mo|qui[eé]n(?:es)?|"
+    r"d[oó]nde|por qu[eé])\b)", re.I)
+
+
 def answer_slot(question: str) -> str:
     if _QUANTITY.search(question):
         return "quantity"
-    return "date" if _DATE.search(question) else ""
+    return "date" if _DATE.search(_CONDITION.sub("", question, count=1)) else ""
 
 
 def identifiers_of(question: str) -> tuple[str, ...]:
