@@ -38,7 +38,7 @@ HARD_RULES = ("identifier", "after", "nothing", "off-topic", "out-of-scope")
 # never make a refusal likelier, more unknown words, missing figures, names and numbers never make it
 # less likely. The fit keeps each weight on its side (or at 0): a weight fitted against its meaning
 # would be an accident of the tuning sets.
-SIGNS = np.array([-1, -1, 1, 1, 1, 1, 1, 1, 1, -1])
+SIGNS = np.array([-1, -1, 1, 1, 1, 1, 1, 1, 1, -1, 1])
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 4000, lr: float = 0.5,

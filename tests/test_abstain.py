@@ -88,7 +88,8 @@ def test_the_fitted_score_rises_as_the_evidence_weakens(multilingual):
     strong = abstain.evidence_score(_features(multilingual=multilingual))
     above = abstain.ABSTAIN_ABOVE if multilingual else abstain.ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL
     assert strong < above
-    weaker = [_features(slot_gap=0.9), _features(unknown_names=("tesla",)), _features(absent_numbers=("2025",))]
+    weaker = [_features(slot_gap=0.9), _features(unknown_names=("tesla",)), _features(absent_numbers=("2025",)),
+              _features(realized_figure=1.0)]
     weaker.append(_features(multilingual=0.78) if multilingual else _features(dense=0.3))
     for f in weaker:
         f = replace(f, multilingual=f.multilingual or multilingual)
@@ -109,6 +110,24 @@ def test_a_figure_question_needs_a_figure_about_its_topic(brief_assistant):
     assert not d2.refuse and d2.details["slot_gap"] < 0.5
     d3 = brief_assistant.decision("Why does the brief call Mexico special?")
     assert d3.details["slot_gap"] == 0.0
+
+
+def test_a_figure_as_things_stand_to_date_is_named_in_the_refusal():
+    from assistant.answer.coverage import ConceptCoverage, Coverage
+    from assistant.retrieve.analysis import Concept
+
+    a = analyze("How many binational panels have been convened so far?")
+    assert a.realized and a.asks_for_figure
+    assert analyze("¿Cuántos paneles se han convocado hasta ahora?").realized
+    assert not analyze("How many panelists does a binational panel have?").realized
+    panels = ConceptCoverage(Concept("binational panels", ("binat", "panel")), 7.0, False, 1.0, 0.8, True)
+    tail, item = abstain._what_is_missing(a, _features(realized_figure=1.0), Coverage((panels,), True, 1.0))
+    assert item == "an up-to-date count of panels" and tail.startswith("give an up-to-date count")
+    b = analyze("How much has the U.S. actually collected in Section 232 auto tariffs?")
+    duties = ConceptCoverage(Concept("Section 232 auto tariffs", ("232", "auto", "tariff")), 7.0, False, 1.0, .8, True)
+    collected = ConceptCoverage(Concept("collected", ("collect",)), 8.0, False, 1.0, 0.8, True)
+    _, item = abstain._what_is_missing(b, _features(realized_figure=1.0), Coverage((collected, duties), True, 1.0))
+    assert item == "an up-to-date figure on Section 232 auto tariffs"
 
 
 def test_answer_slots_are_read_from_the_question():

@@ -149,6 +149,15 @@ def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assis
     assert d.rule != "identifier" and not d.refuse, d.text
 
 
+def test_a_tally_to_date_is_refused_as_one_the_documents_cannot_give(full_assistant):
+    # the implementing law sets up the panels; no document counts the panels convened since
+    d = full_assistant.decision("How many binational panels have been convened so far under the USMCA?")
+    assert d.refuse and d.details["realized_figure"] == 1.0 and "up-to-date count of panels" in d.text, d.text
+    # the same figure asked of the law's text is answered
+    d2 = full_assistant.decision("How many members does a binational panel have under the implementing law?")
+    assert d2.details["realized_figure"] == 0.0
+
+
 def test_a_partys_tariff_schedule_that_is_not_indexed_is_named_in_the_abstention(full_assistant):
     # only Canada's schedule is in the mirror: Mexico's rates are not Canada's
     for question in ("What duty does Mexico's USMCA schedule set on U.S. pork hams (0203.22)?",

@@ -14,6 +14,8 @@ question's vector from retrieval):
   "Banxico"), or that the top passages do not contain (an acronym counts as present when its
   expansion is there: "RRM" ~ "Rapid Response Mechanism").
 - `absent_numbers`: numbers and years of the question missing from the top passages.
+- `realized_figure`: the question asks for a figure or date as things actually stand up to now
+  ("How many cases have been filed so far?"): the documents set out rules and plans, seldom tallies.
 - `uncovered_specificity`: how specific the most specific uncovered concept is (7 - its rarest
   word's Zipf frequency in general English, from the `wordfreq` package): a question whose
   "softwood lumber" no sentence covers asks about something else; an uncovered "mood" or
@@ -58,6 +60,7 @@ class EvidenceFeatures:
     uncovered_specificity: float = 0.0
     uncovered: int = 0
     multilingual: float = 0.0  # the multilingual model's best cosine with a top passage (0: not searched)
+    realized_figure: float = 0.0
 
     def vector(self) -> np.ndarray:
         """The inputs of the evidence score, in the order of `FEATURES`."""
@@ -72,6 +75,7 @@ class EvidenceFeatures:
             self.uncovered_specificity / GENERAL_ZIPF_CEILING,
             min(self.uncovered, 3),
             self.multilingual,
+            self.realized_figure,
         ])
 
     def to_dict(self) -> dict[str, object]:
@@ -79,7 +83,7 @@ class EvidenceFeatures:
 
 
 FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "absent_names", "absent_numbers",
-            "uncovered_specificity", "uncovered", "multilingual")
+            "uncovered_specificity", "uncovered", "multilingual", "realized_figure")
 
 
 @lru_cache(maxsize=4096)
@@ -153,6 +157,7 @@ def features(
         uncovered_specificity=max((specificity(c.concept.text) for c in uncovered), default=0.0),
         uncovered=len(uncovered),
         multilingual=max((sc.multilingual or 0.0 for sc in top), default=0.0),
+        realized_figure=float(a.realized and a.asks_for_figure),
     ), cov
 
 
