@@ -185,7 +185,8 @@ def test_switching_the_channel_on_fills_the_collection_and_off_leaves_it_unused(
     assert report.indexed == [] and report.chunks_embedded == 0
     assert report.chunks_embedded_multilingual == len(state(on)["dense_ids"])
     assert_in_step(on)
-    assert set(b.retrieve_analysed(b.analyze("cheese quota"), 3).weights) == {"bm25", "dense", "multilingual"}
+    three = {"bm25", "dense", "multilingual"} | ({EXPANDED} if b.settings.feedback_weight > 0 else set())
+    assert set(b.retrieve_analysed(b.analyze("cheese quota"), 3).weights) == three
 
     # off again: the manifest stops listing it, retrieval is two-channel; on again refills it from scratch
     assert Indexer(off, embedder=fast_embedder).run().ok
@@ -220,7 +221,9 @@ def test_english_questions_fuse_three_channels(fast_assistant):
     assert a.language == "en"
     ret = fast_assistant.retrieve_analysed(a, 5)
     s = fast_assistant.settings
-    assert ret.weights == {"bm25": s.lexical_weight, "dense": s.dense_weight, "multilingual": s.multilingual_weight}
+    fused = {"bm25": s.lexical_weight, "dense": s.dense_weight, "multilingual": s.multilingual_weight,
+             EXPANDED: s.feedback_weight}
+    assert ret.weights == {k: w for k, w in fused.items() if w > 0}
     assert ret.chunks[0].chunk.document_id == ENERGY
     top = ret.chunks[0]
     assert top.dense is not None and top.multilingual is not None and top.lexical is not None
