@@ -362,8 +362,8 @@ def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> tu
 
 
 def _tally(a: QueryAnalysis, cov: Coverage, subject: str) -> str:
-    """What a figure-to-date question counts or measures: "count of workers" (how many), "date of
-    panel", else the heaviest phrase of several words ("figure on Section 232 auto tariffs")."""
+    """What a figure-to-date question counts or measures: "count of workers" (how many), "date for
+    <its subject>", else the heaviest phrase of several words ("figure on Section 232 auto tariffs")."""
     if a.slot == "date":
         return f"date for {subject}"
     if a.counted:
