@@ -9,7 +9,7 @@ without the table around it. The columns are read from the table's header, not a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.ingest.base import DocumentInfo, ParsedDocument, RawDocument
 from assistant.ingest.chunking import Block, build_chunks
@@ -22,6 +22,7 @@ from assistant.ingest.html import (
     table_blocks,
     with_defaults,
 )
+from assistant.ingest.nomenclature import hs_context
 
 _ITEM = re.compile(r"^\d{4}\.\d{2}(?:\.\d{2}){0,2}$")
 _GENERIC = re.compile(r"^(?:other\b[\s:;,.-]*)+$", re.I)
@@ -86,7 +87,10 @@ def parse(raw: RawDocument, info: DocumentInfo) -> ParsedDocument:
         blocks.extend(_line_blocks(el, cols, schedule))
     if not any(b.meta.get("tariff_item") for b in blocks):
         warnings.append(f"{raw.path}: no table with tariff item numbers found")
-    chunks = build_chunks(blocks, info, raw.sha256)
+    chunks = [
+        replace(c, context=f"{c.context} — {names}") if (names := hs_context(c.meta.get("tariff_item", ""))) else c
+        for c in build_chunks(blocks, info, raw.sha256)
+    ]
     return ParsedDocument(info, doc.text, chunks, raw.sha256, warnings)
 
 
