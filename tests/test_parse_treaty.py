@@ -366,3 +366,17 @@ def test_pdf_without_articles_is_still_chunked(tmp_path):
     assert _with(parsed, "REPLACE the 1994 North American Free Trade Agreement")
     assert parsed.warnings  # says that no article headings were found
     assert "Preamble-1" not in parsed.text
+
+
+def test_a_quota_table_carries_the_title_of_its_paragraph(ch2):
+    # A TRQ's year-by-year quantities are a table of numbers under "16. TRQ-CA12: Products
+    # Consisting of Natural Milk Constituents": the title goes into the table's section (its search
+    # context), so "TRQ-CA12 in year 19" finds the table, not only the paragraph around it.
+    tables = {c.label: c for c in ch2.chunks if c.label.endswith(", table") and "TRQs" in c.label}
+    assert len(tables) == 24
+    ca12 = tables["USMCA Appendix 2 (TRQs, Canada), para. 16, table"]
+    assert ca12.section.endswith("— 16. TRQ-CA12: Products Consisting of Natural Milk Constituents")
+    assert "TRQ-CA12" in ca12.search_text and "TRQ-CA12" not in ca12.text
+    assert "19\t3,141" in ca12.text
+    us1 = tables["USMCA Appendix 2 (TRQs, United States), para. 6, table"]
+    assert "US 1: Fluid Cream" in us1.section

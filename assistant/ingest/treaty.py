@@ -35,6 +35,9 @@ _PARTY = re.compile(r"\bof (?:the )?(Canada|Mexico|United States)\b", re.I)
 _PARA_NUM = re.compile(r"^(\d{1,2})(\.)?\s+(?=\S)")
 _ITEM_MARK = re.compile(r"^\(([a-z]{1,3}|[A-Z]|\d{1,2})\)\s")
 _ROMAN = re.compile(r"^[ivxlc]+$")
+# A numbered paragraph that opens with a line this short is titled by it ("16. TRQ-CA12: Products
+# Consisting of Natural Milk Constituents"); a table inside it carries the title. Set once.
+_TITLE_WORDS = 15
 
 _ART_ID = r"(?:\d{1,2}(?:\.[A-Z])?\.\d{1,2}(?:\.\d{1,2})?|\d{1,2}-[A-Z]\.\d{1,2})"
 _XREF_ARTICLES = re.compile(rf"\bArticles?\s+({_ART_ID}(?:\s*(?:,|and|or|through|to)\s*{_ART_ID})*)")
@@ -490,11 +493,18 @@ class _Outline:
         unit = self.unit
         if unit is None or not unit.elems:
             return
+        titles: dict[str, str] = {}
         for num, elems in _paragraphs(unit.elems):
-            self.blocks.extend(self._para_blocks(unit, num, elems))
+            first = elems[0]
+            if num and num not in titles and first.kind == "para":
+                titles[num] = first.text if word_count(first.text) <= _TITLE_WORDS else ""
+            title = titles.get(num, "") if num and first.table is not None else ""
+            self.blocks.extend(self._para_blocks(unit, num, elems, title))
         unit.elems = []
 
-    def _para_blocks(self, unit: _Unit, num: str | None, elems: list[_Elem]) -> list[Block]:
+    def _para_blocks(self, unit: _Unit, num: str | None, elems: list[_Elem], title: str = "") -> list[Block]:
+        """`title`: the short opening line of the numbered paragraph a table belongs to, so that the
+        table (a quota's year-by-year quantities) is found by the name of what it counts."""
         label = unit.para_label.format(num) if num else unit.label
         meta = {**unit.meta, "key": unit.key}
         if num:
@@ -505,6 +515,8 @@ class _Outline:
         table = elems[0].table
         if table is not None:
             name = table.caption or "table"
+            if title:
+                section = f"{section} — {title}"
             return table_blocks(self.text, table, section=section, label=f"{label}, {name}", meta=meta)
         start, end = elems[0].start, elems[-1].end
         if word_count(self.text[start:end]) <= MAX_WORDS:
