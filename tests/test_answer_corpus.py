@@ -35,6 +35,19 @@ def test_tariff_item_question_cites_that_line(full_assistant):
     assert "0101.21.00" in a.citations[0].quote
 
 
+def test_a_tariff_line_is_found_by_the_name_of_its_heading(full_assistant):
+    # The rows of 0101 say "Pure-bred breeding animals" and "Other"; only the Harmonized System's
+    # heading name, in the lines' search context, says "horses".
+    hits = full_assistant.retrieve("Canada's USMCA duty on horses?", 5)
+    assert any(h.chunk.meta.get("hs_heading") == "0101" for h in hits), [h.chunk.location for h in hits]
+
+
+def test_a_quota_table_is_found_by_its_name(full_assistant):
+    hits = full_assistant.retrieve("TRQ-CA12 quantity in quota year 19", 3)
+    assert any(h.chunk.location == "USMCA Appendix 2 (TRQs, Canada), para. 16, table" for h in hits), [
+        h.chunk.location for h in hits]
+
+
 def test_tariff_lines_do_not_crowd_out_prose(full_assistant):
     hits = full_assistant.retrieve("What does the brief say about rules of origin for autos?", 10)
     assert not any(h.chunk.kind == "tariff" for h in hits)

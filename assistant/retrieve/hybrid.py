@@ -153,6 +153,8 @@ class HybridRetriever:
         self.tariff_ratio = settings.tariff_ratio
         self.kind_prior = {"brief": settings.brief_prior} if settings.brief_prior else {}
         self.note_prior = settings.note_prior
+        self.lexical_only_kinds = frozenset(settings.lexical_only_kinds)
+        self.unseen_scaling = settings.unseen_channel_scaling
         self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
 
@@ -223,6 +225,8 @@ class HybridRetriever:
         context_vector = None
         if a.context and q.mode == "hybrid" and self.context_weight > 0:
             context_vector = self._add_context(fused, q, snap, kinds, weights, lines_may_join)
+        if self.unseen_scaling and self.lexical_only_kinds:
+            self._as_if_seen(fused, weights, snap)
         if not a.asks_for_source:
             # a footnote passage competes with the claim it supports only when sources are asked for
             for cid, f in fused.items():
@@ -262,6 +266,20 @@ class HybridRetriever:
             getattr(self.multilingual_embedder, "name", None) or getattr(self.multilingual_embedder, "model_name", "")
         )
         return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model)
+
+    def _as_if_seen(self, fused: dict[str, _Fused], weights: dict[str, float], snap: Snapshot) -> None:
+        """A passage indexed without vectors (a tariff line) is seen by the lexical runs only, so the
+        dense channels' votes can never add to its score; scaled by the share of the fusion's weight
+        the lexical runs hold (to the power `unseen_scaling`), it competes as if every channel had
+        ranked it where BM25 did."""
+        lexical = sum(w for name, w in weights.items() if name in (BM25, EXPANDED))
+        total = sum(weights.values())
+        if not lexical or total <= lexical:
+            return
+        factor = (total / lexical) ** self.unseen_scaling
+        for cid, f in fused.items():
+            if snap.chunks[cid].kind in self.lexical_only_kinds:
+                f.score *= factor
 
     def _expanded(self, q: Query, snap: Snapshot, kinds: set[str] | None,
                   first: dict[str, _Fused]) -> list[tuple[str, float]]:

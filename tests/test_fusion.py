@@ -1,0 +1,53 @@
+"""Weighted reciprocal-rank fusion: passages that a channel cannot see."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.retrieve.hybrid import BM25, EXPANDED, MINILM, MULTILINGUAL, HybridRetriever, _Fused
+
+
+def _retriever(scaling: float) -> HybridRetriever:
+    r = HybridRetriever.__new__(HybridRetriever)  # the fusion step alone: no index, no model
+    r.lexical_only_kinds = frozenset({"tariff"})
+    r.unseen_scaling = scaling
+    r.rrf_k = 5
+    return r
+
+
+def _snap() -> SimpleNamespace:
+    return SimpleNamespace(chunks={"line": SimpleNamespace(kind="tariff"), "prose": SimpleNamespace(kind="treaty")})
+
+
+@pytest.mark.parametrize("weights", [
+    {BM25: 1.0, MINILM: 0.5, MULTILINGUAL: 1.5},
+    {BM25: 1.0, MULTILINGUAL: 1.5, EXPANDED: 0.5},
+])
+def test_a_passage_without_vectors_scores_as_if_every_channel_ranked_it_where_bm25_did(weights):
+    # BM25 ranks the tariff line first and the prose passage second; the dense channels, which
+    # cannot see the line, rank the prose first. Without scaling the line loses on BM25's vote
+    # alone; with full scaling it scores what it would if every channel had ranked it first.
+    r = _retriever(1.0)
+    runs = {BM25: [("line", 9.0), ("prose", 8.0)]}
+    if EXPANDED in weights:
+        runs[EXPANDED] = [("line", 9.0), ("prose", 8.0)]
+    runs.update({name: [("prose", 0.9)] for name in weights if name not in (BM25, EXPANDED)})
+    fused = r._fuse(runs, weights)
+    assert fused["line"].score < fused["prose"].score
+    r._as_if_seen(fused, weights, _snap())
+    everywhere_first = sum(w / (r.rrf_k + 1) for w in weights.values())
+    assert fused["line"].score == pytest.approx(everywhere_first)
+    assert fused["line"].score > fused["prose"].score
+    assert fused["prose"].score == pytest.approx(r._fuse(runs, weights)["prose"].score)  # unchanged
+
+
+def test_no_scaling_when_off_or_when_bm25_is_the_only_channel():
+    fused = {"line": _Fused(score=0.1)}
+    _retriever(0.0)._as_if_seen(fused, {BM25: 1.0, MINILM: 0.5}, _snap())
+    _retriever(1.0)._as_if_seen(fused, {BM25: 1.0}, _snap())
+    assert fused["line"].score == pytest.approx(0.1)
+    half = {"line": _Fused(score=0.1)}
+    _retriever(0.5)._as_if_seen(half, {BM25: 1.0, MULTILINGUAL: 3.0}, _snap())
+    assert half["line"].score == pytest.approx(0.1 * 4.0 ** 0.5)
