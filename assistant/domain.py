@@ -53,6 +53,14 @@ class Chunk:
 
     @property
     def search_text(self) -> str:
+        """What BM25 and the embedding models read: the context, any search-only terms (a tariff
+        line's Harmonized System names, `meta["search_only"]`) and the passage."""
+        return "\n".join(x for x in (self.context, self.meta.get("search_only", ""), self.text) if x)
+
+    @property
+    def read_text(self) -> str:
+        """What answering and refusal read: the context and the passage, without search-only terms
+        (words that find a passage but that neither it nor its heading says)."""
         return f"{self.context}\n{self.text}" if self.context else self.text
 
     def to_metadata(self) -> dict[str, Any]:

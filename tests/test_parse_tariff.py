@@ -153,15 +153,18 @@ def test_normalize_tariff_item(question, item):
 
 def test_a_line_is_found_by_its_heading_s_name_without_quoting_it(lines):
     # The schedule's row says "Pure-bred breeding animals"; the Harmonized System names the heading
-    # ("Horses, asses, mules and hinnies; live"). The name goes into the search context, never into
-    # the quoted text, and a subheading renumbered after HS 2017 keeps its heading's name only.
+    # ("Horses, asses, mules and hinnies; live"). The name is searched (BM25 reads `search_text`)
+    # but never quoted nor read by answering (`read_text`), and a subheading renumbered after
+    # HS 2017 keeps its heading's name only.
     horses = lines["0101.21.00"]
-    assert "HS heading 0101: Horses, asses, mules and hinnies; live." in horses.context
-    assert "HS subheading 0101.21: Horses; live, pure-bred breeding animals." in horses.context
-    assert "Horses" not in horses.text and "horses" in horses.search_text.lower()
+    names = horses.meta["search_only"]
+    assert "HS heading 0101: Horses, asses, mules and hinnies; live." in names
+    assert "HS subheading 0101.21: Horses; live, pure-bred breeding animals." in names
+    assert names in horses.search_text and names not in horses.read_text
+    assert "horses" not in horses.read_text.lower() and horses.search_text.endswith(horses.text)
     tyres = lines["4011.10.00"]
-    assert "New pneumatic tyres, of rubber" in tyres.context
+    assert "New pneumatic tyres, of rubber" in tyres.meta["search_only"]
     vaccines = lines["3002.20.00"]  # HS 2017; HS 2022 moved vaccines to 3002.41
-    assert "HS heading 3002:" in vaccines.context and "HS subheading" not in vaccines.context
-    with_name = sum(1 for c in lines.values() if "HS heading" in c.context)
+    assert "HS heading 3002:" in vaccines.meta["search_only"] and "HS subheading" not in vaccines.meta["search_only"]
+    with_name = sum(1 for c in lines.values() if "HS heading" in c.meta.get("search_only", ""))
     assert with_name >= 0.99 * len(lines)

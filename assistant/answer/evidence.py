@@ -133,7 +133,7 @@ def features(
     dense = -1.0
     top = retrieved[:EVIDENCE_PASSAGES]
     for sc in top:
-        best_passage = max(best_passage, _share(weights, set(tokenize(sc.chunk.search_text))))
+        best_passage = max(best_passage, _share(weights, set(tokenize(sc.chunk.read_text))))
     for s in sentences:
         best_sentence = max(best_sentence, _share(weights, s.terms))
         if s.vector is not None and query_vector is not None:
@@ -177,7 +177,7 @@ def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> t
     """(names no document uses, names some document uses but no top passage contains)."""
     if not a.names:
         return (), ()
-    text = strip_footnote_marks("\n".join(sc.chunk.search_text for sc in top))
+    text = strip_footnote_marks("\n".join(sc.chunk.read_text for sc in top))
     folded = fold(text)
     words = {w.strip(".’'-") for w in re.findall(r"[\w.’'\-]+", folded)} | set(re.findall(r"\w+", folded))
     initials: set[str] | None = None
@@ -201,5 +201,5 @@ def absent_numbers(a: QueryAnalysis, top: list[ScoredChunk]) -> tuple[str, ...]:
         return ()
     present: set[str] = set()
     for sc in top:
-        present |= numbers(strip_footnote_marks(sc.chunk.search_text))
+        present |= numbers(strip_footnote_marks(sc.chunk.read_text))
     return tuple(sorted(asked - present))

@@ -2,9 +2,10 @@
 
 Canada's schedule lists each line by its own words only ("0101.21.00 Pure-bred breeding animals",
 "4011.10.00 Of a kind used on motor cars"), so a question asked by product ("horses", "tyres") finds
-nothing to match. The WCO nomenclature names every heading and subheading; these names become part
-of the line's search context (BM25 and the refusal's coverage read it), never of the quoted text:
-they come from the nomenclature, not from the schedule. The package ships HS 2022; the schedule
+nothing to match. The WCO nomenclature names every heading and subheading; these names are the line's
+search-only terms (`meta["search_only"]`: BM25 reads them), never quoted and never read by the
+refusal's coverage: they come from the nomenclature, not from the schedule, and their long
+descriptions would otherwise "cover" stray words ("high temperature coal tar"). The package ships HS 2022; the schedule
 follows HS 2017, so a subheading renumbered in 2022 gets its heading's name only (about 2 % of the
 lines), and a code the package lacks gets nothing.
 """

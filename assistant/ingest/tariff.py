@@ -88,7 +88,7 @@ def parse(raw: RawDocument, info: DocumentInfo) -> ParsedDocument:
     if not any(b.meta.get("tariff_item") for b in blocks):
         warnings.append(f"{raw.path}: no table with tariff item numbers found")
     chunks = [
-        replace(c, context=f"{c.context} — {names}") if (names := hs_context(c.meta.get("tariff_item", ""))) else c
+        replace(c, meta={**c.meta, "search_only": names}) if (names := hs_context(c.meta.get("tariff_item", ""))) else c
         for c in build_chunks(blocks, info, raw.sha256)
     ]
     return ParsedDocument(info, doc.text, chunks, raw.sha256, warnings)
