@@ -62,6 +62,26 @@ def test_a_long_quote_is_cut_to_the_clauses_that_answer_and_stays_verbatim():
     assert all(p in long for p in pieces)
 
 
+def test_a_table_under_a_grouped_header_names_each_cell_by_its_column():
+    """A header cell spanning several columns whose names come on a second line (the brief's
+    Figure 3): the second line names columns, it is never quoted as a row."""
+    table = "\n".join([
+        "Figure 9: Content by Country",
+        "Model\tShare by Country\t\t\tFinal Assembly\tEngine",
+        "U.S. or Canada\tMexico\tGermany",
+        "Sedan One\t60\t30\t\tU.S.\tU.S.",
+        "Coupe Two\t2\t70\t20\tMexico\tHungary",
+        "Truck Three\t37\t36\t\tU.S.\tMexico",
+    ])
+    shown = extractive.table_rows(table, "Which model is assembled in Mexico?")
+    assert shown.startswith("Figure 9: Content by Country — Coupe Two: ")
+    assert "Share by Country: U.S. or Canada 2, Mexico 70, Germany 20" in shown
+    assert "Final Assembly Mexico" in shown and "Engine Hungary" in shown
+    assert "Truck Three" not in shown and "U.S. or Canada:" not in shown
+    assert extractive.table_rows(table, "What share of the Truck Three comes from Mexico?").startswith(
+        "Figure 9: Content by Country — Truck Three: Share by Country: U.S. or Canada 37, Mexico 36")
+
+
 def test_a_near_copy_of_a_chosen_sentence_is_not_picked_again(brief_assistant):
     snap = brief_assistant.reader.snapshot()
     chunk = next(c for c in snap.chunks.values() if "grains, oilseeds, and meat" in c.text)

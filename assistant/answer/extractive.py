@@ -24,6 +24,7 @@ must it meet?") and quoting the best sentence for each part first: no change on 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -317,25 +318,66 @@ def _with_marker(sentence: str, n: int) -> str:
 
 
 def table_rows(table_text: str, question: str) -> str:
-    """A table quoted in an answer: its title and the rows that share the most words with the
-    question, each cell named by its column ("Mexico: Total U.S. Trade With (2024) 840")."""
+    """A table quoted in an answer: its title and the row that shares the most words with the
+    question (two when they tie), each cell named by its column ("Mexico: Total U.S. Trade With (2024) 840"; under a
+    grouped header, "Audi Q540: Source Country ...: U.S. or Canada 2, Mexico 70")."""
     lines = table_text.split("\n")
     title = lines[0] if lines and "\t" not in lines[0] else ""
     rows = [ln.split("\t") for ln in lines if "\t" in ln]
     if len(rows) < 2:
         return collapse(table_text)
-    header, body = rows[0], rows[1:]
-    offset = len(header) - max(len(r) for r in body) + 1 if header and header[0] else 0
+    columns, body = _columns(rows)
+    if not body:
+        return collapse(table_text)
     q = set(tokenize(question))
-    scored = sorted(body, key=lambda r: -len(q & set(tokenize(" ".join(r)))))
-    best = [r for r in scored[:2] if q & set(tokenize(" ".join(r)))] or scored[:1]
+
+    def asked(r: list[str]) -> tuple[int, int]:
+        """Question words in the row's cells and in the names of its filled columns ("a RAM's
+        share from Mexico"); then cells whose column and value are both asked about ("assembled
+        in Mexico": Mexico under "Final Assembly")."""
+        filled = [(set(tokenize(v)), set(tokenize(" ".join(columns[i]))))
+                  for i, v in enumerate(r) if v.strip() and i < len(columns)]
+        words = set().union(*(v | c for v, c in filled)) if filled else set()
+        return len(q & words), sum(1 for v, c in filled if q & v and q & c)
+
+    scored = sorted(body, key=lambda r: tuple(-x for x in asked(r)))
+    best = [r for r in scored[:2] if asked(r) == asked(scored[0])]  # a tie shows both
     rendered = []
     for r in best:
-        cells = [f"{header[i - 1 + offset] if 0 <= i - 1 + offset < len(header) else ''} {v}".strip()
-                 for i, v in enumerate(r[1:], start=1) if v.strip()]
+        cells: list[str] = []
+        group_open = ""
+        for i, v in enumerate(r[1:], start=1):
+            if not v.strip():
+                continue
+            group, name = columns[i] if i < len(columns) else ("", "")
+            if group and group == group_open:
+                cells[-1] += f", {name} {v}".rstrip()
+            else:
+                cells.append((f"{group}: " if group else "") + f"{name} {v}".strip())
+            group_open = group
         rendered.append(f"{r[0]}: " + "; ".join(cells))
     notes = [ln for ln in lines if ln.startswith("Units:")]
     return f"{title} — " + " | ".join(rendered) + (f" ({notes[0]})" if notes else "")
+
+
+def _columns(rows: list[list[str]]) -> tuple[list[tuple[str, str]], list[list[str]]]:
+    """(group, name) of each column, and the body rows. The header may leave the row-label column
+    out, and may span a group of columns with one cell ("Source Country and Percentage ...") whose
+    names come on a second header line ("U.S. or Canada, Mexico, ..."), a line with no figure."""
+    header, body = rows[0], rows[1:]
+    width = max(len(r) for r in body)
+    if len(header) < width:
+        header = [""] * (width - len(header)) + header
+    columns = [("", h.strip()) for h in header]
+    sub = body[0]
+    if len(body) < 2 or any(ch.isdigit() for ch in "".join(sub)):
+        return columns, body
+    named = [i for i, h in enumerate(header) if h.strip()] + [len(header)]
+    for i, j in itertools.pairwise(named):
+        if j - i > 1 and j - i == len(sub):  # a header cell over empty ones, as wide as the line
+            columns[i:j] = [(header[i].strip(), name.strip()) for name in sub]
+            return columns, body[1:]
+    return columns, body
 
 
 def _as_answer_sentence(c: Candidate, question: str = "") -> str:
@@ -402,7 +444,7 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
         if missing and any(t & _terms(c) for t in missing) and not any(_repeats(c, o) for o in lead):
             lead.append(c)  # a second part of the question, answered by another sentence
     points: list[Candidate] = []
-    words = sum(len(_as_text(c).split()) for c in lead)
+    words = sum(_shown_words(c, a) for c in lead)
     per_passage: dict[str, int] = {}
     for c in lead:
         per_passage[c.chunk.id] = per_passage.get(c.chunk.id, 0) + 1
@@ -413,7 +455,7 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
             continue
         if any(_repeats(c, o) for o in lead + points):
             continue
-        n = len(_as_text(c).split())
+        n = _shown_words(c, a)
         if words + n > WORD_BUDGET:
             continue
         points.append(c)
@@ -424,8 +466,10 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
     return Shaped(lead, points)
 
 
-def _as_text(c: Candidate) -> str:
-    return _as_answer_sentence(c)
+def _shown_words(c: Candidate, a: QueryAnalysis) -> int:
+    """Words the sentence takes in the short answer: a long quote counts as trimmed."""
+    text = _as_answer_sentence(c, a.english)
+    return len((text if c.chunk.meta.get("table") else trim(text, a)).split())
 
 
 def trim(sentence: str, a: QueryAnalysis) -> str:
