@@ -520,7 +520,8 @@ def analyze(
     intent = "recommendation" if rec_subject else "source" if source else "fact"
     names_brief = bool(_NAMES_BRIEF.search(asked))
     names_legal = bool(_LEGAL_CUE.search(text))
-    wants_lines = bool(_TARIFF_ITEM.search(text) or _TARIFF_INTENT.search(text))
+    # a Spanish question asks for tariff lines in its gloss ("fracción arancelaria": "tariff item")
+    wants_lines = bool(_TARIFF_ITEM.search(text) or _TARIFF_INTENT.search(text) or _TARIFF_INTENT.search(eng))
     scope = None
     if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
         scope = frozenset({"brief"})
