@@ -150,3 +150,17 @@ def test_a_spanish_question_is_answered_from_the_english_passages(full_assistant
     assert "Morena" in answer.text and answer.text.rstrip().endswith(SOURCES_IN_ENGLISH)
     english = full_assistant.ask("Which political party does President Claudia Sheinbaum belong to?")
     assert not english.abstained and "Morena" in english.text and SOURCES_IN_ENGLISH not in english.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["¿Qué arancel paga en Canadá la piña mexicana y en qué fracción va?",
+     "¿En qué fracción arancelaria clasifica Canadá los aguacates?"],
+)
+def test_a_spanish_question_for_a_tariff_item_searches_the_tariff_lines(question):
+    """"fracción (arancelaria)" is the Mexican term for a tariff item: its gloss asks for tariff
+    lines as "tariff item" does in English."""
+    from assistant.retrieve.analysis import analyze_question
+
+    assert analyze_question(question).wants_tariff_lines
+    assert not analyze_question("¿Qué dice el T-MEC sobre el comercio de aguacates?").wants_tariff_lines
