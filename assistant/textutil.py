@@ -259,6 +259,34 @@ _DEFINED = re.compile(r"(?:,\s*or\s+|\s*\(\s*)(?:the\s+)?([A-Z][A-Za-z]?(?:[A-Z&
 _LINKING = frozenset({"of", "and", "for", "the", "on", "in", "to", "de", "del", "y", "&"})
 
 
+# A capitalised name of two or more words ("International Trade Commission", "Committee on Ways and
+# Means"): what a question's acronym may abbreviate when no document defines it ("ITC").
+_LONG_NAME = re.compile(r"\b(?:U\.S\.|[A-Z][a-z]+)(?:\s+(?:(?:of|and|for|on|the|&)\s+)?(?:U\.S\.|[A-Z][a-z]+))+")
+_OPENERS = frozenset({"The", "A", "An", "In", "If", "Under", "For", "Each", "This", "That", "Any", "Such", "Not",
+                      "No", "On", "Upon", "After", "Before", "When", "Where", "With", "Within", "Except"})
+
+
+def name_initials(text: str) -> list[tuple[str, str]]:
+    """(initials, name) of each capitalised name of two or more words. A name that opens with
+    "United States" or "U.S." gives "US" plus the rest's initials, and the rest as the name: the
+    documents write "the Trade Representative" for the USTR."""
+    out: list[tuple[str, str]] = []
+    for m in _LONG_NAME.finditer(text):
+        words = m.group(0).split()
+        while words and words[0] in _OPENERS:
+            words = words[1:]
+        prefix = ""
+        if words[:2] == ["United", "States"]:
+            prefix, words = "US", words[2:]
+        elif words[:1] == ["U.S."]:
+            prefix, words = "US", words[1:]
+        if len(words) < 2 or words[0][0].islower():
+            continue
+        initials = prefix + "".join("US" if w == "U.S." else w[0] for w in words if w[0].isupper())
+        out.append((initials, " ".join(words)))
+    return out
+
+
 def acronym_definitions(text: str) -> list[tuple[str, str]]:
     """(acronym, long form) pairs the text defines, in order."""
     out: list[tuple[str, str]] = []

@@ -1,5 +1,6 @@
 """Acronyms the documents define: a sentence that says "the RRM" covers a question that names the
-Rapid Response Mechanism in full, and the other way round."""
+Rapid Response Mechanism in full, and the other way round. Acronyms they never define ("ITC") are
+read by the initials of the names they use ("International Trade Commission")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from assistant.answer.coverage import with_acronyms
 from assistant.index.lexical import tokenize
-from assistant.textutil import acronym_definitions
+from assistant.textutil import acronym_definitions, name_initials
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,22 @@ def test_a_sentence_reads_the_acronyms_it_uses_and_the_long_forms_it_spells_out(
     assert "rrm" in with_acronyms("The Rapid Response Mechanism delivers.", snap)
     # the long form's words out of order are not the long form
     assert "rrm" not in with_acronyms("A rapid mechanism of response.", snap)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a petition filed with the International Trade Commission under", [("ITC", "International Trade Commission")]),
+        ("The United States Trade Representative shall", [("USTR", "Trade Representative")]),
+        ("notify U.S. Customs and Border Protection of", [("USCBP", "Customs and Border Protection")]),
+        ("the Committee on Ways and Means of the House", [("CWM", "Committee on Ways and Means")]),
+        ("The Task Force shall meet", [("TF", "Task Force")]),  # the sentence's opening word is not the name's
+    ],
+)
+def test_names_give_their_initials(text, expected):
+    assert name_initials(text) == expected
+
+
+@pytest.mark.parametrize("text", ["the United States and Mexico", "In Mexico the", "Section 232 of the Act"])
+def test_runs_that_are_not_names_of_two_words_give_none(text):
+    assert name_initials(text) == []

@@ -28,6 +28,25 @@ def test_joint_review_question_cites_19_usc_4611(full_assistant):
     assert any(loc.startswith("19 U.S.C. § 4611") for loc in cited_locations(a)), cited_locations(a)
 
 
+def test_an_acronym_no_document_defines_is_read_by_the_names_they_use(full_assistant):
+    # No document defines "ITC" or "USTR"; they write "International Trade Commission" and "the
+    # Trade Representative". The lexical search looks for those names too, and a passage that
+    # uses them does not count as lacking the acronym the question names.
+    from assistant.answer.evidence import name_evidence
+    from assistant.retrieve.hybrid import with_long_forms
+
+    snap = full_assistant.reader.snapshot()
+    known = snap.acronyms()
+    assert known["itc"] == ("internat", "trade", "commiss") and known["ustr"] == ("trade", "repres")
+    assert "tea" not in known  # "Trade Expansion Act": initials that spell a word are not read
+    assert with_long_forms("May the ITC extend relief?", snap)[:5] == ["may", "itc", "internat", "trade", "commiss"]
+    assert with_long_forms("May the itc extend relief?", snap) == ["may", "itc", "extend", "relief"]
+    a = analyze("Before the joint review, whom must USTR consult?")
+    top = full_assistant.retrieve_analysed(a).chunks[:5]
+    assert any("Trade Representative" in sc.chunk.text for sc in top)
+    assert name_evidence(a, top, snap) == ((), ())
+
+
 def test_tariff_item_question_cites_that_line(full_assistant):
     a = full_assistant.ask("What is the USMCA rate for tariff item 0101.21.00?")
     assert not a.abstained

@@ -173,6 +173,13 @@ def _initials(text: str) -> set[str]:
     return out
 
 
+def _spelled_out(name: str, text: str, snap: Snapshot) -> bool:
+    """An acronym whose long form the passages use ("USTR": "the Trade Representative")."""
+    keys = tokenize(name)
+    long = snap.acronyms().get(keys[0]) if len(keys) == 1 else None
+    return bool(long) and f" {' '.join(long)} " in f" {' '.join(tokenize(text))} "
+
+
 def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(names no document uses, names some document uses but no top passage contains)."""
     if not a.names:
@@ -187,7 +194,7 @@ def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> t
             continue
         if n.isalpha() and len(n) <= 5:
             initials = initials if initials is not None else _initials(text)
-            if n in initials:
+            if n in initials or _spelled_out(n, text, snap):
                 continue
         in_corpus = any(snap.lexical.idf(t) for t in tokenize(n))
         (absent if in_corpus else unknown).append(n)

@@ -40,10 +40,14 @@ from assistant.index.lexical import LexicalIndex, tokenize
 from assistant.index.manifest import Manifest
 from assistant.index.recommendation_set import RecommendationSet, extract_set
 from assistant.ingest.recommendations import Recommendation
-from assistant.textutil import acronym_definitions
+from assistant.textutil import acronym_definitions, name_initials
 
 MANIFEST = "documents.json"
 RECOMMENDATIONS = "recommendations.json"
+# A name abbreviated by its initials must recur: three uses, a judgment (not fitted), so that a
+# one-off run of capitalised words ("Mexico City on December") is not taken for an agency.
+NAME_MIN_USES = 3
+COMMON_WORD_ZIPF = 3.0  # as for Spanish cognates (retrieve/translate.py): a common English word
 WRITER = "writer.json"
 JOURNAL = "pending.json"
 GENERATION_FILES = "files.json"
@@ -320,8 +324,29 @@ class Snapshot:
             found: dict[str, tuple[str, ...]] = {}
             for (key, expansion), _ in counts.most_common():
                 found.setdefault(key, expansion)
+            for key, expansion in self._abbreviable_names().items():
+                found.setdefault(key, expansion)
             self._acronyms = found
         return self._acronyms
+
+    def _abbreviable_names(self) -> dict[str, tuple[str, ...]]:
+        """Initials -> tokens of the names the documents use at least `NAME_MIN_USES` times, for
+        acronyms they never define ("ITC": "International Trade Commission"). Initials that spell
+        a common English word ("TEA": Trade Expansion Act) are left out: they would read "tea"."""
+        from wordfreq import zipf_frequency
+
+        counts: Counter[tuple[str, tuple[str, ...]]] = Counter()
+        for c in self.chunks.values():
+            if c.kind != "tariff":
+                for initials, name in name_initials(c.text):
+                    key, expansion = tokenize(initials), tuple(tokenize(name))
+                    if len(key) == 1 and len(initials) >= 3 and len(expansion) >= 2:
+                        counts[(key[0], expansion)] += 1
+        out: dict[str, tuple[str, ...]] = {}
+        for (key, expansion), n in counts.most_common():
+            if n >= NAME_MIN_USES and zipf_frequency(key, "en") < COMMON_WORD_ZIPF:
+                out.setdefault(key, expansion)
+        return out
 
     @property
     def recommendation_set(self) -> RecommendationSet:
