@@ -262,8 +262,6 @@ _LINKING = frozenset({"of", "and", "for", "the", "on", "in", "to", "de", "del", 
 # A capitalised name of two or more words ("International Trade Commission", "Committee on Ways and
 # Means"): what a question's acronym may abbreviate when no document defines it ("ITC").
 _LONG_NAME = re.compile(r"\b(?:U\.S\.|[A-Z][a-z]+)(?:\s+(?:(?:of|and|for|on|the|&)\s+)?(?:U\.S\.|[A-Z][a-z]+))+")
-_OPENERS = frozenset({"The", "A", "An", "In", "If", "Under", "For", "Each", "This", "That", "Any", "Such", "Not",
-                      "No", "On", "Upon", "After", "Before", "When", "Where", "With", "Within", "Except"})
 
 
 def name_initials(text: str) -> list[tuple[str, str]]:
@@ -273,7 +271,7 @@ def name_initials(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for m in _LONG_NAME.finditer(text):
         words = m.group(0).split()
-        while words and words[0] in _OPENERS:
+        while words and words[0].lower() in STOPWORDS:  # the sentence's "The", "Under", "If"
             words = words[1:]
         prefix = ""
         if words[:2] == ["United", "States"]:
