@@ -259,9 +259,13 @@ _DEFINED = re.compile(r"(?:,\s*or\s+|\s*\(\s*)(?:the\s+)?([A-Z][A-Za-z]?(?:[A-Z&
 _LINKING = frozenset({"of", "and", "for", "the", "on", "in", "to", "de", "del", "y", "&"})
 
 
-# A capitalised name of two or more words ("International Trade Commission", "Committee on Ways and
-# Means"): what a question's acronym may abbreviate when no document defines it ("ITC").
-_LONG_NAME = re.compile(r"\b(?:U\.S\.|[A-Z][a-z]+)(?:\s+(?:(?:of|and|for|on|the|&)\s+)?(?:U\.S\.|[A-Z][a-z]+))+")
+# A capitalised name of two or more words, small linking words between them ("International Trade
+# Commission", "Committee on Ways and Means"): what a question's acronym may abbreviate when no
+# document defines it ("ITC").
+_CAPITALISED = r"(?:U\.S\.|[A-Z][a-z]+)"
+_LONG_NAME = re.compile(
+    rf"\b{_CAPITALISED}(?:\s+(?:(?:{'|'.join(map(re.escape, sorted(_LINKING)))})\s+)?{_CAPITALISED})+"
+)
 
 
 def name_initials(text: str) -> list[tuple[str, str]]:

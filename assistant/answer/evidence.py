@@ -173,11 +173,12 @@ def _initials(text: str) -> set[str]:
     return out
 
 
-def _spelled_out(name: str, text: str, snap: Snapshot) -> bool:
-    """An acronym whose long form the passages use ("USTR": "the Trade Representative")."""
+def _spelled_out(name: str, joined_tokens: str, snap: Snapshot) -> bool:
+    """An acronym whose long form the passages use ("USTR": "the Trade Representative");
+    `joined_tokens` is the passages' tokens joined by spaces, with a space at each end."""
     keys = tokenize(name)
     long = snap.acronyms().get(keys[0]) if len(keys) == 1 else None
-    return bool(long) and f" {' '.join(long)} " in f" {' '.join(tokenize(text))} "
+    return bool(long) and f" {' '.join(long)} " in joined_tokens
 
 
 def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -188,13 +189,15 @@ def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> t
     folded = fold(text)
     words = {w.strip(".’'-") for w in re.findall(r"[\w.’'\-]+", folded)} | set(re.findall(r"\w+", folded))
     initials: set[str] | None = None
+    joined = ""
     unknown, absent = [], []
     for n in sorted(a.names):
         if name_present(n, words, folded):
             continue
         if n.isalpha() and len(n) <= 5:
-            initials = initials if initials is not None else _initials(text)
-            if n in initials or _spelled_out(n, text, snap):
+            if initials is None:  # once, and only when a short name is not found as written
+                initials, joined = _initials(text), f" {' '.join(tokenize(text))} "
+            if n in initials or _spelled_out(n, joined, snap):
                 continue
         in_corpus = any(snap.lexical.idf(t) for t in tokenize(n))
         (absent if in_corpus else unknown).append(n)

@@ -319,8 +319,8 @@ def _with_marker(sentence: str, n: int) -> str:
 
 def table_rows(table_text: str, question: str) -> str:
     """A table quoted in an answer: its title and the row that shares the most words with the
-    question (two when they tie), each cell named by its column ("Mexico: Total U.S. Trade With (2024) 840"; under a
-    grouped header, "Audi Q540: Source Country ...: U.S. or Canada 2, Mexico 70")."""
+    question (two when they tie), each cell named by its column ("Mexico: Total U.S. Trade With
+    (2024) 840"; under a grouped header, "Audi Q540: Source Country ...: U.S. or Canada 2, Mexico 70")."""
     lines = table_text.split("\n")
     title = lines[0] if lines and "\t" not in lines[0] else ""
     rows = [ln.split("\t") for ln in lines if "\t" in ln]
