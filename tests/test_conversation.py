@@ -123,6 +123,26 @@ def test_spanish_follow_ups():
         "¿Qué dice el informe sobre el Plan Sonora?"
 
 
+def test_a_conditional_or_same_for_turn_asks_the_previous_question_for_another_party():
+    """Spanish drops the pronoun ("¿Y si vienen de México?"): the turn names only the new party,
+    under a condition or a comparison, so the previous question is asked again with it swapped."""
+    es = "¿Qué arancel pone Canadá a los pavos de EE. UU. bajo el T-MEC?"
+    want = "¿Qué arancel pone Canadá a los pavos de México bajo el T-MEC?"
+    for turn in ("¿Y si vienen de México?", "¿Y si es de México?", "¿Es igual para los pavos mexicanos?"):
+        u = rewrite(turn, es)
+        assert u.standalone == want and u.follow_up, (turn, u)
+    en = "What tariff does Canada put on turkeys from the U.S. under USMCA?"
+    for turn in ("And if they come from Mexico?", "What if it's Mexican?", "Is it the same for Mexican turkeys?"):
+        assert rule_rewrite(turn, en) == "What tariff does Canada put on turkeys from Mexico under USMCA?", turn
+    # a condition with words of its own is a question of its own
+    assert rule_rewrite("¿Y si México se retira del T-MEC?", es) == "¿Y si México se retira del T-MEC?"
+
+
+def test_spanish_ee_uu_is_a_noun_even_before_a_lower_case_word():
+    assert rule_rewrite("¿Y para México?", "¿Qué arancel aplica Canadá a la caseína de EE. UU. según el T-MEC?") == \
+        "¿Qué arancel aplica Canadá a la caseína de México según el T-MEC?"  # was "de mexicano"
+
+
 def test_standalone_questions_are_never_rewritten():
     for q, prev in [
         ("How much did Texas export in goods in 2024?", "What does the brief say about energy?"),

@@ -125,6 +125,19 @@ _CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|un
                      r"cuando)\b)", re.I)
 
 
+# A turn that only swaps a slot under a condition or a comparison ("¿Y si vienen de México?", "And if
+# they come from Mexico?", "Is it the same for Mexican casein?", "What if it's 2024?"): besides the
+# parties, years and identifiers it names and the previous question's own words, only these light
+# words (conditions, "the same", verbs of coming and being, pronouns) may appear.
+_SWAP_LIGHT = wordset("if si what qué when cuando it its it's they them this that eso esto is are was were be "
+                      "come comes came coming from for to of the a an in on too also same igual mismo misma "
+                      "mismos mismas lo el la los las de del para a en es son sea sean fuera fueran vienen "
+                      "viene vinieran viniera y and case caso then entonces también")
+_SWAP_START = re.compile(r"^\W*(?:(?:and|but|y|pero)\s+)?(?:what\s+if|if|si|(?:is|are|was|would)\s+(?:it|that|this|they)"
+                         r"(?:\s+be)?\s+(?:the\s+)?same|(?:es|sería|será)\s+(?:igual|lo\s+mismo))\b", re.I)
+_SWAP_TURN = 8
+
+
 # ---- the result --------------------------------------------------------------------------------
 
 
@@ -373,6 +386,11 @@ def rewrite(question: str, previous: str) -> Understanding:
     context = subject_of(previous)
     conn = _CONNECTIVE.match(q)
     rest = q[conn.end():] if conn else q
+    swap = _slot_swap(q, previous) if conn or _SWAP_START.match(q) else None
+    if swap:
+        out, kept, replaced = _fill(previous, swap)
+        if collapse(out).lower() != previous.lower():
+            return Understanding(q, out, previous, True, kept, replaced, context, "rule")
     if conn and rest.strip(" ?¿!.") and _is_fragment(rest):
         out, kept, replaced = _fill(previous, rest)
         if collapse(out).lower() != previous.lower():
@@ -388,6 +406,20 @@ def rewrite(question: str, previous: str) -> Understanding:
     if resolved is None:
         return Understanding(q, q, previous, False, (), (), context)
     return Understanding(q, resolved, previous, True, kept, (), context, "rule")
+
+
+def _slot_swap(turn: str, previous: str) -> str | None:
+    """The slot phrases ("de México", "2024") of a short turn that asks the previous question again
+    for another party, year or identifier under a condition or comparison, or None."""
+    mentions = slots.parties(turn) + slots.years(turn) + slots.refs(turn)
+    if not mentions or len(re.findall(r"[\w.\-’']+", turn)) > _SWAP_TURN:
+        return None
+    spans = [(m.start, m.end) for m in mentions]
+    rest = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(turn))
+    known = {fold(w) for w in re.findall(r"[\w’']+", previous)} | {fold(w) for w in _SWAP_LIGHT}
+    if any(fold(w) not in known for w in re.findall(r"[\w’']+", rest)):
+        return None
+    return " ".join(m.text for m in sorted(mentions, key=lambda m: m.start))
 
 
 def _is_fragment(rest: str) -> bool:

@@ -72,8 +72,9 @@ def parties(text: str) -> list[Mention]:
         f = fold(bare)
         value = "Mexico" if f.startswith("mexic") else "Canada" if f.startswith("canad") else "US"
         adjective = bool(_ADJECTIVE.search(f))
-        if value == "US" and not m.group("the") and "." in bare and re.match(r"\s[a-z]", text[m.end():m.end() + 2]):
-            adjective = True  # "U.S. auto-parts imports"
+        if value == "US" and not m.group("the") and bare.upper().startswith("U") and "." in bare \
+                and re.match(r"\s[a-z]", text[m.end():m.end() + 2]):
+            adjective = True  # "U.S. auto-parts imports" (never "EE. UU.": "de EE. UU. bajo" is a noun)
         out.append(Mention(m.start(), m.end(), word, value, "adj" if adjective else "noun"))
     return out
 
