@@ -141,3 +141,20 @@ def test_an_annex_2a_quote_with_its_label_is_supported(full_assistant):
     sentence = next(chunk.text[a:b] for a, b in split_sentences(chunk.text) if "logs" in chunk.text[a:b])
     checked = verify(f"{chunk.label}: {sentence} [1]", {1: chunk}, verbatim=True)
     assert checked.support[0].supported, checked.support[0].reason
+
+
+def test_two_quotes_of_one_passage_joined_at_a_semicolon_are_each_verbatim():
+    """The short answer joins its lead quotes in one paragraph; list items end with ";", which the
+    segmenter does not cut at. Checked as one sentence, the pair was not verbatim in the passage
+    and the whole lead was dropped, leaving only the paragraph number ("- 7 [1].")."""
+    text = ("7. For the purposes of this Article: identical or similar goods means the goods so defined in "
+            "the Customs Valuation Agreement; material means material as defined in Article 4.1 (Definitions); "
+            "used means used as defined in Article 4.1 (Definitions).")
+    chunk = Chunk("c1", "treaty", "USMCA", "treaty", text, 0, 0, len(text), label="USMCA Art. 2.5")
+    answer = ("USMCA Art. 2.5: material means material as defined in Article 4.1 (Definitions) [1]; identical or "
+              "similar goods means the goods so defined in the Customs Valuation Agreement [1];\n"
+              "- 7. For the purposes of this Article [1]:")
+    v = verify(answer, {1: chunk}, verbatim=True)
+    assert "Article 4.1" in v.text and "Customs Valuation Agreement" in v.text
+    assert all(s.supported for s in v.support)
+    assert "- 7. For the purposes of this Article [1]:" in v.text  # the number stays with its sentence

@@ -104,19 +104,30 @@ def split_answer(text: str) -> list[tuple[str, list[int], str]]:
     return out
 
 
-# A cited lead-in ("... of a USMCA country [1]: (2) If the Committee ...") closes its quote: the
-# segmenter keeps the colon's two sides together, but each side is a quote to check on its own.
-_CITED_LEAD_IN = re.compile(rf"(?P<end>{MARKER.pattern}:)\s+(?=\S)")
+# A cited lead-in ("... of a USMCA country [1]: (2) If the Committee ...") or a cited list item
+# ("... Article 4.1 (Definitions) [1]; identical or similar goods means ...") closes its quote: the
+# segmenter keeps the two sides of the colon or semicolon together, but each side is a quote to
+# check on its own (joined, two quotes of one passage are not verbatim in it).
+_CITED_LEAD_IN = re.compile(rf"(?P<end>{MARKER.pattern}[:;])\s+(?=\S)")
+# A paragraph's number the segmenter cut off as a sentence of its own ("7." before "For the
+# purposes of this Article:") belongs to the sentence it numbers.
+_ENUMERATOR = re.compile(r"\s*(?:[-•]\s*)?\(?(?:\d{1,3}|[a-zA-Z]|[ivx]{2,4})[.)]\s*")
 
 
 def _split_after_cited_lead_ins(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out = []
+    out: list[tuple[int, int]] = []
     for a, b in spans:
         for m in _CITED_LEAD_IN.finditer(text, a, b):
             out.append((a, m.end("end")))
             a = m.end()
         out.append((a, b))
-    return out
+    merged: list[tuple[int, int]] = []
+    for a, b in out:
+        if merged and _ENUMERATOR.fullmatch(text[merged[-1][0]:merged[-1][1]]) and "\n" not in text[merged[-1][1]:a]:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _expand(spec: str) -> list[int]:
