@@ -145,6 +145,15 @@ def test_answer_slots_are_read_from_the_question():
     assert answer_slot("When did the review start, and who chaired it?") == "date"
 
 
+def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():
+    """A rate is no answer to "how much revenue has CBP collected": the figure must be an amount."""
+    assert analyze("How much Section 232 tariff revenue has CBP collected since April 2025?").money
+    assert analyze("How much has Congress appropriated for the Tijuana River works?").money
+    assert analyze("¿Cuánto ha recaudado EE. UU. en aranceles de la Sección 232?").money
+    assert not analyze("How much of the Hyundai Santa Fe comes from South Korea?").money
+    assert not analyze("How much is Canada's tariff on U.S. beef?").money
+
+
 def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("Under the USMCA, do the SOE disciplines in Chapter 22 reach PEMEX?").chapters == ("22",)
     assert analyze("¿Qué exige el capítulo laboral del T-MEC?").chapters == ("23",)

@@ -70,8 +70,12 @@ _QUANTITY = re.compile(
 _COUNTED = re.compile(r"\bhow many\b", re.I)
 _SHARE = re.compile(r"\bwhat (?:\w+ ){0,2}(share|percent|percentage|proportion|portion|fraction)\b|"
                     r"qu[eé] (porcentaje|proporci[oó]n|parte)", re.I)
+# An amount of money: "how much money", a verb of paying or earning, or money a government takes in
+# or gives out ("how much ... revenue has CBP collected", "¿cuánto ha recaudado ...").
 _MONEY = re.compile(r"\bhow much (money|did \w+ (spend|invest|pay|earn|cost))|\bhow much (?:\w+ ){0,3}"
-                    r"(spend|invest|paid|pay|cost|worth)\b|cu[aá]nto (dinero|invirti|gast|pag)", re.I)
+                    r"(spend|invest|paid|pay|cost|worth)\b|\bhow much (?:[\w.-]+ ){0,6}(revenues?|collected|"
+                    r"raised|appropriated|funding|proceeds|refunded|reimbursed)\b|cu[aá]nto (dinero|invirti|gast|pag)|"
+                    r"cu[aá]nto (?:\w+ ){0,3}(recaud|ingres|reembols)", re.I)
 _DATE = re.compile(r"^\W*(when|cu[aá]ndo)\b|\bwhen (?:did|does|do|will|was|were|is|are|has|have|had|would|could|"
                    r"should|can)\b|\b(what date|which year|in what year|what year|by what date|cu[aá]ndo|"
                    r"en qu[eé] (a[nñ]o|fecha))\b", re.I)
