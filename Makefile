@@ -10,9 +10,18 @@ MIRROR ?= ../shared/corpus
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
 
-.PHONY: install index run test test-fast lint bench clean-index browser
+.PHONY: install index run test test-fast lint bench clean-index browser translator
 
-install: $(VENV)/.installed
+# Debian packages the product uses beside the venv, installed once (as root, or through sudo).
+APT_GET = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; fi
+
+install: $(VENV)/.installed translator
+
+# Apertium translates the Spanish words the glossary lacks (offline; without it, the glossary alone).
+translator:
+	@command -v apertium >/dev/null 2>&1 && [ -f /usr/share/apertium/modes/spa-eng.mode ] || \
+		{ $(call APT_GET,apertium apertium-en-es) || echo "apertium could not be installed: Spanish questions use the glossary alone"; }
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,9 +47,7 @@ run: install
 
 # Debian's Chromium drives the browser test (never a downloaded browser).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@command -v chromium >/dev/null 2>&1 || { $(call APT_GET,chromium); }
 
 # The full suite (both tiers), as CI runs it (.ci/run).
 test: install browser

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # collection, so a question in Spanish (or French ...) finds English passages. "" turns it off.
     # MiniLM stays the model of the sentence vectors that answering and refusal read.
     multilingual_model: str = "multilingual-e5-small"
+    # Search a Spanish question also through Apertium's translation of its words the glossary lacks
+    # and of the whole question, when Apertium is installed (assistant/retrieve/translate.py); "none": off.
+    translator: Literal["apertium", "none"] = "apertium"
     embedding_batch_size: int = 32
     top_k: int = 8
     dense_candidates: int = 40  # per dense channel

@@ -61,7 +61,11 @@ def stats(values: list[float]) -> dict[str, float | None]:
 
 
 def clear_caches(assistant: Any) -> None:
-    """Forget both models' cached question vectors: the next question is embedded afresh."""
+    """Forget both models' cached question vectors and the cached Spanish glosses: the next question
+    is embedded (and, in Spanish, translated by Apertium) afresh."""
+    from assistant.retrieve import translate
+
+    translate._gloss.cache_clear()
     assistant.embedder.clear_cache()
     if assistant.multilingual_embedder is not None:
         assistant.multilingual_embedder.clear_cache()

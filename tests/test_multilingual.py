@@ -23,6 +23,7 @@ from assistant.index import store
 from assistant.index.indexer import Indexer
 from assistant.index.lexical import tokenize
 from assistant.index.vectors import MULTILINGUAL_NAMESPACE, VectorStore, make_client, multilingual_store
+from assistant.retrieve import translate
 from assistant.retrieve.analysis import analyze
 from assistant.retrieve.hybrid import EXPANDED, Query, _Fused
 from tests.conftest import TOY_CORPUS, build_index, fast_tier_settings, make_assistant
@@ -253,9 +254,18 @@ def test_a_spanish_question_is_routed_to_bm25_on_the_gloss_and_the_multilingual_
     np.testing.assert_allclose(ret.query_vector, fast_assistant.embedder.embed_query(a.search_text))
 
 
-def test_only_the_multilingual_channel_links_words_the_glossary_lacks(fast_assistant):
-    """"gasoductos" and "cruzan" are in no glossary: BM25 on the gloss cannot find the pipeline
-    passage; the multilingual channel does, and fusion keeps it first."""
+@pytest.fixture
+def no_translator(monkeypatch):
+    """Glossary only: as on a machine without Apertium (which knows "gasoductos")."""
+    monkeypatch.setattr(translate, "machine_translator", lambda: None)
+    translate._gloss.cache_clear()
+    yield
+    translate._gloss.cache_clear()
+
+
+def test_only_the_multilingual_channel_links_words_the_glossary_lacks(fast_assistant, no_translator):
+    """"gasoductos" and "cruzan" are in no glossary (and no translator here): BM25 on the gloss
+    cannot find the pipeline passage; the multilingual channel does, and fusion keeps it first."""
     question = "¿Dónde cruzan los gasoductos?"
     a = fast_assistant.analyze(question)
     bm25 = fast_assistant.retrieve_analysed(a, 5, mode="bm25").chunks
@@ -266,7 +276,7 @@ def test_only_the_multilingual_channel_links_words_the_glossary_lacks(fast_assis
     assert "pipeline network crosses" in fused[0].chunk.text
 
 
-def test_feedback_bm25_finds_the_passage_the_gloss_cannot(fast_assistant):
+def test_feedback_bm25_finds_the_passage_the_gloss_cannot(fast_assistant, no_translator):
     """BM25 on the question plus the distinctive words of the passages found first reaches the
     pipeline passage that BM25 on the gloss alone misses (the words come from the passage the
     multilingual channel ranked first)."""

@@ -73,8 +73,8 @@ def test_english_is_left_alone(question):
 
 def test_the_gloss_keeps_the_question_and_adds_english_terms():
     q = "¿Cuál es el valor anual aproximado de las exportaciones e importaciones agrícolas de EE. UU. con México?"
-    assert expand_query(q) == english_gloss(q)
-    assert expand_query(q, keep_original=True) == f"{q} {english_gloss(q)}"
+    assert expand_query(q) == english_gloss(q, for_search=True)
+    assert expand_query(q, keep_original=True) == f"{q} {english_gloss(q, for_search=True)}"
     gloss = english_gloss(q).lower()
     for term in ("value", "annual", "exports", "imports", "agricultural", "united states", "mexico"):
         assert term in gloss, term
@@ -102,7 +102,7 @@ def test_regular_cognates_are_glossed_by_their_ending():
     glossed for search ("excepción" -> "exception", "consulares" -> "consular"); an ending that gives
     no common English word keeps the word as typed."""
     gloss = english_gloss("¿Qué excepción tienen los trámites consulares y qué dice sobre la transparencia?",
-                          cognates=True)
+                          for_search=True)
     assert {"exception", "consular", "transparency"} <= set(gloss.split()), gloss
     assert translate.cognate("tamano") is None and translate.cognate("mes") is None
     # for search only: coverage and refusal read the glossary's words
@@ -110,6 +110,32 @@ def test_regular_cognates_are_glossed_by_their_ending():
 
     a = analyze_question("¿Hay alguna excepción para los trámites consulares?")
     assert "exception" in a.search_text and "exception" not in a.english
+
+
+def test_apertium_translates_the_general_words_the_glossary_lacks():
+    """Apertium (installed by `make install`) glosses, for search only, the everyday words no
+    domain glossary holds; a word it does not know has no translation, and coverage still reads the
+    glossary alone."""
+    mt = translate.Apertium()
+    assert mt.available, "apertium with the spa-eng pair is not installed (make translator)"
+    got = mt.words(["bisagras", "cerraduras", "huachicol"])
+    assert got["bisagras"] == "hinges" and got["cerraduras"] == "locks" and got["huachicol"] is None
+    q = "¿Las bisagras y cerraduras para carrocería están en el apéndice?"
+    assert {"hinges", "locks"} <= set(english_gloss(q, for_search=True).split())
+    # the whole question is translated too: a word's sense comes from its context
+    premiums = "¿Se pueden descontar las primas del seguro de responsabilidad civil?"
+    assert "insurance" in english_gloss(premiums, for_search=True).split()
+    assert "hinges" not in english_gloss(q)
+    assert translate.untranslated_words(q)[:2] == ("bisagras", "cerraduras")
+
+
+def test_without_apertium_the_glossary_alone_glosses(monkeypatch):
+    """A machine without Apertium (or a failing one) still answers Spanish: no translation, no error."""
+    mt = translate.Apertium()
+    monkeypatch.setattr(mt, "available", False)
+    assert mt.words(["bisagras"]) == {"bisagras": None}
+    broken = translate.Apertium(mode="no-such-pair")
+    assert broken.words(["bisagras"]) == {"bisagras": None} and not broken.available
 
 
 def test_the_glossary_is_a_data_file_of_domain_terms():

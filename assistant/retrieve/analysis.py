@@ -480,8 +480,8 @@ def analyze_question(
     text = (standalone or question).strip()
     language = detect_language(text)
     english = english_gloss(text) if language in GLOSSED else None
-    # cognates help matching, not coverage (translate.english_gloss)
-    search = _UNITED_STATES.sub("U.S.", english_gloss(text, cognates=True)) if english else None
+    # machine translation and cognates help matching, not coverage (translate.english_gloss)
+    search = _UNITED_STATES.sub("U.S.", english_gloss(text, for_search=True)) if english else None
     a = analyze(question, standalone=text, language=language, english=english or None, search_text=search or None)
     if a.translated:
         a = replace(a, untranslated=frozenset(t for w in untranslated_words(text) for t in tokenize(w)))

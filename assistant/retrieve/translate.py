@@ -7,9 +7,14 @@ is also glossed word by word with a small bilingual glossary of the domain's voc
 data/glossary_es.json: trade, tariffs, agriculture, labor, energy, autos, investment, security,
 institutions, numbers, question words; dictionary meanings, no entry written for one question).
 Multi-word terms ("reglas de origen", "mil millones") are matched first; Spanish function words
-are dropped; a word the glossary does not know is glossed by its regular cognate ending when that
-gives a common English word ("excepción" -> "exception"); others (names, numbers, identifiers:
-"Sheinbaum", "2024", "2.11") are kept as typed.
+are dropped; names, numbers and identifiers ("Sheinbaum", "2024", "2.11") are kept as typed.
+
+For search, a word the glossary lacks is translated by Apertium (a maintained rule-based
+translation system, Debian's `apertium-en-es`, run offline: `make install` installs it) —
+the general vocabulary no domain glossary holds ("bisagras" -> "hinges") — or, when Apertium does
+not know it either, by its regular cognate ending when that gives a common English word
+("excepción" -> "exception"); Apertium's translation of the whole question is searched too (it
+picks a word's sense from its context). Coverage and refusal read the glossary's words alone.
 
 What the gloss adds beyond the multilingual model is measured in bench/embedders.py (retrieval) and
 bench/spanish_pairs.py (answers); docs/benchmarks.md has the figures. The language of a question
@@ -20,12 +25,17 @@ glossary.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import shutil
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 from assistant.retrieve.language import detect_language
 from assistant.textutil import fold
+
+log = logging.getLogger(__name__)
 
 GLOSSARY_FILE = Path(__file__).resolve().parent / "data" / "glossary_es.json"
 GLOSSED = ("es",)  # languages with a glossary (ISO 639-1)
@@ -52,6 +62,57 @@ class Glossary:
 @lru_cache(maxsize=1)
 def glossary() -> Glossary:
     return Glossary()
+
+
+class Apertium:
+    """Translation by Apertium (Debian packages `apertium`, `apertium-en-es`; GPL), a maintained
+    rule-based translation system that runs offline. One call per question translates the whole
+    question (a word's sense from its context: "seguro de responsabilidad" -> "insurance of
+    responsibility", not "sure") and, each as its own sentence, the words the glossary lacks
+    ("bisagras" -> "hinges"); a word Apertium does not know (it marks it "*") has no translation.
+    Unavailable (not installed, failing): no translation, and the glossary glosses alone."""
+
+    def __init__(self, mode: str = "spa-eng", timeout: float = 10.0):
+        self.mode = mode
+        self.timeout = timeout
+        self.available = shutil.which("apertium") is not None
+
+    def translate(self, text: str, words: list[str]) -> tuple[str, dict[str, str | None]]:
+        """(`text` in English, unknown words as typed; {word: its translation, lower case, or None})."""
+        nothing: dict[str, str | None] = dict.fromkeys(words)
+        wanted = list(dict.fromkeys(words))
+        sentence = " ".join(text.split())
+        lines = ([sentence] if sentence else []) + [f"{w}." for w in wanted]
+        if not self.available or not lines:
+            return "", nothing
+        try:
+            out = subprocess.run(["apertium", self.mode], input="\n".join(lines), capture_output=True,
+                                 text=True, timeout=self.timeout, check=True).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            log.warning("apertium %s failed (%s): Spanish questions are glossed without it", self.mode, e)
+            self.available = False
+            return "", nothing
+        got = out.strip("\n").split("\n")
+        if len(got) != len(lines):
+            return "", nothing
+        # "*": an unknown word; "#", "@": a word Apertium could not generate
+        english = re.sub(r"[*#@]", "", got.pop(0)).strip() if sentence else ""
+        translated = [t.strip().rstrip(".").strip() for t in got]
+        known = {w: None if (not t or any(m in t for m in "*#@")) else t.lower()
+                 for w, t in zip(wanted, translated, strict=True)}
+        return english, {w: known[w] for w in words}
+
+    def words(self, words: list[str]) -> dict[str, str | None]:
+        """{word: its English translation, lower case, or None}."""
+        return self.translate("", words)[1]
+
+
+@lru_cache(maxsize=1)
+def machine_translator() -> Apertium | None:
+    """The translator the settings name (a cached resource: it remembers the words it translated)."""
+    from assistant.settings import get_settings
+
+    return Apertium() if get_settings().translator == "apertium" else None
 
 
 def _lookup(word: str) -> str | None:
@@ -109,12 +170,14 @@ def cognate(word: str) -> str | None:
     return None
 
 
-def english_gloss(question: str, *, cognates: bool = False) -> str:
+def english_gloss(question: str, *, for_search: bool = False) -> str:
     """The question's content in English terms, in order; unknown words (names, numbers) kept.
-    With `cognates`, words the glossary lacks are glossed by their regular cognate ending: for
-    search only, since a cognate's dictionary sense may not be the word's ("disposición": provision,
-    not disposition), so coverage and refusal read the glossary's words alone."""
-    return _gloss(question, cognates)[0]
+    `for_search`: words the glossary lacks are translated by Apertium, else by their regular cognate
+    ending, and Apertium's translation of the whole question follows the gloss. For search only: a word translated out of context may take the wrong sense ("Santa Fe":
+    "saint faith"; "disposición": disposition, not provision), so coverage and refusal read the
+    glossary's words alone (with them, false refusals of Spanish pairs rose from 9 to 18 of 255:
+    docs/benchmarks.md, tenth session)."""
+    return _gloss(question, for_search)[0]
 
 
 def untranslated_words(question: str) -> tuple[str, ...]:
@@ -125,7 +188,7 @@ def untranslated_words(question: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1024)
-def _gloss(question: str, cognates: bool) -> tuple[str, tuple[str, ...]]:
+def _gloss(question: str, for_search: bool) -> tuple[str, tuple[str, ...]]:
     """(the gloss, the words it kept as typed); cached: the analysis asks for both."""
     g = glossary()
     kept: list[str] = []
@@ -136,7 +199,15 @@ def _gloss(question: str, cognates: bool) -> tuple[str, tuple[str, ...]]:
         for m in pattern.finditer(text):
             found.append((m.start(), english))
             text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
-    for m in _TOKEN.finditer(text):
+    tokens = list(_TOKEN.finditer(text))
+    mt = machine_translator() if for_search else None
+    machine: dict[str, str | None] = {}
+    sentence = ""
+    if mt is not None:  # one call: the question, and each word the glossary lacks
+        unknown = [t for m in tokens if (t := m.group(0).rstrip(".")) and not t[0].isdigit()
+                   and t not in g.function_words and _lookup(t) is None]
+        sentence, machine = mt.translate(question, [_original_form(question, t).lower() for t in unknown])
+    for m in tokens:
         tok = m.group(0).rstrip(".")
         if not tok:
             continue
@@ -146,7 +217,9 @@ def _gloss(question: str, cognates: bool) -> tuple[str, tuple[str, ...]]:
         if tok in g.function_words:
             continue
         english = _lookup(tok)
-        if english is None and cognates:
+        if english is None and machine:
+            english = machine.get(_original_form(question, tok).lower())
+        if english is None and for_search:
             english = cognate(tok)
         if english is None:
             original = _original_form(question, tok)
@@ -154,7 +227,8 @@ def _gloss(question: str, cognates: bool) -> tuple[str, tuple[str, ...]]:
             kept.append(original)
         elif english:
             found.append((m.start(), english))
-    return " ".join(t for _, t in sorted(found) if t), tuple(kept)
+    gloss = " ".join(t for _, t in sorted(found) if t)
+    return (f"{gloss} {sentence}" if sentence else gloss), tuple(kept)
 
 
 def _original_form(question: str, folded_token: str) -> str:
@@ -170,7 +244,7 @@ def expand_query(question: str, keep_original: bool = False) -> str:
     English gloss (preceded by the question if `keep_original`)."""
     if detect_language(question) not in GLOSSED:
         return question
-    gloss = english_gloss(question, cognates=True)
+    gloss = english_gloss(question, for_search=True)
     if not gloss:
         return question
     return f"{question.strip()} {gloss}" if keep_original else gloss
