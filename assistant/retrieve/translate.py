@@ -175,8 +175,8 @@ def english_gloss(question: str, *, for_search: bool = False) -> str:
     `for_search`: words the glossary lacks are translated by Apertium, else by their regular cognate
     ending, and Apertium's translation of the whole question follows the gloss. For search only: a word translated out of context may take the wrong sense ("Santa Fe":
     "saint faith"; "disposición": disposition, not provision), so coverage and refusal read the
-    glossary's words alone (with them, false refusals of Spanish pairs rose from 9 to 18 of 255:
-    docs/benchmarks.md, tenth session)."""
+    glossary's words alone (with Apertium's words too, false refusals on the Spanish pairs of 11
+    tuning sets rose from 15 to 25 of 249: docs/benchmarks.md, tenth session)."""
     return _gloss(question, for_search)[0]
 
 
