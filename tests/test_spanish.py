@@ -136,6 +136,8 @@ def test_without_apertium_the_glossary_alone_glosses(monkeypatch):
     assert mt.words(["bisagras"]) == {"bisagras": None}
     broken = translate.Apertium(mode="no-such-pair")
     assert broken.words(["bisagras"]) == {"bisagras": None} and not broken.available
+    slow = translate.Apertium(timeout=0.0001)  # one slow question does not switch it off
+    assert slow.words(["bisagras"]) == {"bisagras": None} and slow.available
 
 
 def test_the_glossary_is_a_data_file_of_domain_terms():

@@ -88,7 +88,10 @@ class Apertium:
         try:
             out = subprocess.run(["apertium", self.mode], input="\n".join(lines), capture_output=True,
                                  text=True, timeout=self.timeout, check=True).stdout
-        except (OSError, subprocess.SubprocessError) as e:
+        except subprocess.TimeoutExpired:
+            log.warning("apertium %s took over %s s: this question is glossed without it", self.mode, self.timeout)
+            return "", nothing
+        except (OSError, subprocess.SubprocessError) as e:  # not installed, or no such language pair
             log.warning("apertium %s failed (%s): Spanish questions are glossed without it", self.mode, e)
             self.available = False
             return "", nothing
@@ -109,7 +112,7 @@ class Apertium:
 
 @lru_cache(maxsize=1)
 def machine_translator() -> Apertium | None:
-    """The translator the settings name (a cached resource: it remembers the words it translated)."""
+    """The translator the settings name (a cached resource)."""
     from assistant.settings import get_settings
 
     return Apertium() if get_settings().translator == "apertium" else None
@@ -173,9 +176,10 @@ def cognate(word: str) -> str | None:
 def english_gloss(question: str, *, for_search: bool = False) -> str:
     """The question's content in English terms, in order; unknown words (names, numbers) kept.
     `for_search`: words the glossary lacks are translated by Apertium, else by their regular cognate
-    ending, and Apertium's translation of the whole question follows the gloss. For search only: a word translated out of context may take the wrong sense ("Santa Fe":
-    "saint faith"; "disposición": disposition, not provision), so coverage and refusal read the
-    glossary's words alone (with Apertium's words too, false refusals on the Spanish pairs of 11
+    ending, and Apertium's translation of the whole question follows the gloss. For search only: a
+    word translated out of context may take the wrong sense ("Santa Fe": "saint faith";
+    "disposición": disposition, not provision), so coverage and refusal read the glossary's words
+    alone (with Apertium's words too, false refusals on the Spanish pairs of 11
     tuning sets rose from 15 to 25 of 249: docs/benchmarks.md, tenth session)."""
     return _gloss(question, for_search)[0]
 
