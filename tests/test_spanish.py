@@ -140,6 +140,21 @@ def test_without_apertium_the_glossary_alone_glosses(monkeypatch):
     assert slow.words(["bisagras"]) == {"bisagras": None} and slow.available
 
 
+def test_the_running_apertium_pipeline_answers_as_the_command_does():
+    """The pipeline kept running (null-flush mode) gives the `apertium` command's translation, text
+    with stream-format characters included; a pipeline that dies falls back to the command."""
+    running, command = translate.Apertium(), translate.Apertium()
+    command._pipeline = None
+    assert running._pipeline, "the spa-eng mode file was not found"
+    q = "¿Qué arancel paga el tequila (2208.90) en EE. UU./Canadá? 50 $ y [x] {y} ^z"
+    words = ["bisagras", "huachicol", "calidad"]
+    assert running.translate(q, words) == command.translate(q, words)
+    assert running._proc is not None and running._proc.poll() is None  # kept for the next question
+    dead = translate.Apertium()
+    dead._pipeline = "exit 0"
+    assert dead.words(["bisagras"]) == {"bisagras": "hinges"} and dead._pipeline is None
+
+
 def test_the_glossary_is_a_data_file_of_domain_terms():
     """No dictionary in the code; the file's entries are general vocabulary, none written for one
     question (the issue named these)."""
