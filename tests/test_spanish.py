@@ -150,9 +150,14 @@ def test_the_running_apertium_pipeline_answers_as_the_command_does():
     words = ["bisagras", "huachicol", "calidad"]
     assert running.translate(q, words) == command.translate(q, words)
     assert running._proc is not None and running._proc.poll() is None  # kept for the next question
+    hostile = "bisagras\0 cerraduras [][\n] \\ ^$"  # a NUL or stream syntax cannot desynchronise it
+    running.translate(hostile, ["bisagras"])
+    assert running.translate(q, words) == command.translate(q, words)
     dead = translate.Apertium()
     dead._pipeline = "exit 0"
     assert dead.words(["bisagras"]) == {"bisagras": "hinges"} and dead._pipeline is None
+    running._stop()
+    assert running._proc is None and running.words(["bisagras"]) == {"bisagras": "hinges"}  # restarted
 
 
 def test_the_glossary_is_a_data_file_of_domain_terms():

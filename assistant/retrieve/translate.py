@@ -24,12 +24,14 @@ glossary.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import selectors
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -109,7 +111,7 @@ class Apertium:
         """(`text` in English, unknown words as typed; {word: its translation, lower case, or None})."""
         nothing: dict[str, str | None] = dict.fromkeys(words)
         wanted = list(dict.fromkeys(words))
-        sentence = " ".join(text.split())
+        sentence = " ".join(text.replace("\0", " ").split())  # a NUL would end the request early
         lines = ([sentence] if sentence else []) + [f"{w}." for w in wanted]
         if not self.available or not lines:
             return "", nothing
@@ -130,8 +132,11 @@ class Apertium:
         if self._pipeline is not None:
             with self._lock:
                 out = self._ask_running(_BREAK.join(_STREAM_SPECIAL.sub(r"\\\1", ln) for ln in lines) + _BREAK)
+                if out is not None and not out.endswith(_BREAK):  # out of step: start afresh next time
+                    self._stop()
+                    return None
             if out is not None:
-                return out.split(_BREAK)[: len(lines)] if out.endswith(_BREAK) else None
+                return out.split(_BREAK)[: len(lines)]
         try:
             out = subprocess.run(["apertium", self.mode], input="\n".join(lines), capture_output=True,
                                  text=True, timeout=self.timeout, check=True).stdout
@@ -151,7 +156,8 @@ class Apertium:
         try:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = subprocess.Popen(["sh", "-c", self._pipeline or ""], stdin=subprocess.PIPE,
-                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                              start_new_session=True)  # its own group: stopped whole
             proc = self._proc
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(block.encode("utf-8") + b"\0")
@@ -171,10 +177,17 @@ class Apertium:
             return out[:-1].decode("utf-8", "replace")
         except (OSError, ValueError, TimeoutError) as e:
             log.warning("apertium %s pipeline: %s; the command is used instead", self.mode, type(e).__name__)
-            if self._proc is not None:
-                self._proc.kill()
-            self._proc, self._pipeline = None, None
+            self._stop()
+            self._pipeline = None
             return None
+
+    def _stop(self) -> None:
+        """Stop the running pipeline, every stage of it."""
+        if self._proc is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        self._proc = None
 
 
 def _unescape(text: str) -> str:
