@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,37 @@ def test_english_questions_fuse_three_channels(fast_assistant):
     assert top.dense == pytest.approx(float(chunk_vec @ minilm_vec), abs=1e-4)
     ml_vec = fast_assistant.multilingual_embedder.embed_passages([top.chunk.search_text])[0]
     assert top.multilingual == pytest.approx(float(ml_vec @ ret.multilingual_vector), abs=1e-4)
+
+
+def test_the_two_question_embeddings_overlap(fast_settings, fast_embedder, fast_multilingual, monkeypatch):
+    """The multilingual question vector is computed on the retriever's worker thread while MiniLM
+    embeds on the caller's: MiniLM's call below returns only once the multilingual one has started
+    (sequential calls would wait out the timeout and fail), and the results are those of each model."""
+    started = threading.Event()
+    seen: dict[str, str] = {}
+    ml_embed, minilm_embed = fast_multilingual.embed_query, fast_embedder.embed_query
+
+    def multilingual(text):
+        seen["multilingual"] = threading.current_thread().name
+        started.set()
+        return ml_embed(text)
+
+    def minilm(text):
+        seen["minilm"] = threading.current_thread().name
+        assert started.wait(timeout=10), "the multilingual question vector did not start alongside MiniLM"
+        return minilm_embed(text)
+
+    assistant = make_assistant(fast_settings, fast_embedder, fast_multilingual)
+    a = assistant.analyze("How many points does the pipeline network cross the border at?")
+    for model in (fast_multilingual, fast_embedder):
+        model.clear_cache()
+    monkeypatch.setattr(fast_multilingual, "embed_query", multilingual)
+    monkeypatch.setattr(fast_embedder, "embed_query", minilm)
+    ret = assistant.retrieve_analysed(a, 5)
+    assert seen["multilingual"].startswith("multilingual-query") and seen["minilm"] == threading.current_thread().name
+    np.testing.assert_allclose(ret.multilingual_vector, ml_embed(a.search_text))
+    np.testing.assert_allclose(ret.query_vector, minilm_embed(a.search_text))
+    assert ret.chunks[0].chunk.document_id == ENERGY
 
 
 def test_a_spanish_question_is_routed_to_bm25_on_the_gloss_and_the_multilingual_channel(fast_assistant):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -175,6 +177,18 @@ class HybridRetriever:
         self.unseen_scaling = settings.unseen_channel_scaling
         self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
+        self._worker: ThreadPoolExecutor | None = None
+
+    def _multilingual_vector(self, text: str) -> Future[np.ndarray]:
+        """The multilingual question vector, computed on the retriever's worker thread while BM25
+        and MiniLM run on the caller's: each model embeds on one thread, so on two cores the two
+        question embeddings overlap (bench/query_latency.py: docs/benchmarks.md, eleventh session).
+        One worker: e5 questions from several sessions queue rather than oversubscribe the cores."""
+        assert self.multilingual_embedder is not None
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="multilingual-query")
+        embed: Callable[[str], np.ndarray] = self.multilingual_embedder.embed_query
+        return self._worker.submit(embed, text)
 
     @classmethod
     def from_settings(cls, reader: IndexReader, vectors: VectorStore, embedder: Embedder, s: Settings,
@@ -217,6 +231,7 @@ class HybridRetriever:
         kinds, lines_may_join = self._kinds(q, snap)
         scope = None if (q.kinds or lines_may_join or kinds is None) else frozenset(kinds)
         runs: dict[str, list[tuple[str, float]]] = {}
+        ml_pending = self._multilingual_vector(q.typed) if MULTILINGUAL in weights else None
         t0 = time.perf_counter()
         if BM25 in weights:
             lexical = snap.lexical.search_tokens(
@@ -232,9 +247,9 @@ class HybridRetriever:
             runs[MINILM] = self._dense(self.vectors, vector, q, snap, kinds)
         t2 = time.perf_counter()
         ml_vector = None
-        if MULTILINGUAL in weights:
-            assert self.multilingual_vectors is not None and self.multilingual_embedder is not None
-            ml_vector = self.multilingual_embedder.embed_query(q.typed)
+        if ml_pending is not None:
+            assert self.multilingual_vectors is not None
+            ml_vector = ml_pending.result()  # the time beyond the overlap is counted here
             runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, ml_vector, q, snap, kinds)
         t3 = time.perf_counter()
         prf_weight = self.prf_weights[a.language == ENGLISH]
@@ -325,6 +340,7 @@ class HybridRetriever:
         text = f"{q.text} {a.context_english}"
         typed = f"{q.typed} {a.context if a.language != ENGLISH else a.context_english}"
         runs: dict[str, list[tuple[str, float]]] = {}
+        ml_pending = self._multilingual_vector(typed) if MULTILINGUAL in weights else None
         if BM25 in weights:
             runs[BM25] = snap.lexical.search(text, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
@@ -333,10 +349,9 @@ class HybridRetriever:
         if MINILM in weights:
             context_vector = self.embedder.embed_query(text)
             runs[MINILM] = self._dense(self.vectors, context_vector, q, snap, kinds)
-        if MULTILINGUAL in weights:
-            assert self.multilingual_vectors is not None and self.multilingual_embedder is not None
-            runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, self.multilingual_embedder.embed_query(typed),
-                                             q, snap, kinds)
+        if ml_pending is not None:
+            assert self.multilingual_vectors is not None
+            runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, ml_pending.result(), q, snap, kinds)
         for name, hits in runs.items():
             w = weights[name] * self.context_weight
             for rank, (cid, _) in enumerate(hits):
