@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/query_latency.py [--mirror ../shared/corpus] [--index-dir DIR]
                                             [--questions FILE] [--spanish FILE] [--cold-runs 3] [--no-app]
+                                            [--no-contention] [--overlap-rounds 3]
 
 1. Warm latency over the question file (default: the dev set), in one process with both models
    (MiniLM and the multilingual one) loaded and one untimed warm-up question: retrieval alone
@@ -11,8 +12,10 @@
    otherwise make the second call on a question nearly free). The Spanish questions of --spanish
    (default: the Spanish pairs tuning set) are timed the same way. Target: p95 of retrieval +
    extractive answer at most 150 ms on a quiet machine (the load average is recorded).
-   Then the sensitivity of that figure to CPU contention: the same loop with torch using its
-   default thread count and one thread, each with no extra load and with one busy core (a
+   Then, paired (--overlap-rounds, default 3): every question asked with the multilingual question
+   vector computed alongside MiniLM's, as the product does, and after it, interleaved question by
+   question, with the mean ratio. Then the sensitivity of that figure to CPU contention: the same
+   loop with torch using its default thread count and one thread, each with no extra load and with one busy core (a
    spinning subprocess standing in for another user's question or an indexing run). On 2 cores,
    torch's default 2 intra-op threads wait for each other whenever one core is taken.
 2. Cold start: wall time of `usmca-assistant ask QUESTION` in a new process, several runs.
@@ -128,8 +131,39 @@ def timed(assistant: Any, questions: list[str]) -> dict[str, Any]:
     }
 
 
+def overlap_pairs(assistant: Any, questions: list[str], rounds: int = 3) -> dict[str, Any]:
+    """Retrieval + answer with the multilingual question vector computed alongside MiniLM (the
+    product) and after it (sequential), interleaved question by question, the order alternating
+    by round, so that both see the same load: the paired figure behind the overlap."""
+    from concurrent.futures import Future
+
+    r = assistant.retriever
+    overlapped = r._multilingual_vector
+
+    def sequential(text: str) -> Future:
+        done: Future = Future()
+        done.set_result(r.multilingual_embedder.embed_query(text))
+        return done
+
+    times: dict[str, list[float]] = {"overlapped": [], "sequential": []}
+    try:
+        for i in range(rounds):
+            for q in questions:
+                for name in ("overlapped", "sequential")[:: 1 if i % 2 else -1]:
+                    r._multilingual_vector = overlapped if name == "overlapped" else sequential
+                    clear_caches(assistant)
+                    t = time.perf_counter()
+                    assistant.ask(q)
+                    times[name].append(ms(time.perf_counter() - t))
+    finally:
+        r._multilingual_vector = overlapped
+    out: dict[str, Any] = {name: stats(v) for name, v in times.items()}
+    out["mean_ratio"] = round(out["overlapped"]["mean"] / out["sequential"]["mean"], 3)
+    return out
+
+
 def warm_latency(settings: Any, questions: list[str], matrix: bool = True,
-                 spanish: list[str] | None = None) -> dict[str, Any]:
+                 spanish: list[str] | None = None, overlap_rounds: int = 0) -> dict[str, Any]:
     from assistant.pipeline import Assistant
     from assistant.retrieve.language import detect_language
 
@@ -146,6 +180,8 @@ def warm_latency(settings: Any, questions: list[str], matrix: bool = True,
     if spanish:
         out["spanish"] = {"questions": len(spanish), **timed(assistant, spanish)}
     out["peak_rss_mb_in_process"] = peak_rss_mb()
+    if overlap_rounds and assistant.multilingual_embedder is not None:
+        out["overlap"] = overlap_pairs(assistant, questions + (spanish or []), overlap_rounds)
     if matrix:
         out["contention"] = contention_matrix(assistant, questions)
     return out
@@ -249,6 +285,8 @@ def main() -> None:
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--no-app", action="store_true", help="skip the Streamlit measurement")
     ap.add_argument("--no-contention", action="store_true", help="skip the thread/contention matrix")
+    ap.add_argument("--overlap-rounds", type=int, default=3,
+                    help="rounds of the paired overlapped/sequential question-embedding comparison (0: skip)")
     args = ap.parse_args()
 
     settings = full_corpus_settings(args.index_dir, mirror=args.mirror)
@@ -258,7 +296,7 @@ def main() -> None:
                               "question_file": str(args.questions), "target_p95_ms": TARGET_P95_MS}
     spanish = load_questions(args.spanish)[0] if str(args.spanish) and args.spanish.is_file() else []
     result["warm"] = warm_latency(settings, [q.question for q in questions], matrix=not args.no_contention,
-                                  spanish=[q.question for q in spanish])
+                                  spanish=[q.question for q in spanish], overlap_rounds=args.overlap_rounds)
     p95 = result["warm"]["retrieve_and_answer_ms"]["p95"]
     result["meets_target"] = p95 is not None and p95 <= TARGET_P95_MS
     result["cli_cold_start"] = cold_start(settings, args.cold_runs)
@@ -282,6 +320,12 @@ def main() -> None:
             print(f"  Spanish {key:<20} {s['p50']:7.1f} {s['p95']:7.1f} {s['max']:7.1f}")
         print(f"  Spanish retrieval channels: {w['spanish']['retrieval_channels_ms']}")
     print(f"  target p95 <= {TARGET_P95_MS:.0f} ms: {'met' if result['meets_target'] else 'NOT met'}")
+    if "overlap" in w:
+        o = w["overlap"]
+        for name in ("overlapped", "sequential"):
+            print(f"  paired, question embeddings {name:<10} p50 {o[name]['p50']:7.1f}  p95 {o[name]['p95']:7.1f}  "
+                  f"mean {o[name]['mean']:7.1f} ms (n={o[name]['n']})")
+        print(f"  overlapped / sequential mean: {o['mean_ratio']}")
     for row in w.get("contention", []):
         print(f"  torch threads {row['torch_threads']}, busy cores {row['busy_cores']}: "
               f"p50 {row['p50']:7.1f}  p95 {row['p95']:7.1f}  max {row['max']:7.1f} ms")
