@@ -15,9 +15,10 @@
    Then, paired (--overlap-rounds, default 3): every question asked with the multilingual question
    vector computed alongside MiniLM's, as the product does, and after it, interleaved question by
    question, with the mean ratio. Then the sensitivity of that figure to CPU contention: the same
-   loop with torch using its default thread count and one thread, each with no extra load and with one busy core (a
-   spinning subprocess standing in for another user's question or an indexing run). On 2 cores,
-   torch's default 2 intra-op threads wait for each other whenever one core is taken.
+   loop with torch using its default thread count and one thread, each with no extra load and
+   with one busy core (a spinning subprocess standing in for another user's question or an
+   indexing run). On 2 cores, torch's default 2 intra-op threads wait for each other whenever one
+   core is taken.
 2. Cold start: wall time of `usmca-assistant ask QUESTION` in a new process, several runs.
 3. The app: `streamlit run ui/app.py` headless on a free port; VmRSS/VmHWM of the server process
    after /_stcore/health, after loading the page, after one browser-like session ran the script

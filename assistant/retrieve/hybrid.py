@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -177,7 +176,8 @@ class HybridRetriever:
         self.unseen_scaling = settings.unseen_channel_scaling
         self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
-        self._worker: ThreadPoolExecutor | None = None
+        # its thread starts with the first question
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="multilingual-query")
 
     def _multilingual_vector(self, text: str) -> Future[np.ndarray]:
         """The multilingual question vector, computed on the retriever's worker thread while BM25
@@ -185,10 +185,7 @@ class HybridRetriever:
         question embeddings overlap (bench/query_latency.py: docs/benchmarks.md, eleventh session).
         One worker: e5 questions from several sessions queue rather than oversubscribe the cores."""
         assert self.multilingual_embedder is not None
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="multilingual-query")
-        embed: Callable[[str], np.ndarray] = self.multilingual_embedder.embed_query
-        return self._worker.submit(embed, text)
+        return self._worker.submit(self.multilingual_embedder.embed_query, text)
 
     @classmethod
     def from_settings(cls, reader: IndexReader, vectors: VectorStore, embedder: Embedder, s: Settings,
