@@ -124,3 +124,21 @@ def _scored(chunk):
     from assistant.domain import ScoredChunk
 
     return ScoredChunk(chunk, 1.0, None, None, 1)
+
+
+def test_a_second_passage_gets_a_point_before_the_first_passages_third_sentence(brief_assistant):
+    """The rank prior lifts every sentence of the first passage; its further sentences are marked
+    down so that the best sentence of the next passage (often the evidence) is shown too."""
+    first = _brief_chunk(brief_assistant, "grains, oilseeds, and meat")
+    second = _brief_chunk(brief_assistant, "He originally trained as a modern European historian")
+    a = analyze("What does the brief say about farm trade between the two countries?")
+    texts = ["The trade is complementary, with the U.S. largely supplying grains, oilseeds, and meat.",
+             "CoBank projects an extremely strong increase in demand for U.S. cheese.",
+             "Mexico became the largest or second-largest partner for agricultural exports.",
+             "Karthik Sankaran originally trained as a modern European historian."]
+    cands = [Candidate(first, i + 1, t, score=s) for i, (t, s) in enumerate(zip(texts[:3], (0.9, 0.85, 0.84), strict=True))]
+    other = Candidate(second, 1, texts[3], score=0.8)
+    shaped = shape([*cands, other], a, lambda t: False)
+    assert [c.text for c in shaped.lead] == [texts[0]]
+    assert [c.text for c in shaped.points] == [texts[3], texts[1], texts[2]]
+    assert extractive.PASSAGE_REPEAT_PENALTY > 0
