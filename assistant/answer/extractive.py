@@ -427,9 +427,10 @@ def _terms(c: Candidate) -> set[str]:
 def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str], bool]) -> Shaped:
     """The lead (what answers directly: the sentence carrying the asked figure first, and a second
     sentence when it answers a part of the question the first leaves uncovered), then points in
-    score order (a passage's further sentences marked down) that do not repeat it, at most `MAX_POINTS` and within `WORD_BUDGET`. Measured on
-    dev + tuning + held-out (must-mention of the quoted sentences at ~110 words): score order 0.600,
-    a concept-coverage-first order 0.543; cutting long quotes to their best clauses 0.602."""
+    score order (a passage's further sentences marked down) that do not repeat it, at most
+    `MAX_POINTS` and within `WORD_BUDGET`. Measured on dev + tuning + held-out (must-mention of the
+    quoted sentences at ~110 words): score order 0.600, a concept-coverage-first order 0.543;
+    cutting long quotes to their best clauses 0.602."""
     ranked = sorted(cands, key=lambda c: -c.score)
     if not ranked:
         return Shaped([], [])
