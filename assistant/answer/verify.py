@@ -141,11 +141,13 @@ def _expand(spec: str) -> list[int]:
     return nums
 
 
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.!?;:,])")
+# A marker with the space before it: "... 2020 [1]." -> "... 2020.". Only that space goes; the
+# passage's own spacing stays (the Code's "January 29, 2020 , and"), so a quote remains verbatim.
+_SPACED_MARKER = re.compile(r"\s*" + MARKER.pattern)
 
 
 def strip_markers(sentence: str) -> str:
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", MARKER.sub("", sentence)).strip()
+    return _SPACED_MARKER.sub("", sentence).strip()
 
 
 def _haystack(chunk: Chunk) -> str:
@@ -209,17 +211,11 @@ def quoted_verbatim(sentence: str, chunks: Sequence[Chunk]) -> bool:
         if c.label and body.startswith(f"{c.label}: "):
             body = body[len(c.label) + 2:]
             break
-    haystacks = [_tight(normalize_for_match(_haystack(c).replace("\t", " "))) for c in chunks]
+    haystacks = [normalize_for_match(_haystack(c).replace("\t", " ")) for c in chunks]
     for piece in (p.strip(" .;,:") for p in body.split("…")):
-        if piece and not any(_tight(normalize_for_match(piece)) in h for h in haystacks):
+        if piece and not any(normalize_for_match(piece) in h for h in haystacks):
             return False
     return True
-
-
-def _tight(text: str) -> str:
-    """Text without space before punctuation: the answer's sentences lose it (`strip_markers`), the
-    statute's text keeps it ("January 29, 2020 , and")."""
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
 
 
 def _rendered(sentence: str, chunks: Sequence[Chunk]) -> bool:
