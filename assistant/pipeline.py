@@ -301,8 +301,11 @@ class Assistant:
         """What answer sentences are scored against: the question's terms and vector, and for a
         follow-up (a turn read against the previous question) the previous question's too, at
         `thread_sentence_weight` (an elliptical turn, "Where are they based?", leaves its subject
-        there). A turn that asks a question of its own is scored on its own words."""
-        weights = query_weights(a.english, ret.snapshot)
+        there). A turn that asks a question of its own is scored on its own words. A question in
+        another language is scored on the words retrieval searched (glossary, machine translation
+        and cognates): the glossary's gloss keeps the words it lacks as typed ("ajo"), which no
+        English sentence holds and which, as the rarest terms, would outweigh every other word."""
+        weights = query_weights(a.search_text if a.translated else a.english, ret.snapshot)
         vector = ret.query_vector
         w = self.settings.thread_sentence_weight
         if w <= 0 or a.thread is None or not a.follow_up:  # a question of its own keeps its own words

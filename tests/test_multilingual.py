@@ -365,3 +365,30 @@ def test_warm_up_loads_both_models_and_the_language_detector(fast_corpus):
     a.warm_up()
     assert "retriever" in vars(a) and a.retriever.multilingual_embedder is fast_corpus.multilingual
     assert language._detector.cache_info().currsize == 1
+
+
+class _FakeTranslator:
+    """Machine translation as Apertium gives it, for the words the glossary lacks."""
+
+    def translate(self, text: str, words: list[str]) -> tuple[str, dict[str, str | None]]:
+        known = {"gasoductos": "gas pipelines", "cruzan": "cross"}
+        return "Where do the gas pipelines cross?", {w: known.get(w) for w in words}
+
+
+def test_answer_sentences_are_scored_on_the_words_retrieval_searched(fast_assistant, monkeypatch):
+    """The glossary lacks "gasoductos": its gloss keeps the word as typed, no English sentence holds
+    it and, as the rarest term, it would outweigh every other word. The sentence scorer reads the
+    search text instead, where machine translation gave "pipelines"."""
+    monkeypatch.setattr(translate, "machine_translator", lambda: _FakeTranslator())
+    translate._gloss.cache_clear()
+    try:
+        a = fast_assistant.analyze("¿Dónde cruzan los gasoductos?")
+        assert "gasoductos" in a.english and "pipelines" in a.search_text
+        ret = fast_assistant.retrieve_analysed(a, 5)
+        weights, _ = fast_assistant._sentence_query(a, ret)
+        assert set(tokenize("pipelines")) <= set(weights)
+        assert not set(tokenize("gasoductos")) & set(weights)
+        english = fast_assistant.analyze("Where do the gas pipelines cross?")  # scored on its own words
+        assert set(fast_assistant._sentence_query(english, ret)[0]) == set(tokenize(english.english))
+    finally:
+        translate._gloss.cache_clear()
