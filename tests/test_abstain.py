@@ -249,3 +249,14 @@ def test_untranslated_words_are_left_to_the_multilingual_model_when_it_is_close(
     assert abstain._read_through_the_model(a, far) is a
     english = fast_assistant.analyze("What is the cheese quota importers expect?")
     assert abstain._read_through_the_model(english, replace(close)) is english
+
+
+def test_a_word_no_document_uses_is_not_the_topic_of_the_figure(fast_assistant):
+    """"zigzag" is in no document: `unknown_share` counts it already. As the figure's topic it
+    would outweigh every other word (the rarest weigh most) and no figure could ever be about it."""
+    plain = fast_assistant.decision("What share of its gas for electricity does Mexico import through pipelines?")
+    odd = fast_assistant.decision("What share of its gas for electricity does Mexico import through zigzag pipelines?")
+    assert fast_assistant.retriever.snapshot().lexical.idf("zigzag") == 0
+    assert plain.details["slot_gap"] < 0.5
+    assert odd.details["slot_gap"] == pytest.approx(plain.details["slot_gap"], abs=0.1)
+    assert odd.details["unknown_share"] > plain.details["unknown_share"]

@@ -181,7 +181,11 @@ def slot_fill(
     rarest words are the subject); a sentence is read with the one before it and its heading."""
     if not a.asks_for_figure:
         return True, 1.0
-    terms = [t for c in a.concepts for t in c.terms if t not in a.untranslated]  # kept-as-typed words are not the topic
+    # Kept-as-typed words are not the topic, nor words no document uses ("pay", a premise's "Baja"):
+    # `unknown_share` and the name features count those already; here they would outweigh the rest.
+    # On the 1,717 questions of every tuning file (singles, pairs with their twins, calibration):
+    # answerable refused 84 -> 81 of 1,392, unanswerable refused 180 of 325 both ways.
+    terms = [t for c in a.concepts for t in c.terms if t not in a.untranslated and snap.lexical.idf(t)]
     w = term_weights(terms, snap, scope)
     focus = {t: v * v for t, v in w.items()}
     total = sum(focus.values())
