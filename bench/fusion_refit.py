@@ -10,9 +10,9 @@ answerable single questions of every tuning file (dev, heldout, tuning, es_twins
 twins, the Spanish-pair files with their twins, rounds 1-N) and, for each file, chooses the weights
 on all the other files and scores that file with them: the leave-one-set-out figure is what the
 refit would have done on a set it never saw. English questions choose rrf_k and the two dense
-channels' weights (BM25 at 1); questions in other languages BM25's weight beside the multilingual
-channel (at 1.5), on the chosen rrf_k. Criterion: MRR@10 pooled over the training files' questions,
-then hit@5. Sealed files are never read. Figures go to bench/results/fusion_refit.json.
+channels' weights (BM25 at 1); questions in other languages choose rrf_k and BM25's weight beside
+the multilingual channel (at 1.5). The product has one rrf_k: a fit that chose two would say so.
+Criterion: MRR@10 pooled over the training files' questions, then hit@5. Sealed files are never read. Figures go to bench/results/fusion_refit.json.
 """
 
 from __future__ import annotations
