@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/coverage_features.py [--index-dir DIR] [--out FILE] [FILE ...]
 
-Per question: its analysis (language, slot, concepts, parts), and per concept the lexical share and
-the best cosine with an evidence sentence, the figure slot's fill, and the hard-rule findings. The
-thresholds in assistant/answer/abstain.py are chosen from this file (bench/fit_refusal.py). Only
-tuning sets are read: dev, the calibration set, the held-out set and the tuning set; never a sealed
-set.
+A pairs file's English twins (the `twin` field, when it holds a question rather than an id) are
+read as questions of the same set, so that a set left out of a fit takes its twins with it;
+conversations (`history`) are left out. Per question: its analysis (language, slot, concepts,
+parts), per concept the lexical share and the best cosine with an evidence sentence, the figure
+slot's fill, and the hard-rule findings. The thresholds in assistant/answer/abstain.py are chosen
+from this file (bench/fit_refusal.py). Only tuning sets are read (dev, calibration, tuning and the
+opened rounds); never a sealed set.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _corpus import DEFAULT_DIR, DEV_SET, ROOT, full_corpus_settings  # noqa: E402
 
+from assistant.evaluate.pairs import twin_field  # noqa: E402
 from assistant.evaluate.questions import load_questions  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 
@@ -49,11 +52,16 @@ def main() -> None:
                 print(f"skipping {path}: not found")
                 continue
             questions, _ = load_questions(path)
+            twins = {k: v for k, v in twin_field(path, "twin").items() if " " in v}  # es_twins names ids
             for q in questions:
-                row = assistant.explain(q.question)
-                row.update(set=path.stem, id=q.id, kind=q.kind, answerable=q.answerable, question=q.question)
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
+                if q.history:
+                    continue
+                asked = [(q.id, q.question)] + ([(f"{q.id}-twin", twins[q.id])] if q.id in twins else [])
+                for qid, text in asked:
+                    row = assistant.explain(text)
+                    row.update(set=path.stem, id=qid, kind=q.kind, answerable=q.answerable, question=text)
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    n += 1
     print(f"{n} questions -> {args.out}")
 
 

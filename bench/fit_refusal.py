@@ -99,6 +99,8 @@ def main() -> None:
         return (score(w, x[test]) > t) | ruled[test], w, t
 
     everything = np.ones(len(rows), bool)
+    print("the product's weights now (abstain.WEIGHTS, ABSTAIN_ABOVE):")
+    _report(rows, np.array([r["refuse"] for r in rows]))
     decided, w, t = decide(everything, everything)
     print(f"WEIGHTS = {tuple(round(float(v), 3) for v in w)}  # bias, {', '.join(FEATURES)}")
     print(f"ABSTAIN_ABOVE = {round(t, 3)}")

@@ -260,3 +260,17 @@ def test_a_word_no_document_uses_is_not_the_topic_of_the_figure(fast_assistant):
     assert plain.details["slot_gap"] < 0.5
     assert odd.details["slot_gap"] == pytest.approx(plain.details["slot_gap"], abs=0.1)
     assert odd.details["unknown_share"] > plain.details["unknown_share"]
+
+
+def test_the_figure_topic_is_the_words_the_passages_use(full_assistant):
+    """A premise word some document uses but no retrieved passage does ("chain": the tariff line
+    answers, the exporter is the asker's) cannot tell which sentence states the figure about the
+    topic: `coverage` counts it already. As part of the figure's topic it lowered every sentence's
+    share alike, and the mixed-seasonings line ranked first read as a figure about something else."""
+    plain = full_assistant.decision("What rate does Canada apply to originating mixed condiments and mixed seasonings?")
+    premise = full_assistant.decision(
+        "What rate does Canada apply to originating mixed condiments and mixed seasonings that a restaurant chain exports?"
+    )
+    assert full_assistant.retriever.snapshot().lexical.idf("chain") > 0
+    assert not plain.refuse and not premise.refuse
+    assert premise.details["slot_gap"] == pytest.approx(plain.details["slot_gap"], abs=0.2)
