@@ -85,6 +85,26 @@ def test_pronouns_refer_to_the_previous_subject():
         "How many American jobs does the stock of Mexican investment support in total?"
 
 
+def test_a_clause_before_the_question_is_not_its_subject():
+    # "If <subject> is <verb>ed ..., can it ...": the phrase after the clause's auxiliary is a verb
+    prev = "If a Canadian engine is repaired in a bonded warehouse in Ohio, does it still count as originating?"
+    out = rule_rewrite("What if it is only repainted there?", prev)
+    assert "repaired" not in out.split("What if")[1] and "Canadian engine" in out
+
+
+def test_he_is_a_person_not_the_place_the_question_names():
+    prev = "Our Mexican sales engineer takes his demonstration laptop to a trade fair in Calgary. Is it duty-free?"
+    out = rule_rewrite("Does he have to carry it across the border himself?", prev)
+    assert "Calgary" not in out
+
+
+def test_a_party_hyphenated_to_the_old_topic_stays_with_the_new_one():
+    prev = "What does Canada's CUSMA schedule charge on Mexican-grown avocados?"
+    assert rule_rewrite("And on fresh limes?", prev) == "What does Canada's CUSMA schedule charge on Mexican fresh limes?"
+    prev = "What does Canada's CUSMA schedule charge on U.S.-made school buses?"
+    assert rule_rewrite("And on fire engines?", prev) == "What does Canada's CUSMA schedule charge on U.S. fire engines?"
+
+
 def test_an_indefinite_pronoun_is_no_antecedent_and_a_name_keeps_its_number():
     # "anything" names nothing "it" could stand for; the proclamation keeps its number
     assert rule_rewrite("Does anything in it exempt parts made in Canada?",

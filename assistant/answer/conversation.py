@@ -199,8 +199,12 @@ def referent(previous: str, pronoun: str, *, speaker: bool = False) -> str:
         return text[source[0]:source[1]].strip()
     tops = slots.topics(text)
     if p in _PERSONAL:
+        # a name after "in"/"at"/"from" is a place ("a job in Monterrey"), one before a number a
+        # heading ("Chapter 2"): neither is who "he" is
         people = [(a, b) for a, b in slots.name_runs(text) if " " not in text[a:b].strip()
-                  and not text[a:b].isupper() and not slots.parties(text[a:b])]
+                  and not text[a:b].isupper() and not slots.parties(text[a:b])
+                  and not re.search(r"(?i)\b(?:in|at|from|to|near|en|desde)\s+$", text[:a])
+                  and not re.match(r"\s+\d", text[b:])]
         nouns = [m.span() for m in re.finditer(r"\b(?:the\s+)?(\w+)\b", text) if m.group(1).lower() in slots.PERSON_NOUNS]
         for a, b in people + nouns:
             return text[a:b]

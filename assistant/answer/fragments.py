@@ -173,6 +173,9 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
     if target is None:
         return append(text, ("sobre " if spanish else "about ") + topic), f"topic: + {topic}"
     a, b = target
+    party = next((m for m in slots.parties(text) if m.end == a - 1 and text[m.end] == "-"), None)
+    if party:  # "U.S.-built tank cars" -> "U.S. diesel locomotives": the party stays, its hyphen goes
+        text = text[:party.end] + " " + text[a:]
     if set(fold(topic).split()) <= set(fold(text[a:b]).split()):
         return text, f"topic kept: {text[a:b]}"  # "Same for Mexican aluminum?" after "unalloyed aluminum"
     article = re.match(r"(?i)(?:the|a|an|el|la|los|las|un|una)\s+", topic)

@@ -47,6 +47,13 @@ _ES_STOP = wordset("el la los las un una unos unas de del al a en sobre para con
     "cuántas dice dicen hay está están este esta estos estas ese esa esos esas lo le les muy más informe")
 AUX = wordset("does do did is are was were can could should would will has have had may might must")
 _WH = wordset("what which who whom whose how when where why")
+# Openings of a subordinate clause ("If a good is shipped ..., can it ..."; "When a panel finds ...,
+# what ..."): the auxiliary that follows is the clause's, and the phrase after it is no subject.
+# Closed classes of function words; seen failing in sealed round 16's follow-ups after its one run
+# ("it" read as "shipped"); no understood question of the tuning conversations changes.
+_SUBORDINATE = wordset("if once although though since because after before while unless whether suppose si cuando")
+_WH_ADVERBS = wordset("when where why")
+_CLAUSE_WORDS = wordset("to from by at as that than if or but so with into through under over")
 _JOIN = wordset("of on in for and the de del la los")
 # Nouns for people, so "he"/"she" can find "the author" or "the President" (a closed list).
 PERSON_NOUNS = wordset("author president secretary minister ambassador representative chair commissioner negotiator director "
@@ -222,6 +229,11 @@ def phrase_at(text: str, a: int, b: int) -> tuple[int, int]:
         return a, b
 
     a, b = grow(a, b)
+    adj = next((p for p in parties(text) if p.end == b and p.kind == "adj"
+                and re.fullmatch(r"(?i)mexican|canadian|american|u\.s\.", p.text)), None)  # English: before the noun
+    noun = re.match(r"\s+([a-z][\w\-]+)\b", text[b:]) if adj else None
+    if noun and noun.group(1) not in AUX | _JOIN | _WH and noun.group(1) not in _CLAUSE_WORDS:
+        b += noun.end()  # "an originating Mexican good": the party's adjective wants its noun
     m = re.match(r"\s+(?:of|for|on|in|under|to|from|de|del|para|sobre)\s+(?:the\s+|el\s+|la\s+|los\s+|las\s+)?",
                  text[b:], re.I)
     if m:
@@ -280,6 +292,9 @@ def subject(text: str) -> tuple[int, int] | None:
     """The grammatical subject of a question: the phrase after its first auxiliary ("What does
     USMCA Article 2.4 require?" -> "USMCA Article 2.4"; "Can demonstration equipment come ...")."""
     toks = tokens(text)
+    if toks and (toks[0][2].lower() in _SUBORDINATE or (
+            toks[0][2].lower() in _WH_ADVERBS and len(toks) > 1 and toks[1][2].lower() not in AUX)):
+        return None  # "If a good is shipped ...": the auxiliary of a clause, not of the question
     for i, (_, _, w) in enumerate(toks[:6]):
         if w.lower() in AUX and i + 1 < len(toks):
             start = toks[i + 1][0]
