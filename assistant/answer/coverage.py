@@ -192,7 +192,8 @@ def slot_fill(
     # (singles, pair twins, calibration; rounds 1-15): answerable refused 97 -> 72 of 1,456,
     # unanswerable refused 188 -> 174 of 339; at 72 false refusals the old rule refuses 171.
     topic = term_weights(terms, snap, scope)
-    seen = set().union(*(s.terms | with_acronyms(s.previous, snap) for s in sentences)) if sentences else set()
+    nears = [s.terms | with_acronyms(s.previous, snap) for s in sentences]
+    seen = set().union(*nears)
     w = {t: v for t, v in topic.items() if t in seen}
     if topic and not w:
         return False, 0.0  # no word of the topic is in any evidence sentence: no figure about it
@@ -200,8 +201,7 @@ def slot_fill(
     total = sum(focus.values())
     counted = next(iter(tokenize(a.counted)), None) if a.counted else None
     best = 0.0
-    for s in sentences:
-        near = s.terms | with_acronyms(s.previous, snap)
+    for s, near in zip(sentences, nears, strict=True):
         if states_figure(a, s.text) and (counted is None or counted in near):
             share = sum(v for t, v in focus.items() if t in near) / total if total else 1.0
             best = max(best, share)
