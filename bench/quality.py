@@ -8,7 +8,8 @@ plain Chroma top-k), `bm25`, `dense` and `hybrid` with the same code as `usmca-a
 --retriever ...` (assistant.evaluate.batch), all at the same retrieval depth (default 10, so every
 @k metric up to 10 sees the same number of passages for every retriever). Writes the comparison
 report (report.md/html with the hit@k chart, one line per retriever) and one run folder per
-retriever under --out, and the figures to bench/results/quality.json.
+retriever under --out, and the figures to bench/results/quality.json; another --questions file gets
+its own names (quality-<file stem>.json and folder), so that a run never overwrites another file's.
 
 Targets: hybrid ahead of naive on hit@5 and on MRR@10.
 """
@@ -48,8 +49,10 @@ def main() -> None:
     ap.add_argument("--questions", type=Path, default=DEV_SET)
     ap.add_argument("--k", type=int, default=10, help="retrieval depth for every retriever (0: each one's default)")
     ap.add_argument("--retriever", action="append", choices=RETRIEVERS, help="default: all five")
-    ap.add_argument("--out", type=Path, default=RESULTS / "quality")
+    ap.add_argument("--out", type=Path, default=None, help="default: bench/results/<results name>")
     args = ap.parse_args()
+    name = "quality" if args.questions.resolve() == DEV_SET.resolve() else f"quality-{args.questions.stem}"
+    args.out = args.out or RESULTS / name
 
     settings = full_corpus_settings(args.index_dir, mirror=args.mirror)
     assistant = Assistant(settings)
@@ -97,7 +100,7 @@ def main() -> None:
         "targets": targets,
         "report": str((result.report_dir or args.out) / "report.html"),
     }
-    path = write_results("quality", out)
+    path = write_results(name, out)
     print(table(summaries))
     for name, t in targets.items():
         print(f"{name}: hybrid {format_metric('r', t['hybrid'])} vs naive {format_metric('r', t['naive'])} "
