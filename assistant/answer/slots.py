@@ -216,7 +216,8 @@ def phrase_at(text: str, a: int, b: int) -> tuple[int, int]:
     """The noun phrase around a topic: the concepts and parties next to each other ("U.S." +
     "quota"), its article, one qualifying phrase ("for Canadian dried dairy products") and a
     parenthesis ("(US 6)")."""
-    pieces = sorted(concept_spans(text) + [(p.start, p.end) for p in parties(text)])
+    party_mentions = parties(text)
+    pieces = sorted(concept_spans(text) + [(p.start, p.end) for p in party_mentions])
 
     def grow(a: int, b: int) -> tuple[int, int]:
         changed = True
@@ -229,7 +230,7 @@ def phrase_at(text: str, a: int, b: int) -> tuple[int, int]:
         return a, b
 
     a, b = grow(a, b)
-    adj = next((p for p in parties(text) if p.end == b and p.kind == "adj"
+    adj = next((p for p in party_mentions if p.end == b and p.kind == "adj"
                 and re.fullmatch(r"(?i)mexican|canadian|american|u\.s\.", p.text)), None)  # English: before the noun
     noun = re.match(r"\s+([a-z][\w\-]+)\b", text[b:]) if adj else None
     if noun and noun.group(1) not in AUX | _JOIN | _WH and noun.group(1) not in _CLAUSE_WORDS:
