@@ -62,6 +62,22 @@ def test_a_long_quote_is_cut_to_the_clauses_that_answer_and_stays_verbatim():
     assert all(p in long for p in pieces)
 
 
+def test_a_cut_across_a_comma_break_keeps_the_comma_and_stays_verbatim():
+    """A run of clauses joined at ", with" / ", and" is cut from the sentence as it stands: joined
+    again without the comma it was not verbatim, and the verifier dropped the answer's lead."""
+    a = analyze("Which line covers heavy lift crane vessels, and what minimum lift capacity must they have?")
+    long = ("The schedule groups several kinds of floating structures under one heading for the purposes of the "
+            "staging categories; drilling platforms, dredgers and light vessels are listed first under their own "
+            "items; other heavy lift crane vessels, with a minimum gross lift capacity of 1,200 tonnes, and "
+            "floating cranes are listed next; the remaining structures follow under a residual item that "
+            "carries the general rate.")
+    assert len(long.split()) > extractive.TRIM_ABOVE
+    cut = extractive.trim(long, a)
+    assert cut != long and "1,200 tonnes" in cut
+    pieces = [p.strip(" .…") for p in cut.split("…") if p.strip(" .…")]
+    assert pieces and all(p in long for p in pieces)
+
+
 def test_a_table_under_a_grouped_header_names_each_cell_by_its_column():
     """A header cell spanning several columns whose names come on a second line (the brief's
     Figure 3): the second line names columns, it is never quoted as a row."""

@@ -160,6 +160,19 @@ def test_two_quotes_of_one_passage_joined_at_a_semicolon_are_each_verbatim():
     assert "- 7. For the purposes of this Article [1]:" in v.text  # the number stays with its sentence
 
 
+def test_a_quote_that_opens_in_lower_case_after_a_cited_full_stop_is_checked_on_its_own():
+    """The brief's recommendations are list items that open in lower case; in the short answer's
+    lead one follows another quote's "[1]." and the segmenter does not cut there. Checked as one
+    sentence, the pair was verbatim in neither passage and both were dropped."""
+    first = "The review could be used to deepen cooperation on energy and to serve the working class."
+    second = "encourage deeper investment in sectors other than manufacturing, such as tourism;"
+    c1 = Chunk("c1", "brief", "Brief", "brief", first, 0, 0, len(first), label="Brief p. 3")
+    c2 = Chunk("c2", "brief", "Brief", "brief", second, 0, 0, len(second), label="Brief p. 20")
+    v = verify(f"{first[:-1]} [1]. {second[:-1]} [2].", {1: c1, 2: c2}, verbatim=True)
+    assert len(v.support) == 2 and all(s.supported for s in v.support), [s.reason for s in v.support]
+    assert "working class" in v.text and "tourism" in v.text
+
+
 def test_a_statute_quote_with_a_space_before_its_comma_is_verbatim():
     """The Code's text keeps the space its HTML left before punctuation ("January 29, 2020 , and");
     the answer's sentences lose it. The quote is the passage's own words: it must not be dropped

@@ -488,14 +488,20 @@ def trim(sentence: str, a: QueryAnalysis) -> str:
     words = sentence.split()
     if len(words) <= TRIM_ABOVE:
         return sentence
-    pieces = [p for p in _CLAUSE_BREAK.split(sentence) if p.strip()]
+    # the clauses as spans of the sentence, so that a run of them is cut from it verbatim (a
+    # comma the break consumed stays inside the run)
+    pieces, start = [], 0
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        pieces.append((start, m.start()))
+        start = m.end()
+    pieces = [(x, y) for x, y in [*pieces, (start, len(sentence))] if sentence[x:y].strip()]
     if len(pieces) < 2:
         return sentence
     want = set(tokenize(a.english))
     best, best_score = (0, len(pieces)), -1.0
     for i in range(len(pieces)):
         for j in range(i + 1, len(pieces) + 1):
-            text = " ".join(pieces[i:j])
+            text = sentence[pieces[i][0]:pieces[j - 1][1]]
             n = len(text.split())
             if n > TRIM_ABOVE and j > i + 1:
                 break
@@ -505,7 +511,7 @@ def trim(sentence: str, a: QueryAnalysis) -> str:
     i, j = best
     if (i, j) == (0, len(pieces)):
         return sentence
-    body = " ".join(pieces[i:j]).strip().rstrip(",;:—–")
+    body = sentence[pieces[i][0]:pieces[j - 1][1]].strip().rstrip(",;:—–")
     return ("… " if i > 0 else "") + body + (" …" if j < len(pieces) else "")
 
 

@@ -107,8 +107,10 @@ def split_answer(text: str) -> list[tuple[str, list[int], str]]:
 # A cited lead-in ("... of a USMCA country [1]: (2) If the Committee ...") or a cited list item
 # ("... Article 4.1 (Definitions) [1]; identical or similar goods means ...") closes its quote: the
 # segmenter keeps the two sides of the colon or semicolon together, but each side is a quote to
-# check on its own (joined, two quotes of one passage are not verbatim in it).
-_CITED_LEAD_IN = re.compile(rf"(?P<end>{MARKER.pattern}[:;])\s+(?=\S)")
+# check on its own (joined, two quotes of one passage are not verbatim in it). So does a cited
+# full stop before a quote that opens in lower case (a list item of the brief: "... working class
+# [1]. encourage deeper U.S. investment ..."), which the segmenter reads as one sentence.
+_CITED_LEAD_IN = re.compile(rf"(?P<end>{MARKER.pattern}(?:[:;]|\.(?=\s+[a-z])))\s+(?=\S)")
 # A paragraph's number the segmenter cut off as a sentence of its own ("7." before "For the
 # purposes of this Article:") belongs to the sentence it numbers.
 _ENUMERATOR = re.compile(r"\s*(?:[-•]\s*)?\(?(?:\d{1,3}|[a-zA-Z]|[ivx]{2,4})[.)]\s*")
