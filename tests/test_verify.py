@@ -173,6 +173,23 @@ def test_a_quote_that_opens_in_lower_case_after_a_cited_full_stop_is_checked_on_
     assert "working class" in v.text and "tourism" in v.text
 
 
+def test_a_source_lines_second_sentence_is_found_in_the_footnote_it_quotes():
+    """"The brief's source (note 62): ... Texas. See J. David Goodman, “...,” New York Times, Sept.
+    18, 2024." is cut in two by the segmenter; the second half (the source's title) is in the
+    footnote, not in the claim's passage, and was dropped as not verbatim."""
+    claim = "Some leading renewable projects are based in Texas.62"
+    note = ("62: Some leading renewable energy projects and industries of the sector are based in Mexico’s "
+            "largest trading partner, Texas. See J. David Goodman, “America’s Oil Country Increasingly "
+            "Runs on Renewables,” New York Times, Sept. 18, 2024, https://www.nytimes.com/2024/09/18/us/x.html.")
+    chunk = Chunk("c1", "brief", "Brief", "brief", claim, 0, 0, len(claim), label="Brief p. 9")
+    answer = (f"{claim[:-3]} [1].\n- The brief's source (note 62): Some leading renewable energy projects and industries of the "
+              "sector are based in Mexico’s largest trading partner, Texas. See J. David "
+              "Goodman, “America’s Oil Country Increasingly Runs on Renewables,” New York Times, Sept. 18, 2024 [1].")
+    v = verify(answer, {1: chunk}, verbatim=True, notes={"c1": note})
+    assert all(s.supported for s in v.support), [s.reason for s in v.support]
+    assert "New York Times" in v.text
+
+
 def test_a_statute_quote_with_a_space_before_its_comma_is_verbatim():
     """The Code's text keeps the space its HTML left before punctuation ("January 29, 2020 , and");
     the answer's sentences lose it. The quote is the passage's own words: it must not be dropped

@@ -204,16 +204,19 @@ def check_sentence(sentence: str, chunks: Sequence[Chunk], notes: str = "") -> t
     return None, lexical, ""
 
 
-def quoted_verbatim(sentence: str, chunks: Sequence[Chunk]) -> bool:
+def quoted_verbatim(sentence: str, chunks: Sequence[Chunk], notes: str = "") -> bool:
     """Every piece of a quoted sentence (pieces are separated by "…" where words were left out)
-    occurs word for word in one cited passage, its label prefix ("USMCA Art. 2.4: ") and the list
-    bullet aside."""
+    occurs word for word in one cited passage or in the sources its footnotes name (`notes`: a
+    source line's second sentence, "See J. David Goodman, ..."), its label prefix ("USMCA Art.
+    2.4: ") and the list bullet aside."""
     body = strip_markers(sentence).lstrip("-• ").strip()
     for c in chunks:
         if c.label and body.startswith(f"{c.label}: "):
             body = body[len(c.label) + 2:]
             break
     haystacks = [normalize_for_match(_haystack(c).replace("\t", " ")) for c in chunks]
+    if notes:
+        haystacks.append(normalize_for_match(notes))
     for piece in (p.strip(" .;,:") for p in body.split("…")):
         if piece and not any(normalize_for_match(piece) in h for h in haystacks):
             return False
@@ -269,7 +272,7 @@ def verify(
         chunks = [passages[n] for n in cs.citations]
         extra = "\n".join((notes or {}).get(c.id, "") for c in chunks)
         verdict, lexical, reason = check_sentence(cs.text, chunks, extra)
-        if verbatim and verdict is not False and not _rendered(cs.text, chunks) and not quoted_verbatim(cs.text, chunks):
+        if verbatim and verdict is not False and not _rendered(cs.text, chunks) and not quoted_verbatim(cs.text, chunks, extra):
             verdict, reason = False, "a quoted piece is not verbatim in the cited passage"
         cs.support = SentenceSupport(cs.text, list(cs.citations), bool(verdict), round(lexical, 3), reason)
         if verdict is None:
