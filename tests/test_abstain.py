@@ -163,6 +163,10 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("Does the USMCA say anything in chapter 40 about steel?").chapters == ()
     assert analyze("What does Mexico's own Annex 2-B schedule set on pork?").schedules == ("Mexico",)
     assert analyze("Do Mexican avocados pay duty under Canada's schedule?").schedules == ("Canada",)
+    # capitalised as the treaty writes it
+    assert analyze("What base rate does the U.S. Schedule to Annex 2-B set for peanuts?").schedules == (
+        "the United States",)
+    assert analyze("Under the Schedule of Mexico, is pork duty-free?").schedules == ("Mexico",)
 
 
 def test_a_chapter_counts_as_present_only_when_a_leading_passage_names_it():

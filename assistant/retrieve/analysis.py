@@ -204,14 +204,15 @@ def named_chapters(text: str) -> tuple[str, ...]:
 
 
 _PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
+# "Schedule" as the treaty capitalises it ("the U.S. Schedule to Annex 2-B"); the party as typed
 _PARTY_SCHEDULE = re.compile(
-    rf"\b{_PARTY}(?:['’]s)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}schedule\b|"
-    rf"\bschedule(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
+    rf"\b{_PARTY}(?:['’]s)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}(?i:schedule)\b|"
+    rf"\b(?i:schedule)(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
 )
 # As typed in English, up to three words may stand between ("Mexico's own Annex 2-B schedule"), none
 # a party; not on a gloss, whose word order is the Spanish one ("... U.S. according its schedule").
 _PARTY_SCHEDULE_TYPED = re.compile(
-    rf"\b{_PARTY}(?:['’]s)\s+(?:(?!{_PARTY}(?![\w.]))[\w\-]+\s+){{0,3}}?schedule\b"
+    rf"\b{_PARTY}(?:['’]s)\s+(?:(?!{_PARTY}(?![\w.]))[\w\-]+\s+){{0,3}}?(?i:schedule)\b"
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _UNITED_STATES = re.compile(r"\bUnited States\b", re.I)
