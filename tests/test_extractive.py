@@ -47,35 +47,36 @@ def test_the_short_answer_leads_with_the_figure_then_lists_a_few_points(brief_as
     assert len(text.split()) <= extractive.WORD_BUDGET + 60 and used
 
 
+def _verbatim_cut(long: str, question: str) -> str:
+    """trim's cut of a long quote for `question`: shorter, and each piece between "…" verbatim in it."""
+    assert len(long.split()) > extractive.TRIM_ABOVE
+    cut = extractive.trim(long, analyze(question))
+    pieces = [p.strip(" .…") for p in cut.split("…") if p.strip(" .…")]
+    assert cut != long and pieces and all(p in long for p in pieces), cut
+    return cut
+
+
 def test_a_long_quote_is_cut_to_the_clauses_that_answer_and_stays_verbatim():
-    a = analyze("What does the agreement require on customs valuation?")
     long = ("The Parties recognise the importance of trade facilitation; each Party shall apply its customs "
             "valuation rules consistently and transparently, and shall publish them promptly, while the "
             "committee reviews implementation every two years and reports to the Commission on any "
             "difficulties that arise in the application of these rules by the customs administrations; the "
             "Commission may then recommend changes to the uniform regulations, which the Parties shall consider "
             "within a reasonable period of time.")
-    assert len(long.split()) > extractive.TRIM_ABOVE
-    cut = extractive.trim(long, a)
-    assert cut != long and "customs" in cut and ("…" in cut)
-    pieces = [p.strip(" .…") for p in cut.split("…") if p.strip(" .…")]
-    assert all(p in long for p in pieces)
+    cut = _verbatim_cut(long, "What does the agreement require on customs valuation?")
+    assert "customs" in cut and "…" in cut
 
 
 def test_a_cut_across_a_comma_break_keeps_the_comma_and_stays_verbatim():
     """A run of clauses joined at ", with" / ", and" is cut from the sentence as it stands: joined
     again without the comma it was not verbatim, and the verifier dropped the answer's lead."""
-    a = analyze("Which line covers heavy lift crane vessels, and what minimum lift capacity must they have?")
     long = ("The schedule groups several kinds of floating structures under one heading for the purposes of the "
             "staging categories; drilling platforms, dredgers and light vessels are listed first under their own "
             "items; other heavy lift crane vessels, with a minimum gross lift capacity of 1,200 tonnes, and "
             "floating cranes are listed next; the remaining structures follow under a residual item that "
             "carries the general rate.")
-    assert len(long.split()) > extractive.TRIM_ABOVE
-    cut = extractive.trim(long, a)
-    assert cut != long and "1,200 tonnes" in cut
-    pieces = [p.strip(" .…") for p in cut.split("…") if p.strip(" .…")]
-    assert pieces and all(p in long for p in pieces)
+    cut = _verbatim_cut(long, "Which line covers heavy lift crane vessels, and what minimum lift capacity must they have?")
+    assert "1,200 tonnes" in cut
 
 
 def test_a_table_under_a_grouped_header_names_each_cell_by_its_column():
