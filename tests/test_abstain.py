@@ -207,6 +207,20 @@ def test_names_the_corpus_never_uses_and_acronyms_of_names_it_does(brief_assista
     assert d3.details["absent_numbers"] == ("1999",)
 
 
+def test_a_premises_numbers_need_not_be_in_the_passages_but_the_asked_parts_do():
+    from assistant.answer.evidence import absent_numbers
+    from assistant.domain import Chunk, ScoredChunk
+
+    line = Chunk("c1", "schedule", "Schedule", "tariff", "8407.33.00 Of a cylinder capacity exceeding 250 cc 0 0", 0, 0, 1)
+    top = [ScoredChunk(line, 1.0, rank=1)]
+    premise = analyze("A plant builds 125 cc and 600 cc engines. Which tariff item covers them?")
+    assert absent_numbers(premise, top) == ()
+    asked = analyze("Which tariff item covers the 125 cc engines a plant builds?")
+    assert absent_numbers(asked, top) == ("125",)
+    in_the_question = analyze("A plant builds engines. Which tariff item covers those of 125 cc in 2019?")
+    assert absent_numbers(in_the_question, top) == ("125", "2019")
+
+
 def test_questions_about_events_after_the_newest_document(brief_assistant):
     d = brief_assistant.decision("What did the 2027 joint review decide about auto tariffs?")
     assert d.refuse and d.rule == "after" and "2027" in d.text
