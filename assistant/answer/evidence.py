@@ -13,7 +13,8 @@ question's vector from retrieval):
 - `unknown_names` / `absent_names`: names the question uses that no document uses ("Tesla",
   "Banxico"), or that the top passages do not contain (an acronym counts as present when its
   expansion is there: "RRM" ~ "Rapid Response Mechanism").
-- `absent_numbers`: numbers and years of the question missing from the top passages.
+- `absent_numbers`: numbers and years of the asked part of the question (not of a premise before it)
+  missing from the top passages.
 - `realized_figure`: the question asks for a figure or date as things actually stand up to now
   ("How many cases have been filed so far?"): the documents set out rules and plans, seldom tallies.
 - `uncovered_specificity`: how specific the most specific uncovered concept is (7 - its rarest
