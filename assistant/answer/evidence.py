@@ -211,8 +211,7 @@ def absent_numbers(a: QueryAnalysis, top: list[ScoredChunk]) -> tuple[str, ...]:
     tariff item covers them?"), and the passage that answers seldom repeats them. On the 310 tuning
     questions with a premise (singles and pairs with their twins, rounds 1-17): answerable refused
     44 -> 36 of 303, unanswerable refused 3 of 7 either way; the other questions do not change."""
-    asked = {n for n in numbers(a.asked)
-             if not re.fullmatch(r"\d{1,2}\.\d{1,2}|\d{4}\.\d{2}(?:\.\d{2})?", n)}
+    asked = {n for n in a.asked_numbers if not re.fullmatch(r"\d{1,2}\.\d{1,2}|\d{4}\.\d{2}(?:\.\d{2})?", n)}
     if not asked:
         return ()
     present: set[str] = set()

@@ -321,6 +321,7 @@ class QueryAnalysis:
     chapters: tuple[str, ...] = ()  # treaty chapter numbers asked about ("8"; "the labor chapter": "23")
     schedules: tuple[str, ...] = ()  # parties whose tariff schedule is asked about
     numbers: frozenset[str] = frozenset()
+    asked_numbers: frozenset[str] = frozenset()  # those of the asked part (a premise's left out)
     names: tuple[str, ...] = ()  # capitalised words and acronyms, folded ("rrm", "sheinbaum")
     years: tuple[str, ...] = ()
     outcome: bool = False  # asks what happened (not what a text says)
@@ -559,6 +560,7 @@ def analyze(
         chapters=chapters,
         schedules=schedules,
         numbers=frozenset(numbers(text)),
+        asked_numbers=frozenset(numbers(asked)),
         names=() if english else question_names(text),
         years=tuple(dict.fromkeys(_YEAR.findall(text))),
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
