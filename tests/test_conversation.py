@@ -43,6 +43,18 @@ def test_topic_swap_replaces_the_topic_instead_of_gluing():
     assert rule_rewrite("What about steel?", AUTOS) == "How much were U.S. steel imports from Mexico in 2024?"
 
 
+def test_a_topic_swap_replaces_the_whole_old_phrase_and_keeps_the_slots_after_it():
+    # the old topic with its qualifiers goes ("light ... trucks, under 5 tonnes", "dried or salted
+    # cod"); a party inside it stays, and so do the phrases that name a slot after it
+    assert rule_rewrite("And on motorcycles?", "What does Canada's schedule charge on light U.S. trucks, under 5 tonnes "
+                        "gross?") == "What does Canada's schedule charge on U.S. motorcycles?"
+    assert rule_rewrite("And smoked salmon?", "Does Canada charge anything under CUSMA on dried or salted cod from the "
+                        "U.S.?") == "Does Canada charge anything under CUSMA on smoked salmon from the U.S.?"
+    assert rule_rewrite("What about tomatoes?", "Does Canada charge duty on fresh cucumbers that are grown in "
+                        "greenhouses under the CUSMA schedule?") == \
+        "Does Canada charge duty on tomatoes under the CUSMA schedule?"
+
+
 def test_that_year_takes_the_year_and_the_new_frame():
     out = rule_rewrite("And how much did U.S.-Mexico trade total that year?", AUTOS)
     assert out == "How much did U.S.-Mexico trade total in 2024?"

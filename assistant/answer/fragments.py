@@ -151,15 +151,61 @@ def _left_over(frag: str, used: list[tuple[int, int]]) -> tuple[str, str]:
     return (keep if has_word and (slots.topics(keep) or slots.concept_spans(keep)) else ""), prep
 
 
+# English words that open a phrase of its own after a topic: a slot named after one of them ("from
+# the U.S.", "into Canada", "under CUSMA") is kept, and the old topic ends before them.
+_OPENER = wordset("from for to into in under with by at on going shipped sent exported imported")
+_OPENER_REACH = 4  # words; "under the CUSMA schedule"
+_AGREEMENT = re.compile(r"\b(?:USMCA|CUSMA|T-MEC|TMEC|NAFTA|TLCAN)\b")
+# Where the old topic's phrase surely ends: the end of the clause, a dash, or a second question.
+_PHRASE_STOP = re.compile(
+    r"[?!;:—–]|,?\s+(?:and|but|or)\s+(?:what|which|who|how|when|where|why|does|do|is|are|can|if)\b|"
+    r"\s+(?:(?:this|that|last|next|each|every)\s+(?:year|month|week|quarter)|so far|now|today|currently)\b|$", re.I)
+
+
+def _phrase_end(text: str, b: int) -> tuple[int, list[slots.Mention]]:
+    """Where the old topic's phrase that ends at `b` really ends, with its qualifiers ("helicopters,
+    under 2,000 kg unladen", "cotton that has already been carded or combed", "generating sets"):
+    at the end of the clause, or before the first party, year, identifier or document that a
+    phrase of its own names ("from the U.S.", "under CUSMA"). Returns the end and the parties
+    inside the phrase ("light U.S. helicopters"), which the new topic keeps. English only: a
+    Spanish phrase runs on with "de ..." that still names the product ("lámina de acero")."""
+    stop = _PHRASE_STOP.search(text, b).start()
+    inside: list[slots.Mention] = []
+    mentions = slots.parties(text) + slots.years(text) + slots.refs(text) + slots.docs(text)
+    mentions += [slots.Mention(m.start(), m.end(), m.group(0), m.group(0), "doc") for m in _AGREEMENT.finditer(text)]
+    for m in sorted(mentions, key=lambda m: m.start):
+        if not b <= m.start < stop:
+            continue
+        cut = None
+        # the phrase that names the slot starts at the first opener of the few words before it
+        for w in list(re.finditer(r"[\w’'.\-]+", text[b:m.start]))[::-1][:_OPENER_REACH]:
+            word = w.group(0).lower()
+            if word in _OPENER:
+                cut = b + w.start()
+            elif cut is not None:
+                break
+        if cut is None and m.kind in ("adj", "noun") and m.value in slots.EN_ADJ:
+            inside.append(m)  # "light U.S. helicopters": a party inside the phrase
+            continue
+        stop = cut if cut is not None else m.start
+        break
+    end = b + len(text[b:stop].rstrip(" ,"))
+    return max(end, b), inside
+
+
 def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[str, str]:
     """The fragment's topic where the previous question's was: after the same preposition ("on
-    energy" -> "on labor"), else the recommendation subject, else the last topic phrase. Parties in
-    the old phrase stay ("Mexican gearboxes" -> "Mexican diesel engines")."""
+    energy" -> "on labor"; in English a fragment without one replaces the object after "on"), else the
+    recommendation subject, else the last topic phrase; in English the old phrase with its
+    qualifiers (`_phrase_end`). Parties in the old phrase stay ("Mexican gearboxes" -> "Mexican
+    diesel engines")."""
     text = previous
     tops = slots.topics(text)
     target = None
-    if prep:
-        for m in re.finditer(rf"\b{re.escape(prep)}\s+(?:(?:the|el|la|los|las)\s+)?", text, re.I):
+    # the fragment's preposition, else English "on", the object of "charge/put duty/recommend on"
+    where = prep or ("" if spanish else "on")
+    if where:
+        for m in re.finditer(rf"\b{re.escape(where)}\s+(?:(?:the|el|la|los|las)\s+)?", text, re.I):
             after = [(a, b) for a, b in tops if a >= m.end() and not text[m.end():a].strip()]
             after = after or [(a, b) for a, b in tops if a >= m.end() and slots.parties(text[m.end():a])
                               and len(text[m.end():a].split()) <= 1]
@@ -173,6 +219,10 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
     if target is None:
         return append(text, ("sobre " if spanish else "about ") + topic), f"topic: + {topic}"
     a, b = target
+    kept_parties: list[slots.Mention] = []
+    if not spanish:
+        b, inside = _phrase_end(text, b)
+        kept_parties = [p for p in inside if p.text.lower() not in fold(topic)]
     party = next((m for m in slots.parties(text) if m.end == a - 1 and text[m.end] == "-"), None)
     if party:  # "U.S.-built tank cars" -> "U.S. diesel locomotives": the party stays, its hyphen goes
         text = text[:party.end] + " " + text[a:]
@@ -186,4 +236,5 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
     if len(words) >= 2 and words[-1].lower() in _GENERIC_HEADS and not any(
             w.lower() in _GENERIC_HEADS for w in topic.split()):
         b = a + len(text[a:b]) - len(words[-1]) - 1
-    return text[:a] + topic + text[b:], f"topic: {text[a:b]} -> {topic}"
+    lead = "".join(f"{_party_form(p, p, text, spanish)} " for p in kept_parties if p.kind == "adj")
+    return text[:a] + lead + topic + text[b:], f"topic: {text[a:b]} -> {lead}{topic}"
