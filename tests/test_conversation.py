@@ -404,3 +404,13 @@ def test_the_context_finds_the_threads_passage_below_the_turns_own_words(fast_as
     cheese = fast_assistant.retrieve_analysed(
         fast_assistant.analyze("What is the cheese quota?", context=context), 3).chunks
     assert "Section 1: Cheese quota" in cheese[0].chunk.label
+
+
+def test_the_context_run_searches_the_turn_as_typed_so_a_wrong_rewrite_loses_nothing(fast_assistant):
+    # a swap that replaced the wrong phrase: the rewrite no longer holds what the user asked about
+    context = "What is the cheese quota?"
+    typed = "And high-wage plants?"
+    wrong = "What is the cheese quota, and?"
+    a = fast_assistant.analyze(typed, wrong, context, follow_up=True)
+    labels = [c.chunk.label for c in fast_assistant.retrieve_analysed(a, 5).chunks]
+    assert any("Article 4.7" in label for label in labels)
