@@ -53,6 +53,22 @@ def test_a_topic_swap_replaces_the_whole_old_phrase_and_keeps_the_slots_after_it
     assert rule_rewrite("What about tomatoes?", "Does Canada charge duty on fresh cucumbers that are grown in "
                         "greenhouses under the CUSMA schedule?") == \
         "Does Canada charge duty on tomatoes under the CUSMA schedule?"
+    # what the old phrase is: not an "on" of another clause, not a party or year named after it
+    for previous, turn, expected in (
+            ("Depending on origin, what does Canada charge for light trucks?", "And motorcycles?",
+             "Depending on origin, what does Canada charge for motorcycles?"),
+            ("What did the U.S. recommend for autos, with a focus on labor rights?", "What about dairy?",
+             "What did the U.S. recommend for dairy?"),
+            ("How much trade in trucks between the U.S. and Mexico in 2024?", "And motorcycles?",
+             "How much trade in motorcycles between the U.S. and Mexico in 2024?"),
+            ("What does Canada charge on trucks built before 2020?", "And on motorcycles?",
+             "What does Canada charge on motorcycles before 2020?"),
+            ("What does Canada charge on trucks that the U.S. exports to Canada?", "And on motorcycles?",
+             "What does Canada charge on motorcycles that the U.S. exports to Canada?"),
+            ("What does Canada charge on light US trucks?", "And on buses?", "What does Canada charge on U.S. buses?"),
+            ("What does Canada charge on trucks of 2,000–3,000 kg from Mexico?", "And on motorcycles?",
+             "What does Canada charge on motorcycles from Mexico?")):
+        assert rule_rewrite(turn, previous) == expected
 
 
 def test_that_year_takes_the_year_and_the_new_frame():
@@ -414,3 +430,6 @@ def test_the_context_run_searches_the_turn_as_typed_so_a_wrong_rewrite_loses_not
     a = fast_assistant.analyze(typed, wrong, context, follow_up=True)
     labels = [c.chunk.label for c in fast_assistant.retrieve_analysed(a, 5).chunks]
     assert any("Article 4.7" in label for label in labels)
+    # the same rewrite searched without the typed turn (as a question typed that way) does not find it
+    alone = fast_assistant.analyze(wrong, wrong, context, follow_up=True)
+    assert not any("Article 4.7" in c.chunk.label for c in fast_assistant.retrieve_analysed(alone, 5).chunks)

@@ -152,77 +152,93 @@ def _left_over(frag: str, used: list[tuple[int, int]]) -> tuple[str, str]:
 
 
 # English words that open a phrase of its own after a topic: a slot named after one of them ("from
-# the U.S.", "into Canada", "under CUSMA") is kept, and the old topic ends before them.
-_OPENER = wordset("from for to into in under with by at on going shipped sent exported imported")
-_OPENER_REACH = 4  # words; "under the CUSMA schedule"
-_AGREEMENT = re.compile(r"\b(?:USMCA|CUSMA|T-MEC|TMEC|NAFTA|TLCAN)\b")
-# Where the old topic's phrase surely ends: the end of the clause, a dash, or a second question.
+# the U.S.", "into Canada", "under CUSMA", "before 2020") is kept, and the old topic ends before them.
+_OPENER = wordset("from for to into in under with by at on going shipped sent exported imported before after during "
+                  "since until through within between per than that which")
+# "charge ... on", "any duty on", "put tariffs on": the goods a tariff question is about follow "on"
+_CHARGE_ON = re.compile(r"(?i)\b(?:charges?|charged|charging|dut(?:y|ies)|tariffs?|rates?|levy|levies|put|puts|"
+                        r"impose[sd]?|apply|applies)\b(?:\s+[\w’'.\-]+){0,3}?\s+on\s")
+_OPENER_REACH = 4  # words before the slot searched for its opener: "under the CUSMA schedule"
+# Where the old topic's phrase surely ends: the end of the clause, a spaced dash, a comma before a
+# question word or an auxiliary (a clause or a second question follows), or a time phrase.
 _PHRASE_STOP = re.compile(
-    r"[?!;:—–]|,?\s+(?:and|but|or)\s+(?:what|which|who|how|when|where|why|does|do|is|are|can|if)\b|"
+    r"[?!;:]|\s[—–]|[—–]\s|,?\s+(?:and|but|or)\s+(?:what|which|who|how|when|where|why|does|do|is|are|can|if)\b|"
+    r",\s*(?:what|which|who|whom|whose|how|when|where|why|does|do|did|is|are|was|were|can|could|should|would|will|"
+    r"must|may|might|has|have|had)\b|"
     r"\s+(?:(?:this|that|last|next|each|every)\s+(?:year|month|week|quarter)|so far|now|today|currently)\b|$", re.I)
 
 
 def _phrase_end(text: str, b: int) -> tuple[int, list[slots.Mention]]:
     """Where the old topic's phrase that ends at `b` really ends, with its qualifiers ("helicopters,
     under 2,000 kg unladen", "cotton that has already been carded or combed", "generating sets"):
-    at the end of the clause, or before the first party, year, identifier or document that a
-    phrase of its own names ("from the U.S.", "under CUSMA"). Returns the end and the parties
-    inside the phrase ("light U.S. helicopters"), which the new topic keeps. English only: a
-    Spanish phrase runs on with "de ..." that still names the product ("lámina de acero")."""
+    at the end of its clause, or where a phrase of its own names a party, year, identifier, document
+    or the agreement ("from the U.S.", "under CUSMA", "before 2020"). A slot that no opener
+    introduces ends nothing it can be told apart from, so the phrase is not extended at all; a
+    party adjective without one is inside the phrase ("light U.S. helicopters") and is returned,
+    for the new topic to keep. (`slots.phrase_at` grows a phrase over concepts and one qualifier;
+    this reads up to the boundary instead.) English only: a Spanish phrase runs on with "de ..."
+    that still names the product ("lámina de acero")."""
     stop = _PHRASE_STOP.search(text, b).start()
     inside: list[slots.Mention] = []
     mentions = slots.parties(text) + slots.years(text) + slots.refs(text) + slots.docs(text)
-    mentions += [slots.Mention(m.start(), m.end(), m.group(0), m.group(0), "doc") for m in _AGREEMENT.finditer(text)]
+    mentions += [slots.Mention(m.start(), m.end(), m.group(0), m.group(0), "doc")
+                 for m in slots.AGREEMENT.finditer(text)]
     for m in sorted(mentions, key=lambda m: m.start):
         if not b <= m.start < stop:
             continue
         cut = None
-        # the phrase that names the slot starts at the first opener of the few words before it
+        # the slot's phrase starts at its opener: the nearest one among the few words before it,
+        # with the openers right before that one ("going into Canada")
         for w in list(re.finditer(r"[\w’'.\-]+", text[b:m.start]))[::-1][:_OPENER_REACH]:
             word = w.group(0).lower()
             if word in _OPENER:
                 cut = b + w.start()
             elif cut is not None:
                 break
-        if cut is None and m.kind in ("adj", "noun") and m.value in slots.EN_ADJ:
-            inside.append(m)  # "light U.S. helicopters": a party inside the phrase
-            continue
-        stop = cut if cut is not None else m.start
+        if cut is None:
+            if m.kind == "adj" or (m.kind == "noun" and not re.search(r"(?i)\bthe\s+$", text[:m.start])
+                                   and re.match(r"\s+[a-z]", text[m.end:])):
+                inside.append(m)  # "light U.S. helicopters", "light US trucks"
+                continue
+            return b, []
+        stop = cut
         break
-    end = b + len(text[b:stop].rstrip(" ,"))
-    return max(end, b), inside
+    return b + len(text[b:stop].rstrip(" ,")), inside
+
+
+def _after(text: str, prep: str, tops: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The last topic right after `prep` (an article or a party between them allowed)."""
+    target = None
+    for m in re.finditer(rf"\b{re.escape(prep)}\s+(?:(?:the|el|la|los|las)\s+)?", text, re.I):
+        after = [(a, b) for a, b in tops if a >= m.end() and not text[m.end():a].strip()]
+        after = after or [(a, b) for a, b in tops if a >= m.end() and slots.parties(text[m.end():a])
+                          and len(text[m.end():a].split()) <= 1]
+        target = after[0] if after else target
+    return target
 
 
 def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[str, str]:
     """The fragment's topic where the previous question's was: after the same preposition ("on
-    energy" -> "on labor"; in English a fragment without one replaces the object after "on"), else the
-    recommendation subject, else the last topic phrase; in English the old phrase with its
-    qualifiers (`_phrase_end`). Parties in the old phrase stay ("Mexican gearboxes" -> "Mexican
-    diesel engines")."""
+    energy" -> "on labor"), else the recommendation subject, else (English) the object after
+    "on", else the last topic phrase; in English the old phrase goes with its qualifiers
+    (`_phrase_end`). Parties in the old phrase stay ("Mexican gearboxes" -> "Mexican diesel
+    engines")."""
     text = previous
     tops = slots.topics(text)
     target = None
-    # the fragment's preposition, else English "on", the object of "charge/put duty/recommend on"
-    where = prep or ("" if spanish else "on")
-    if where:
-        for m in re.finditer(rf"\b{re.escape(where)}\s+(?:(?:the|el|la|los|las)\s+)?", text, re.I):
-            after = [(a, b) for a, b in tops if a >= m.end() and not text[m.end():a].strip()]
-            after = after or [(a, b) for a, b in tops if a >= m.end() and slots.parties(text[m.end():a])
-                              and len(text[m.end():a].split()) <= 1]
-            target = after[0] if after else target
+    if prep:
+        target = _after(text, prep, tops)
     if target is None:
         subj = analyze(text).subject
         i = text.find(subj) if subj and subj != "all" else -1
         target = next(((a, b) for a, b in tops if i >= 0 and a >= i), None)
+    if target is None and not spanish and _CHARGE_ON.search(text):
+        target = _after(text, "on", tops)  # the object of "charge ... on", "put a duty on"
     if target is None and tops:
         target = tops[-1]
     if target is None:
         return append(text, ("sobre " if spanish else "about ") + topic), f"topic: + {topic}"
     a, b = target
-    kept_parties: list[slots.Mention] = []
-    if not spanish:
-        b, inside = _phrase_end(text, b)
-        kept_parties = [p for p in inside if p.text.lower() not in fold(topic)]
     party = next((m for m in slots.parties(text) if m.end == a - 1 and text[m.end] == "-"), None)
     if party:  # "U.S.-built tank cars" -> "U.S. diesel locomotives": the party stays, its hyphen goes
         text = text[:party.end] + " " + text[a:]
@@ -233,8 +249,13 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
         a = slots.with_article(text, a) if re.search(r"(?i)\b(?:the|el|la|los|las)\s+$", text[:a]) else \
             a - len(re.search(r"\S+\s+$", text[:a]).group(0))
     words = text[a:b].split()
+    kept_parties: list[slots.Mention] = []
     if len(words) >= 2 and words[-1].lower() in _GENERIC_HEADS and not any(
             w.lower() in _GENERIC_HEADS for w in topic.split()):
         b = a + len(text[a:b]) - len(words[-1]) - 1
-    lead = "".join(f"{_party_form(p, p, text, spanish)} " for p in kept_parties if p.kind == "adj")
+    elif not spanish:
+        b, inside = _phrase_end(text, b)
+        named = {p.value for p in slots.parties(topic)}
+        kept_parties = [p for p in inside if p.value not in named]
+    lead = "".join(f"{slots.EN_ADJ[p.value]} " for p in kept_parties)
     return text[:a] + lead + topic + text[b:], f"topic: {text[a:b]} -> {lead}{topic}"

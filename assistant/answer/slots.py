@@ -40,6 +40,7 @@ _DOC = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+AGREEMENT = re.compile(r"\b(?:USMCA|CUSMA|T-MEC)\b")  # the agreement by its names
 _TIME_WORDS = wordset("year years month months today now time period date last next año años mes fecha")
 # Spanish function words: the analysis's concepts are English (a Spanish question is glossed first).
 _ES_STOP = wordset("el la los las un una unos unas de del al a en sobre para con sin por que qué se su sus y o u e es son "
