@@ -22,7 +22,7 @@ from pathlib import Path
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
 from assistant.retrieve.translate import GLOSSED, english_gloss, untranslated_words
-from assistant.textutil import STOPWORDS, fold, names, numbers, split_sentences
+from assistant.textutil import STOPWORDS, collapse, fold, names, numbers, split_sentences
 
 # ---- one word list of question vocabulary ------------------------------------------------------
 
@@ -340,6 +340,10 @@ class QueryAnalysis:
     # conversation.
     thread: QueryAnalysis | None = None
     follow_up: bool = False  # the turn was read against the previous question (not one of its own)
+    # An English turn whose standalone question differs from what was typed (a follow-up the rule or
+    # a model rewrote): the turn as typed, which the thread's search reads so that a rewrite gone
+    # wrong loses nothing the user wrote ("" otherwise).
+    typed_turn: str = ""
     # Stems of the words a gloss kept as typed that are not names ("tendría", "materia"): no English
     # passage can hold them, so refusal rules that read word rarity leave them out.
     untranslated: frozenset[str] = frozenset()
@@ -497,7 +501,11 @@ def analyze_question(
     seen = {c.text.lower() for c in a.concepts}
     added = tuple(c for c in concepts_of(context_english) if c.text.lower() not in seen)
     thread = replace(a, english=f"{a.english} {context_english}", concepts=a.concepts + added)
-    return replace(a, thread=thread, follow_up=follow_up)
+    question = question.strip()
+    rewritten = collapse(question) != collapse(text)
+    typed_turn = _UNITED_STATES.sub("U.S.", question) if rewritten and language == "en" and \
+        detect_language(question) == "en" else ""
+    return replace(a, thread=thread, follow_up=follow_up, typed_turn=typed_turn)
 
 
 def analyze(

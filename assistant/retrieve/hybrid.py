@@ -34,9 +34,8 @@ from assistant.index.lexical import tokenize
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
 from assistant.retrieve.analysis import QueryAnalysis, analyze_question
-from assistant.retrieve.language import detect_language
 from assistant.settings import Settings
-from assistant.textutil import collapse, footnote_marks
+from assistant.textutil import footnote_marks
 
 BM25, MINILM, MULTILINGUAL = "bm25", "dense", "multilingual"  # channel names (a single channel's mode)
 MODES = ("hybrid", MINILM, BM25, MULTILINGUAL)
@@ -333,16 +332,14 @@ class HybridRetriever:
         """A follow-up searched again with the previous question of the conversation appended, each
         channel at `context_weight` times its own weight: the thread's subject counts, below the
         turn's own words. The channels' own scores stay those of the turn alone. An English turn
-        whose standalone question differs from what was typed (rewritten by the rule or a model)
-        is searched here as typed: the rewrite leads the turn's own run, and this run does not
-        depend on it, so a swap that replaced the wrong phrase loses nothing the user wrote (over
-        the tuning conversations' 186 rewritten follow-ups, hit@5 0.790 -> 0.833, none lower).
-        Returns the MiniLM vector of the rewrite with the previous question appended, which
-        refusal reads beside `QueryAnalysis.thread` (None when that channel was not searched)."""
+        that was rewritten is searched here as typed (`QueryAnalysis.typed_turn`): the rewrite
+        leads the turn's own run, and this run does not depend on it, so a swap that replaced the
+        wrong phrase loses nothing the user wrote (over the tuning conversations' 186 rewritten
+        follow-ups, hit@5 0.790 -> 0.833, none lower). Returns the MiniLM vector of the rewrite
+        with the previous question appended, which refusal reads beside `QueryAnalysis.thread`
+        (None when that channel was not searched)."""
         a = q.a
-        rewritten = collapse(a.question) != collapse(a.text)
-        typed_english = a.language == ENGLISH and rewritten and detect_language(a.question) == ENGLISH
-        text = f"{a.question if typed_english else q.text} {a.context_english}"
+        text = f"{a.typed_turn or q.text} {a.context_english}"
         typed = text if a.language == ENGLISH else f"{q.typed} {a.context}"
         runs: dict[str, list[tuple[str, float]]] = {}
         ml_pending = self._multilingual_vector(typed) if MULTILINGUAL in weights else None
@@ -354,7 +351,7 @@ class HybridRetriever:
         if MINILM in weights:
             searched = self.embedder.embed_query(text)
             runs[MINILM] = self._dense(self.vectors, searched, q, snap, kinds)
-            context_vector = self.embedder.embed_query(f"{q.text} {a.context_english}") if typed_english else searched
+            context_vector = self.embedder.embed_query(f"{q.text} {a.context_english}") if a.typed_turn else searched
         if ml_pending is not None:
             assert self.multilingual_vectors is not None
             runs[MULTILINGUAL] = self._dense(self.multilingual_vectors, ml_pending.result(), q, snap, kinds)
