@@ -169,6 +169,9 @@ def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assis
         ("Under USMCA's digital trade chapter, may a party tax cross-border data flows?", "Chapter 19 (Digital Trade)"),
         ("What does the chapter on macroeconomic policies say about currency interventions?", "Chapter 33 "),
         ("¿Qué exige el capítulo laboral del T-MEC sobre la libertad sindical?", "Chapter 23 (Labor)"),
+        # an annex named by its subject: its chapter is not indexed either
+        ("Does the USMCA medical devices annex make Mexico accept a U.S. marketing authorization?",
+         "Chapter 12 (Sectoral Annexes)"),
     ):
         d = full_assistant.decision(question)
         assert d.refuse and d.rule == "identifier" and chapter in d.text, (question, d.text)

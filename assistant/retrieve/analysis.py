@@ -169,16 +169,24 @@ def treaty_chapters() -> dict[str, dict[str, object]]:
 @lru_cache(maxsize=1)
 def _named_chapter_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     """"the digital trade chapter", "chapter on macroeconomic policies", "el capítulo laboral":
-    a chapter named by its subject rather than its number."""
-    number_of = {fold(n): k for k, ch in treaty_chapters().items() for n in ch["names"]}  # type: ignore[union-attr]
+    a chapter named by its subject rather than its number; and "the cosmetics sectoral annex", "the
+    annex on prepackaged foods", "el anexo de dispositivos médicos": one of its annexes, by the
+    annex's subject."""
+    chapters = treaty_chapters()
+    number_of = {fold(n): k for k, ch in chapters.items() for n in ch["names"]}  # type: ignore[union-attr]
+    annex_of = {fold(n): k for k, ch in chapters.items() for n in ch.get("annex_names", ())}  # type: ignore[union-attr]
     names = "|".join(re.escape(n) for n in sorted(number_of, key=len, reverse=True))
+    annexes = "|".join(re.escape(n) for n in sorted(annex_of, key=len, reverse=True))
     pattern = re.compile(
         rf"\b(?P<a>{names})\s+(?:chapter|article)s?\b|"
         rf"\bchapters?\s+(?:on|about|covering|for|of)\s+(?:the\s+)?(?P<b>{names})\b|"
-        rf"\bcap[ií]tulos?\s+(?:(?:de|sobre|del)\s+)?(?:(?:la|el|los|las)\s+)?(?P<c>{names})\b",
+        rf"\bcap[ií]tulos?\s+(?:(?:de|sobre|del)\s+)?(?:(?:la|el|los|las)\s+)?(?P<c>{names})\b|"
+        rf"\b(?P<d>{annexes})\s+(?:sectoral\s+)?annex(?:es)?\b|"
+        rf"\b(?:sectoral\s+)?annex(?:es)?\s+(?:on|about|covering|for|of)\s+(?:the\s+)?(?P<e>{annexes})\b|"
+        rf"\banexos?\s+(?:sectorial(?:es)?\s+)?(?:(?:de|sobre|del|para)\s+)?(?:(?:la|el|los|las)\s+)?(?P<f>{annexes})\b",
         re.I,
     )
-    return pattern, number_of
+    return pattern, {**annex_of, **number_of}
 
 
 _BARE_CHAPTER = re.compile(r"\b(?:chapter|cap[ií]tulo)\s+(\d{1,2})\b", re.I)
@@ -200,7 +208,7 @@ def named_chapters(text: str) -> tuple[str, ...]:
     """The numbers of the treaty chapters a question names by subject."""
     pattern, number_of = _named_chapter_pattern()
     folded = fold(text)
-    return tuple(dict.fromkeys(number_of[m.group("a") or m.group("b") or m.group("c")] for m in pattern.finditer(folded)))
+    return tuple(dict.fromkeys(number_of[next(g for g in m.groups() if g)] for m in pattern.finditer(folded)))
 
 
 _PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
