@@ -113,6 +113,28 @@ def test_pronouns_refer_to_the_previous_subject():
         "How many American jobs does the stock of Mexican investment support in total?"
 
 
+def test_it_is_the_thing_a_what_question_asked_for():
+    # "What <thing> did X ...?" then "it": the thing asked for, not X
+    assert rule_rewrite("How large does it grow by year five?", "What duty-free quota did Mexico open for U.S. rice?") \
+        == "How large does the duty-free quota grow by year five?"
+    assert rule_rewrite("Who chairs it?", "Which advisory board does the implementing act create for textiles?") \
+        == "Who chairs the advisory board?"
+    # a kind of something, a plural or a coordination is not what "it" stands for
+    assert "the kind" not in rule_rewrite("Where is it based?", "What kind of organization is the Quincy Institute?")
+    assert "the goods" not in rule_rewrite("Does it list airbags?", "Which goods does Annex 2-C's appendix name?")
+    assert "rate and scope" not in rule_rewrite("Does it end?", "What rate and scope did Proclamation 10908 set?")
+
+
+def test_a_question_word_after_a_preposition_starts_a_question_not_a_fragment():
+    # "¿Y de dónde ...?", "¿Y en qué ...?": a question of its own, never glued into the previous one
+    prev = "¿Cuántos camiones exporta México a Canadá cada año?"
+    for turn in ("¿Y de dónde sale esa cifra?", "¿Y en qué año empezó?", "¿Y a quién le vende más?"):
+        out = rule_rewrite(turn, prev)
+        assert not out.startswith("¿Cuántos camiones"), (turn, out)
+    # a fragment that starts with a preposition is still a fragment
+    assert rule_rewrite("¿Y de Estados Unidos?", prev) == "¿Cuántos camiones exporta México a Estados Unidos cada año?"
+
+
 def test_a_clause_before_the_question_is_not_its_subject():
     # "If <subject> is <verb>ed ..., can it ...": the phrase after the clause's auxiliary is a verb
     prev = "If a Canadian engine is repaired in a bonded warehouse in Ohio, does it still count as originating?"

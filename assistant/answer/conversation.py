@@ -57,7 +57,9 @@ _CONNECTIVE = re.compile(
 )
 # A turn that starts like this asks a question of its own (it is not a fragment of the previous one).
 _QUESTION_START = re.compile(
-    r"^\W*(?:what|which|who|whom|whose|how|when|where|why|does|do|did|is|are|was|were|can|could|should|"
+    r"^\W*(?:(?:de|en|a|con|para|por|desde|hasta|sobre|from|in|to|for|on|at|by|with|since|until|under)\s+"
+    r"(?=(?:what|which|who|whom|whose|how|when|where|qu[eé]|cu[aá]l|cu[aá]les|qui[eé]n|qui[eé]nes|c[oó]mo|cu[aá]ndo|"
+    r"d[oó]nde|cu[aá]nt[oa]s?)\b))?(?:what|which|who|whom|whose|how|when|where|why|does|do|did|is|are|was|were|can|could|should|"
     r"would|will|has|have|had|may|might|must|if|whether|qu[eé]|cu[aá]l|cu[aá]les|qui[eé]n|qui[eé]nes|"
     r"c[oó]mo|cu[aá]ndo|d[oó]nde|cu[aá]nt[oa]s?|por qu[eé]|es|son|est[aá]n?|hay|puede|pueden|debe|deben|si)\b",
     re.I,
@@ -82,6 +84,11 @@ _PRONOUN = re.compile(
     r"\b(?P<p>it|its|they|them|their|this|that|these|those|he|him|his|she|her|eso|esto|ello)\b(?!['’])", re.I
 )
 _PLURAL = wordset("they them their these those")
+_IT = wordset("it its")
+_ASKED_THING = re.compile(r"\W*(?:what|which)\s+(?P<np>(?:[\w\-]+\s+){0,3}[\w\-]+)\s+(?:" + "|".join(slots.AUX) + r")\s+\S", re.I)
+# Nouns that ask for a kind, a part or a count of something rather than name a thing "it" can be.
+_NOT_A_THING = wordset("kind kinds type types sort sorts part parts one ones share percentage number amount and or "
+                       "of year date day month time way role")
 _PERSONAL = wordset("he him his she her")
 _POSSESSIVE = wordset("its their his her")
 _SUBJECT_FORMS = wordset("it they he she this that these those eso esto ello")
@@ -222,6 +229,9 @@ def referent(previous: str, pronoun: str, *, speaker: bool = False) -> str:
     schedule = re.search(r"\S+\s+(?:(?:USMCA|CUSMA|T-MEC|tariff)\s+){0,2}schedule\b", text)
     if schedule and slots.parties(schedule.group(0)):
         return schedule.group(0)
+    asked = _asked_thing(text) if p in _IT else ""
+    if asked:
+        return asked
     candidates: list[tuple[int, int]] = []
     subj = slots.subject(text)
     person = r"(?i)^(?:the\s+)?(?:" + "|".join(slots.PERSON_NOUNS) + r")$"
@@ -244,6 +254,21 @@ def referent(previous: str, pronoun: str, *, speaker: bool = False) -> str:
         number = re.match(r"\s+(?:No\.\s*)?\d[\d.\-]*\b", text[b:])  # "Proclamation 10908", "Chapter 2"
         return text[a:b + (number.end() if number else 0)].strip()
     return ""
+
+
+def _asked_thing(text: str) -> str:
+    """The thing a "What/Which <noun> did ... ?" question asks for, which "it" in the next turn
+    names ("What tariff did the proclamation put on cars?" / "When did it start?"): a single noun
+    phrase, not a kind or part of something ("What kind of organization is ..."), nor a plural or a
+    coordination, which "it" cannot stand for."""
+    m = _ASKED_THING.match(text)
+    if not m:
+        return ""
+    words = m.group("np").split()
+    if (any(w.lower() in slots.AUX or w.lower() in _NOT_A_THING for w in words) or _plural(m.group("np"))
+            or not all(re.fullmatch(r"[a-z][\w\-]*", w) for w in words)):
+        return ""
+    return "the " + m.group("np")
 
 
 def _about(text: str, tops: list[tuple[int, int]]) -> tuple[int, int] | None:
