@@ -125,6 +125,14 @@ def test_it_is_the_thing_a_what_question_asked_for():
     assert "rate and scope" not in rule_rewrite("Does it end?", "What rate and scope did Proclamation 10908 set?")
 
 
+def test_a_topic_swap_replaces_the_asked_thing_not_the_verb():
+    # "does Mexico export": after a named subject the word is the verb; the topic is what is counted
+    assert rule_rewrite("And buses?", "How many trucks does Mexico export to Canada?") == \
+        "How many buses does Mexico export to Canada?"
+    assert rule_rewrite("And pears?", "How many apples did Canada sell to the U.S. in 2023?") == \
+        "How many pears did Canada sell to the U.S. in 2023?"
+
+
 def test_a_question_word_after_a_preposition_starts_a_question_not_a_fragment():
     # "¿Y de dónde ...?", "¿Y en qué ...?": a question of its own, never glued into the previous one
     prev = "¿Cuántos camiones exporta México a Canadá cada año?"

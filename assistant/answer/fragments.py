@@ -178,6 +178,8 @@ def _phrase_end(text: str, b: int) -> tuple[int, list[slots.Mention]]:
     for the new topic to keep. (`slots.phrase_at` grows a phrase over concepts and one qualifier;
     this reads up to the boundary instead.) English only: a Spanish phrase runs on with "de ..."
     that still names the product ("lámina de acero")."""
+    if re.match(r"\s+(?:" + "|".join(slots.AUX) + r")\b", text[b:], re.I):
+        return b, []  # "How many trucks does Mexico export ...": the phrase a question word asks about
     stop = _PHRASE_STOP.search(text, b).start()
     inside: list[slots.Mention] = []
     mentions = slots.parties(text) + slots.years(text) + slots.refs(text) + slots.docs(text)

@@ -47,6 +47,7 @@ _ES_STOP = wordset("el la los las un una unos unas de del al a en sobre para con
     "cual cuál cuales cuáles quien quién como cómo cuando cuándo donde dónde cuanto cuánto cuánta cuántos "
     "cuántas dice dicen hay está están este esta estos estas ese esa esos esas lo le les muy más informe")
 AUX = wordset("does do did is are was were can could should would will has have had may might must")
+_DO_AUX = wordset("does do did can could should would will has have had may might must")  # a bare verb or participle follows
 _WH = wordset("what which who whom whose how when where why")
 # Openings of a subordinate clause ("If a good is shipped ..., can it ..."; "When a panel finds ...,
 # what ..."): the auxiliary that follows is the clause's, and the phrase after it is no subject.
@@ -190,8 +191,10 @@ def strip_mentions(span: tuple[int, int], text: str, mentions: Sequence[Mention]
 
 def topics(text: str) -> list[tuple[int, int]]:
     """Concept spans that are about a topic: without the parties, years, identifiers, documents and
-    time words inside them, nor a verb right after "who" ("Who publishes ...")."""
+    time words inside them, nor a verb right after "who" ("Who publishes ...") or after a named
+    subject ("How many trucks does Mexico export ...")."""
     noise = parties(text) + years(text) + refs(text) + docs(text)
+    verb = _verb_after_named_subject(text)
     out = []
     for span in concept_spans(text):
         for a, b in strip_mentions(span, text, noise):
@@ -200,8 +203,28 @@ def topics(text: str) -> list[tuple[int, int]]:
                 continue
             if (re.search(r"(?i)\bwho\s+$", text[:a]) or not text[:a].strip(" ¿")) and len(words) == 1:
                 continue  # a verb ("Who publishes ...", "Summarize ...")
+            if verb and (a, b) == verb:
+                continue
             out.append((a, b))
     return out
+
+
+def _verb_after_named_subject(text: str) -> tuple[int, int] | None:
+    """The main verb of an English question whose subject, right after its auxiliary, is a party or
+    a name ("How many trucks does Mexico export ...", "What does Canada's schedule charge ...": not
+    "export", "charge"). A word there is a verb by English question syntax; other subjects ("does
+    the quota grow") are left alone, since where they end is not known without a parser."""
+    toks = tokens(text)
+    aux = next((i for i, t in enumerate(toks[:6]) if t[2].lower() in _DO_AUX), None)
+    if aux is None or aux + 1 >= len(toks):
+        return None
+    start = toks[aux + 1][0]
+    named = [(m.start, m.end) for m in parties(text) if m.kind == "noun"] + name_runs(text)
+    end = next((y for x, y in named if x == start), None)  # a party or name run starts with its "the"
+    if end is None:
+        return None
+    m = re.match(r"(?:['’]s\s+(?:(?:USMCA|CUSMA|T-MEC|tariff)\s+)?schedule)?\s+([a-z][a-z\-]*)\b", text[end:])
+    return (end + m.start(1), end + m.end(1)) if m else None
 
 
 def with_article(text: str, a: int) -> int:
