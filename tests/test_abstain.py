@@ -159,11 +159,15 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("¿Qué exige el capítulo laboral del T-MEC?").chapters == ("23",)
     # an annex named by its subject belongs to its chapter (the sectoral annexes are Chapter 12's)
     assert analyze("Does the USMCA energy performance annex cover water heaters?").chapters == ("12",)
-    assert analyze("Under the annex on chemical substances, must Canada share safety data sheets?").chapters == ("12",)
+    assert analyze("Under the CUSMA annex on chemical substances, must Canada share safety data sheets?").chapters \
+        == ("12",)
     assert analyze("¿El anexo sectorial de productos cosméticos del T-MEC prohíbe pruebas en animales?").chapters == ("12",)
-    assert analyze("Does the pharmaceutical and medical device transparency annex cover generics?").chapters == ("29",)
-    # an annex the corpus holds, or a proclamation's annex, names no such chapter
-    assert analyze("Are brake pads on the list of the Mexico–U.S. automotive annex?").chapters == ()
+    assert analyze("Does the USMCA pharmaceutical and medical device transparency annex cover generics?").chapters \
+        == ("29",)
+    # an annex the corpus holds, an annex by number, or another instrument's annex names no such chapter
+    assert analyze("Are brake pads on the list of the USMCA's Mexico–U.S. automotive annex?").chapters == ()
+    assert analyze("Which USMCA chemicals annex 2-B lines are duty-free?").chapters == ()
+    assert analyze("Does the pharmaceutical annex to the HTSUS cover insulin under the USMCA?").chapters == ()
     assert analyze("Which parts are listed in the annex to Proclamation 10908?").chapters == ()
     # not a treaty chapter: the U.S. Code's, a Harmonized System chapter, a chapter beyond the 34
     assert analyze("Which section of 19 U.S.C. chapter 29 sets up USMCA panels?").chapters == ()

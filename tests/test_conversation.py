@@ -119,7 +119,13 @@ def test_it_is_the_thing_a_what_question_asked_for():
         == "How large does the duty-free quota grow by year five?"
     assert rule_rewrite("Who chairs it?", "Which advisory board does the implementing act create for textiles?") \
         == "Who chairs the advisory board?"
-    # a kind of something, a plural or a coordination is not what "it" stands for
+    # a kind, a measure or a stance of something, an adverb, a plural or a coordination is not what
+    # "it" stands for; nor is the asked thing what "its" or a speaking "it" ("does it say") is
+    assert rule_rewrite("When did it take effect?", "What exactly did Proclamation 10925 change?") == \
+        "When did Proclamation 10925 take effect?"
+    assert "power" not in rule_rewrite("Can it amend the rules?", "What power does the Free Trade Commission have?")
+    assert rule_rewrite("Does its schedule list cheese?", "What quota did Canada open for U.S. cheese?") == \
+        "Does Canada's schedule list cheese?"
     assert "the kind" not in rule_rewrite("Where is it based?", "What kind of organization is the Quincy Institute?")
     assert "the goods" not in rule_rewrite("Does it list airbags?", "Which goods does Annex 2-C's appendix name?")
     assert "rate and scope" not in rule_rewrite("Does it end?", "What rate and scope did Proclamation 10908 set?")
@@ -136,7 +142,8 @@ def test_a_topic_swap_replaces_the_asked_thing_not_the_verb():
 def test_a_question_word_after_a_preposition_starts_a_question_not_a_fragment():
     # "¿Y de dónde ...?", "¿Y en qué ...?": a question of its own, never glued into the previous one
     prev = "¿Cuántos camiones exporta México a Canadá cada año?"
-    for turn in ("¿Y de dónde sale esa cifra?", "¿Y en qué año empezó?", "¿Y a quién le vende más?"):
+    for turn in ("¿Y de dónde sale esa cifra?", "¿Y en qué año empezó?", "¿Y a quién le vende más?",
+                 "¿Y bajo qué artículo?"):
         out = rule_rewrite(turn, prev)
         assert not out.startswith("¿Cuántos camiones"), (turn, out)
     # a fragment that starts with a preposition is still a fragment

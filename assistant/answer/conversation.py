@@ -57,7 +57,8 @@ _CONNECTIVE = re.compile(
 )
 # A turn that starts like this asks a question of its own (it is not a fragment of the previous one).
 _QUESTION_START = re.compile(
-    r"^\W*(?:(?:de|en|a|con|para|por|desde|hasta|sobre|from|in|to|for|on|at|by|with|since|until|under)\s+"
+    r"^\W*(?:(?:de|en|a|con|para|por|desde|hasta|sobre|bajo|contra|durante|seg[uú]n|entre|from|in|to|for|on|at|by|"
+    r"with|since|until|under|through|during|against|between)\s+"
     r"(?=(?:what|which|who|whom|whose|how|when|where|qu[eé]|cu[aá]l|cu[aá]les|qui[eé]n|qui[eé]nes|c[oó]mo|cu[aá]ndo|"
     r"d[oó]nde|cu[aá]nt[oa]s?)\b))?(?:what|which|who|whom|whose|how|when|where|why|does|do|did|is|are|was|were|can|could|should|"
     r"would|will|has|have|had|may|might|must|if|whether|qu[eé]|cu[aá]l|cu[aá]les|qui[eé]n|qui[eé]nes|"
@@ -84,11 +85,12 @@ _PRONOUN = re.compile(
     r"\b(?P<p>it|its|they|them|their|this|that|these|those|he|him|his|she|her|eso|esto|ello)\b(?!['’])", re.I
 )
 _PLURAL = wordset("they them their these those")
-_IT = wordset("it its")
 _ASKED_THING = re.compile(r"\W*(?:what|which)\s+(?P<np>(?:[\w\-]+\s+){0,3}[\w\-]+)\s+(?:" + "|".join(slots.AUX) + r")\s+\S", re.I)
-# Nouns that ask for a kind, a part or a count of something rather than name a thing "it" can be.
-_NOT_A_THING = wordset("kind kinds type types sort sorts part parts one ones share percentage number amount and or "
-                       "of year date day month time way role")
+# Words after "What" that ask for a kind, a part, a measure or a stance of something, or adverbs
+# ("What else ..."), rather than name a thing "it" can be.
+_NOT_A_THING = wordset("kind kinds type types sort sorts part parts one ones share percentage percent proportion "
+                       "number amount level and or of year date day month time way role power stance view position "
+                       "else exactly specifically precisely then now more really actually also just other")
 _PERSONAL = wordset("he him his she her")
 _POSSESSIVE = wordset("its their his her")
 _SUBJECT_FORMS = wordset("it they he she this that these those eso esto ello")
@@ -229,7 +231,7 @@ def referent(previous: str, pronoun: str, *, speaker: bool = False) -> str:
     schedule = re.search(r"\S+\s+(?:(?:USMCA|CUSMA|T-MEC|tariff)\s+){0,2}schedule\b", text)
     if schedule and slots.parties(schedule.group(0)):
         return schedule.group(0)
-    asked = _asked_thing(text) if p in _IT else ""
+    asked = _asked_thing(text) if p == "it" and not speaker else ""
     if asked:
         return asked
     candidates: list[tuple[int, int]] = []

@@ -181,12 +181,12 @@ def _named_chapter_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
         rf"\b(?P<a>{names})\s+(?:chapter|article)s?\b|"
         rf"\bchapters?\s+(?:on|about|covering|for|of)\s+(?:the\s+)?(?P<b>{names})\b|"
         rf"\bcap[ií]tulos?\s+(?:(?:de|sobre|del)\s+)?(?:(?:la|el|los|las)\s+)?(?P<c>{names})\b|"
-        rf"\b(?P<d>{annexes})\s+(?:sectoral\s+)?annex(?:es)?\b|"
+        rf"\b(?P<d>{annexes})\s+(?:sectoral\s+)?annex(?:es)?\b(?!\s+(?:\d|[ivx]+\b))|"
         rf"\b(?:sectoral\s+)?annex(?:es)?\s+(?:on|about|covering|for|of)\s+(?:the\s+)?(?P<e>{annexes})\b|"
         rf"\banexos?\s+(?:sectorial(?:es)?\s+)?(?:(?:de|sobre|del|para)\s+)?(?:(?:la|el|los|las)\s+)?(?P<f>{annexes})\b",
         re.I,
     )
-    return pattern, {**annex_of, **number_of}
+    return pattern, {**annex_of, **number_of}  # no annex name is also a chapter name
 
 
 _BARE_CHAPTER = re.compile(r"\b(?:chapter|cap[ií]tulo)\s+(\d{1,2})\b", re.I)
@@ -204,11 +204,22 @@ def _bare_treaty_chapters(text: str) -> tuple[str, ...]:
     return tuple(m.group(1) for m in _BARE_CHAPTER.finditer(text) if m.group(1) in treaty_chapters())
 
 
+# Instruments other than the treaty that have annexes of their own ("the annex to the proclamation").
+_OTHER_INSTRUMENT = re.compile(r"\b(?:proclamation|proclamaci[oó]n|order|orden|decree|decreto|HTSUS|HTS|WTO|OMC)\b", re.I)
+
+
 def named_chapters(text: str) -> tuple[str, ...]:
-    """The numbers of the treaty chapters a question names by subject."""
+    """The numbers of the treaty chapters a question names by subject. An annex counts only in a
+    question that names the treaty and no other instrument with annexes of its own."""
     pattern, number_of = _named_chapter_pattern()
     folded = fold(text)
-    return tuple(dict.fromkeys(number_of[next(g for g in m.groups() if g)] for m in pattern.finditer(folded)))
+    treaty_annex = bool(_NAMES_TREATY.search(text)) and not _OTHER_INSTRUMENT.search(text)
+    out = []
+    for m in pattern.finditer(folded):
+        if (m.group("d") or m.group("e") or m.group("f")) and not treaty_annex:
+            continue
+        out.append(number_of[next(g for g in m.groups() if g)])
+    return tuple(dict.fromkeys(out))
 
 
 _PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
