@@ -159,3 +159,11 @@ def test_a_second_passage_gets_a_point_before_the_first_passages_third_sentence(
     assert [c.text for c in shaped.lead] == [texts[0]]
     assert [c.text for c in shaped.points] == [texts[3], texts[1], texts[2]]
     assert extractive.PASSAGE_REPEAT_PENALTY > 0
+
+
+def test_a_year_by_year_table_names_the_asked_year_by_its_column():
+    """A quota table has no title line and numbers for row labels: the row is named by its column
+    ("Quota Year 8"), not as a bare "8:", and no dangling title dash opens the quote."""
+    table = "Quota Year\tAggregate Quantity (MT)\n1\t1,000\n7\t4,200\n8\t4,900\n9\t5,100"
+    shown = extractive.table_rows(table, "How much may enter duty-free in quota year 8?")
+    assert shown == "Quota Year 8: Aggregate Quantity (MT) 4,900"

@@ -374,9 +374,21 @@ def test_a_quota_table_carries_the_title_of_its_paragraph(ch2):
     # context), so "TRQ-CA12 in year 19" finds the table, not only the paragraph around it.
     tables = {c.label: c for c in ch2.chunks if c.label.endswith(", table") and "TRQs" in c.label}
     assert len(tables) == 24
-    ca12 = tables["USMCA Appendix 2 (TRQs, Canada), para. 16, table"]
+    ca12 = tables["USMCA Appendix 2 (TRQs, Canada), para. 16 (TRQ-CA12: Products Consisting of Natural Milk "
+                  "Constituents), table"]
     assert ca12.section.endswith("— 16. TRQ-CA12: Products Consisting of Natural Milk Constituents")
     assert "TRQ-CA12" in ca12.search_text and "TRQ-CA12" not in ca12.text
-    assert "19\t3,141" in ca12.text
-    us1 = tables["USMCA Appendix 2 (TRQs, United States), para. 6, table"]
+    assert "19\t3,141" in ca12.text and ca12.meta.get("table")  # quoted row by row, like the brief's tables
+    us1 = tables["USMCA Appendix 2 (TRQs, United States), para. 6 (TRQ – US 1: Fluid Cream, Sour Cream, Ice "
+                 "Cream, and Milk Beverages), table"]
     assert "US 1: Fluid Cream" in us1.section
+
+
+def test_what_follows_a_quota_table_belongs_to_its_quota_not_the_next(ch2):
+    # "Starting in quota year 19, the quantity shall remain at 785 MT" closes TRQ-CA7 (milk
+    # powders); it once shared a passage with the title of TRQ-CA8 (condensed milk), so an answer
+    # on condensed milk quoted milk powder's final quantity
+    tails = _with(ch2, "shall remain at 785 MT per year")
+    [ca7] = [t for t in tails if "TRQ-CA7" in t.section]
+    assert ca7.label == "USMCA Appendix 2 (TRQs, Canada), para. 11"
+    assert not any("TRQ-CA8" in t.search_text for t in tails)

@@ -355,9 +355,11 @@ def table_rows(table_text: str, question: str) -> str:
             else:
                 cells.append((f"{group}: " if group else "") + f"{name} {v}".strip())
             group_open = group
-        rendered.append(f"{r[0]}: " + "; ".join(cells))
+        # a bare number names its row only with its column ("Quota Year 8", not "8")
+        head = f"{columns[0][1]} {r[0]}".strip() if re.fullmatch(r"[\d.,]+", r[0].strip()) else r[0]
+        rendered.append(f"{head}: " + "; ".join(cells))
     notes = [ln for ln in lines if ln.startswith("Units:")]
-    return f"{title} — " + " | ".join(rendered) + (f" ({notes[0]})" if notes else "")
+    return (f"{title} — " if title else "") + " | ".join(rendered) + (f" ({notes[0]})" if notes else "")
 
 
 def _columns(rows: list[list[str]]) -> tuple[list[tuple[str, str]], list[list[str]]]:

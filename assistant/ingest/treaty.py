@@ -494,17 +494,22 @@ class _Outline:
         if unit is None or not unit.elems:
             return
         titles: dict[str, str] = {}
-        for num, elems in _paragraphs(unit.elems):
+        paras = _paragraphs(unit.elems)
+        with_table = {num for num, elems in paras if num and elems[0].table is not None}
+        for num, elems in paras:
             first = elems[0]
             if num and num not in titles and first.kind == "para":
                 titles[num] = first.text if word_count(first.text) <= _TITLE_WORDS else ""
-            title = titles.get(num, "") if num and first.table is not None else ""
+            title = titles.get(num, "") if num in with_table else ""
             self.blocks.extend(self._para_blocks(unit, num, elems, title))
         unit.elems = []
 
     def _para_blocks(self, unit: _Unit, num: str | None, elems: list[_Elem], title: str = "") -> list[Block]:
-        """`title`: the short opening line of the numbered paragraph a table belongs to, so that the
-        table (a quota's year-by-year quantities) is found by the name of what it counts."""
+        """`title`: the short opening line of a titled numbered paragraph that holds a table ("5.
+        TRQ-CA1: Milk"). Such a paragraph is one item of a list (a quota), so its pieces merge with no other paragraph's;
+        its table (the quota's year-by-year quantities) carries the title in its heading and label,
+        to be found and cited by the name of what it counts, and is quoted row by row (the asked
+        quota year), like the brief's tables."""
         label = unit.para_label.format(num) if num else unit.label
         meta = {**unit.meta, "key": unit.key}
         if num:
@@ -512,18 +517,22 @@ class _Outline:
         section = unit.section + (
             f" — {self.subhead}" if self.subhead and self.subhead not in unit.section else ""
         )
+        if title:
+            section = f"{section} — {title}"
         table = elems[0].table
         if table is not None:
             name = table.caption or "table"
             if title:
-                section = f"{section} — {title}"
+                short = _PARA_NUM.sub("", title).strip()
+                label = f"{label} ({short})" if short else label
+                meta["table"] = True
             return table_blocks(self.text, table, section=section, label=f"{label}, {name}", meta=meta)
         start, end = elems[0].start, elems[-1].end
         if word_count(self.text[start:end]) <= MAX_WORDS:
-            # whole paragraphs of one unit (and one section of it) may merge into a unit-level chunk
-            return [
-                self._block(start, end, section, label, meta, elems, group=section, group_label=unit.label)
-            ]
+            # whole paragraphs of one unit (and one section of it) may merge into a unit-level chunk;
+            # a titled paragraph's pieces only with each other
+            group = f"{section}#{num}" if title else section
+            return [self._block(start, end, section, label, meta, elems, group=group, group_label=unit.label)]
         out = []
         letter = ""
         for piece in _pieces(elems):
@@ -615,7 +624,10 @@ def _paragraphs(elems: list[_Elem]) -> list[tuple[str | None, list[_Elem]]]:
             if el.text[:1].islower() and paras and paras[-1][1][-1].kind != "table":
                 paras[-1][1].append(el)
                 continue
-            paras.append((None, [el]))
+            # unnumbered text right after a table continues the table's paragraph ("Starting in
+            # quota year 19, the quantity shall remain at ..." after a quota's table)
+            after_table = bool(paras) and paras[-1][1][-1].kind == "table"
+            paras.append((cur_num if after_table else None, [el]))
             continue
         # items and anything else continue the current paragraph
         if not paras or paras[-1][1][-1].kind == "table":
