@@ -506,10 +506,10 @@ class _Outline:
 
     def _para_blocks(self, unit: _Unit, num: str | None, elems: list[_Elem], title: str = "") -> list[Block]:
         """`title`: the short opening line of a titled numbered paragraph that holds a table ("5.
-        TRQ-CA1: Milk"). Such a paragraph is one item of a list (a quota), so its pieces merge with no other paragraph's;
-        its table (the quota's year-by-year quantities) carries the title in its heading and label,
-        to be found and cited by the name of what it counts, and is quoted row by row (the asked
-        quota year), like the brief's tables."""
+        TRQ-CA1: Milk"). Such a paragraph is one item of a list (a quota), so its pieces merge with
+        no other paragraph's; its table (the quota's year-by-year quantities) carries the title in
+        its heading and label, to be found and cited by the name of what it counts, and is quoted
+        row by row (the asked quota year), like the brief's tables."""
         label = unit.para_label.format(num) if num else unit.label
         meta = {**unit.meta, "key": unit.key}
         if num:

@@ -205,7 +205,9 @@ def _bare_treaty_chapters(text: str) -> tuple[str, ...]:
 
 
 # Instruments other than the treaty that have annexes of their own ("the annex to the proclamation").
-_OTHER_INSTRUMENT = re.compile(r"\b(?:proclamation|proclamaci[oó]n|order|orden|decree|decreto|HTSUS|HTS|WTO|OMC)\b", re.I)
+_OTHER_INSTRUMENT = re.compile(
+    r"\b(?:proclamation|proclamaci[oó]n|executive\s+order|orden\s+ejecutiva|decree|decreto|HTSUS|HTS|WTO|OMC)\b", re.I
+)
 
 
 def named_chapters(text: str) -> tuple[str, ...]:
