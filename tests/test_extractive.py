@@ -165,5 +165,5 @@ def test_a_year_by_year_table_names_the_asked_year_by_its_column():
     """A quota table has no title line and numbers for row labels: the row is named by its column
     ("Quota Year 8"), not as a bare "8:", and no dangling title dash opens the quote."""
     table = "Quota Year\tAggregate Quantity (MT)\n1\t1,000\n7\t4,200\n8\t4,900\n9\t5,100"
-    shown = extractive.table_rows(table, "How much may enter duty-free in quota year 8?")
+    shown = extractive.table_rows(table, "What volume does the quota allow in year 8?")
     assert shown == "Quota Year 8: Aggregate Quantity (MT) 4,900"
