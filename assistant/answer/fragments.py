@@ -158,6 +158,7 @@ _OPENER = wordset("from for to into in under with by at on going shipped sent ex
 # "charge ... on", "any duty on", "put tariffs on": the goods a tariff question is about follow "on"
 _CHARGE_ON = re.compile(r"(?i)\b(?:charges?|charged|charging|dut(?:y|ies)|tariffs?|rates?|levy|levies|put|puts|"
                         r"impose[sd]?|apply|applies)\b(?:\s+[\w’'.\-]+){0,3}?\s+on\s")
+_AUX_NEXT = re.compile(r"\s+(?:" + "|".join(sorted(slots.AUX)) + r")\b", re.I)  # an auxiliary right after the phrase
 _OPENER_REACH = 4  # words before the slot searched for its opener: "under the CUSMA schedule"
 # Where the old topic's phrase surely ends: the end of the clause, a spaced dash, a comma before a
 # question word or an auxiliary (a clause or a second question follows), or a time phrase.
@@ -178,7 +179,7 @@ def _phrase_end(text: str, b: int) -> tuple[int, list[slots.Mention]]:
     for the new topic to keep. (`slots.phrase_at` grows a phrase over concepts and one qualifier;
     this reads up to the boundary instead.) English only: a Spanish phrase runs on with "de ..."
     that still names the product ("lámina de acero")."""
-    if re.match(r"\s+(?:" + "|".join(slots.AUX) + r")\b", text[b:], re.I):
+    if _AUX_NEXT.match(text, b):
         return b, []  # "How many trucks does Mexico export ...": the phrase a question word asks about
     stop = _PHRASE_STOP.search(text, b).start()
     inside: list[slots.Mention] = []

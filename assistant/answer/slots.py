@@ -47,7 +47,7 @@ _ES_STOP = wordset("el la los las un una unos unas de del al a en sobre para con
     "cual cuál cuales cuáles quien quién como cómo cuando cuándo donde dónde cuanto cuánto cuánta cuántos "
     "cuántas dice dicen hay está están este esta estos estas ese esa esos esas lo le les muy más informe")
 AUX = wordset("does do did is are was were can could should would will has have had may might must")
-_DO_AUX = wordset("does do did can could should would will has have had may might must")  # a bare verb or participle follows
+_DO_AUX = AUX - wordset("is are was were")  # a bare verb or participle follows (after "is", often an adjective)
 _WH = wordset("what which who whom whose how when where why")
 # Openings of a subordinate clause ("If a good is shipped ..., can it ..."; "When a panel finds ...,
 # what ..."): the auxiliary that follows is the clause's, and the phrase after it is no subject.
