@@ -171,8 +171,8 @@ class Assistant:
         self, question: str, standalone: str | None = None, context: str = "", follow_up: bool = False
     ) -> QueryAnalysis:
         """The one analysis of a question (`retrieve.analysis.analyze_question`); `context` is the
-        previous standalone question of the conversation, `follow_up` whether the turn was read
-        against it."""
+        thread's standalone questions up to the previous one (`Understanding.thread`), `follow_up`
+        whether the turn was read against the previous one."""
         return analyze_question(question, standalone, context, follow_up=follow_up)
 
     # ---- answering ------------------------------------------------------------------------
@@ -274,7 +274,7 @@ class Assistant:
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
         # read against the previous question, or leaning on it ("Where are they based?")
         follow_up = understood.follow_up or (bool(understood.previous) and follow_up_signals(question))
-        analysis = self.analyze(question, understood.standalone, understood.previous, follow_up)
+        analysis = self.analyze(question, understood.standalone, understood.thread, follow_up)
         return AskedQuestion(analysis, name, model, warnings, timings, started)
 
     def _evidence(

@@ -280,6 +280,21 @@ def test_a_corrected_understanding_is_the_previous_question():
     assert u.standalone == "What does the brief recommend on labor migration for Canada?"
 
 
+
+def test_the_thread_keeps_the_opening_question_until_a_turn_stands_alone():
+    """Two turns in, a follow-up names only what the last turn left implicit ("that inquiry");
+    retrieval weighs the whole thread, which a question standing on its own starts afresh."""
+    opening = "How long can safeguard relief for the long-haul trucking industry stay in place?"
+    lean = "Who can ask for it to be extended?"
+    history = [("user", opening), ("assistant", "..."), ("user", lean), ("assistant", "...")]
+    u = understand("Can that inquiry be repeated?", history)
+    assert u.earlier == (opening,)
+    assert u.thread.startswith(opening) and u.thread.endswith(u.previous)
+    fresh = "What does USMCA Article 2.4 require of Canada?"
+    restarted = [("user", opening), ("assistant", "..."), ("user", fresh), ("assistant", "...")]
+    u = understand("Does it apply to Mexico too?", restarted)
+    assert u.earlier == () and u.thread == fresh
+
 # ---- with a chat model ------------------------------------------------------------------------
 
 
@@ -444,6 +459,10 @@ def test_a_follow_up_carries_the_previous_question_as_context(fast_assistant):
     q = fast_assistant._prepare("What is the threshold?", history, None)
     assert q.analysis.context == "What does the Toy Agreement require for labor value content?"
     assert fast_assistant._prepare("What is the threshold?", None, None).analysis.context == ""
+    # two turns into the thread, the context still holds its opening question
+    history += [("user", "Who checks it?"), ("assistant", "...")]
+    q = fast_assistant._prepare("How often?", history, None)
+    assert q.analysis.context.startswith("What does the Toy Agreement require for labor value content?")
 
 
 def test_the_context_finds_the_threads_passage_below_the_turns_own_words(fast_assistant):

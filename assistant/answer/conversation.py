@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from assistant.answer import slots
@@ -163,10 +163,16 @@ class Understanding:
     context: str = ""  # the previous question's subject, for retrieval to weigh below the turn's own words
     method: str = "none"  # "none" (as typed), "rule" or "model"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    earlier: tuple[str, ...] = ()  # the thread's standalone questions before `previous`, oldest first
 
     @property
     def rewritten(self) -> bool:
         return collapse(self.standalone) != collapse(self.question)
+
+    @property
+    def thread(self) -> str:
+        """The questions this turn continues, oldest first: what retrieval weighs below the turn."""
+        return " ".join((*self.earlier, self.previous)).strip()
 
 
 # ---- what a pronoun refers to ---------------------------------------------------------------------
@@ -550,8 +556,9 @@ def understand(
     optionally "understood" after a user turn). Without history the question is taken as typed."""
     question = collapse(question)
     turns = [(r, collapse(t)) for r, t in (history or []) if r in ("user", "assistant", UNDERSTOOD) and t and t.strip()]
-    previous = previous_standalone(turns)
-    rule = rewrite(question, previous)
+    chain = thread_standalones(turns)
+    previous = chain[-1] if chain else ""
+    rule = replace(rewrite(question, previous), earlier=tuple(chain[:-1]))
     if llm is None or not previous or not (rule.follow_up or follow_up_signals(question)):
         return rule
     warnings: list[str] = []
@@ -567,24 +574,36 @@ def understand(
             if restored:
                 warnings.append(f"the model's rewrite dropped {', '.join(restored)}; put back")
             return Understanding(question, fixed, previous, True, rule.kept + restored, rule.replaced,
-                                 rule.context, "model", tuple(warnings))
+                                 rule.context, "model", tuple(warnings), rule.earlier)
         warnings.append("the model's rewrite of the follow-up was unusable; a rule rewrote it")
     except Exception as e:  # an unreachable backend must not stop the question
         warnings.append(f"could not rewrite the follow-up with the model ({type(e).__name__}); a rule rewrote it")
-    return Understanding(rule.question, rule.standalone, rule.previous, rule.follow_up, rule.kept, rule.replaced,
-                         rule.context, rule.method, tuple(warnings))
+    return replace(rule, warnings=tuple(warnings))
 
 
 def previous_standalone(turns: Sequence[Turn]) -> str:
     """The standalone question of the last user turn: as recorded ("understood"), else understood
     again from the turns before it."""
-    previous = ""
+    chain = thread_standalones(turns)
+    return chain[-1] if chain else ""
+
+
+def thread_standalones(turns: Sequence[Turn]) -> list[str]:
+    """The standalone questions of the thread the last user turn belongs to, oldest first: a turn
+    read against its predecessor (rewritten, or leaning on it: "that request", "De esas, ...")
+    continues the thread, one that stands on its own starts a new one. A follow-up two turns
+    into a thread often names only what the last turn left implicit; the thread's opening
+    question still holds its subject."""
+    chain: list[str] = []
     for role, text in turns:
         if role == "user":
-            previous = rewrite(text, previous).standalone
+            previous = chain[-1] if chain else ""
+            u = rewrite(text, previous)
+            continues = bool(previous) and (u.follow_up or follow_up_signals(text))
+            chain = [*chain, u.standalone] if continues else [u.standalone]
         elif role == UNDERSTOOD:
-            previous = text
-    return previous
+            chain = [*chain[:-1], text]
+    return chain
 
 
 def standalone_question(

@@ -350,9 +350,10 @@ class QueryAnalysis:
     concepts: tuple[Concept, ...] = ()
     parts: tuple[QuestionPart, ...] = ()
     translated: bool = False  # `english` is a gloss of another language
-    # In a conversation, the previous standalone question (as typed, and its English wording):
-    # retrieval searches it beside this turn at a lower weight, so a follow-up that stands on its
-    # own words ("Does GAO have to weigh in too?") still finds the passages of the thread's subject.
+    # In a conversation, the thread's standalone questions up to the previous one (as typed, and
+    # their English wording; `Understanding.thread`): retrieval searches them beside this turn at a
+    # lower weight, so a follow-up that stands on its own words ("Does GAO have to weigh in too?")
+    # still finds the passages of the thread's subject.
     context: str = ""
     context_english: str = ""
     # A follow-up read with the previous question appended (its concepts and English words added to
@@ -503,7 +504,7 @@ def analyze_question(
 ) -> QueryAnalysis:
     """The product's analysis of a question: its language (py3langid, `retrieve.language`) and, in
     a language with a glossary, its English gloss (`retrieve.translate`), then `analyze`.
-    `context`: the previous standalone question of the conversation ("" for none)."""
+    `context`: the thread's standalone questions up to the previous one ("" for none)."""
     text = (standalone or question).strip()
     language = detect_language(text)
     english = english_gloss(text) if language in GLOSSED else None

@@ -329,7 +329,7 @@ class HybridRetriever:
 
     def _add_context(self, fused: dict[str, _Fused], q: Query, snap: Snapshot, kinds: set[str] | None,
                      weights: dict[str, float], lines_may_join: bool) -> np.ndarray | None:
-        """A follow-up searched again with the previous question of the conversation appended, each
+        """A follow-up searched again with the thread's questions appended (`QueryAnalysis.context`), each
         channel at `context_weight` times its own weight: the thread's subject counts, below the
         turn's own words. The channels' own scores stay those of the turn alone. An English turn
         that was rewritten is searched here as typed (`QueryAnalysis.typed_turn`): the rewrite
