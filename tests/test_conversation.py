@@ -294,6 +294,10 @@ def test_the_thread_keeps_the_opening_question_until_a_turn_stands_alone():
     restarted = [("user", opening), ("assistant", "..."), ("user", fresh), ("assistant", "...")]
     u = understand("Does it apply to Mexico too?", restarted)
     assert u.earlier == () and u.thread == fresh
+    # a long thread is read as far back as the conversation is (`max_turns` entries: 3 questions)
+    long = history + [("user", "Who decides on it?"), ("assistant", "..."), ("user", "And when?"), ("assistant", "...")]
+    assert len(understand("Can that inquiry be repeated?", long).earlier) == 2
+    assert len(understand("Can that inquiry be repeated?", long, max_turns=20).earlier) == 3
 
 # ---- with a chat model ------------------------------------------------------------------------
 

@@ -145,6 +145,9 @@ NEVER_NAMED = [
     ("What does the brief propose on the sugar suspension agreements?", "the sugar suspension agreements", "sugar"),
     ("What does the brief recommend on H-2A visas for farm workers?", "H-2A visas for farm workers", "h-2a"),
     ("Does the brief suggest anything on softwood lumber duties?", "softwood lumber duties", "softwood"),
+    # a second question after the subject is no part of it
+    ("What does the brief advise on potash export quotas, and which agency would run them?",
+     "potash export quotas", "potash"),
 ]
 
 

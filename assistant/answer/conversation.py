@@ -556,7 +556,9 @@ def understand(
     optionally "understood" after a user turn). Without history the question is taken as typed."""
     question = collapse(question)
     turns = [(r, collapse(t)) for r, t in (history or []) if r in ("user", "assistant", UNDERSTOOD) and t and t.strip()]
-    chain = thread_standalones(turns)
+    # the thread as far back as the conversation is read: `max_turns` (role, text) entries hold
+    # half as many questions
+    chain = thread_standalones(turns)[-max(1, max_turns // 2):]
     previous = chain[-1] if chain else ""
     rule = replace(rewrite(question, previous), earlier=tuple(chain[:-1]))
     if llm is None or not previous or not (rule.follow_up or follow_up_signals(question)):

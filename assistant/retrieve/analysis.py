@@ -467,6 +467,9 @@ def _recommendation_subject(question: str) -> tuple[str, bool] | None:
     if not _BRIEF_AGENT.search(folded) and _OTHER_AGENT.search(folded):
         return None
     before, rest = _REC_QUESTION.split(question, maxsplit=1)
+    # the subject ends with the part that asks for the recommendation ("... for those products,
+    # and which headings would they cover?": a second question is no part of the subject)
+    rest = split_parts(rest)[0]
     m = _SUBJECT_AFTER.search(rest)
     if m and concepts_of(m.group(1)):
         return m.group(1).strip(), False
