@@ -35,7 +35,7 @@ from assistant.answer import abstain as abstention
 from assistant.answer.abstain import Decision, with_not_covered
 from assistant.answer.backends import EXTRACTIVE, BackendUnavailable, describe_error
 from assistant.answer.citations import MarkerMapper, build_citation, cited_sources
-from assistant.answer.conversation import follow_up_signals, understand
+from assistant.answer.conversation import understand
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     MAX_POINTS,
@@ -273,8 +273,7 @@ class Assistant:
         warnings.extend(understood.warnings)
         timings = {"rewrite": (time.perf_counter() - t) * 1000} if history else {}
         # read against the previous question, or leaning on it ("Where are they based?")
-        follow_up = understood.follow_up or (bool(understood.previous) and follow_up_signals(question))
-        analysis = self.analyze(question, understood.standalone, understood.thread, follow_up)
+        analysis = self.analyze(question, understood.standalone, understood.thread, understood.continues)
         return AskedQuestion(analysis, name, model, warnings, timings, started)
 
     def _evidence(
@@ -299,7 +298,7 @@ class Assistant:
 
     def _sentence_query(self, a: QueryAnalysis, ret: Retrieval) -> tuple[dict[str, float], np.ndarray | None]:
         """What answer sentences are scored against: the question's terms and vector, and for a
-        follow-up (a turn read against the previous question) the previous question's too, at
+        follow-up (a turn read against the previous question) its thread's questions' too, at
         `thread_sentence_weight` (an elliptical turn, "Where are they based?", leaves its subject
         there). A turn that asks a question of its own is scored on its own words. A question in
         another language is scored on the words retrieval searched (glossary, machine translation

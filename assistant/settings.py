@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     lexical_weight: float = 1.0
     dense_weight: float = 0.5  # MiniLM
     multilingual_weight: float = 1.5
-    # A follow-up in a conversation is also searched with the previous question appended, every
+    # A follow-up in a conversation is also searched with its thread appended (the previous
+    # question, and the thread's earlier ones for a turn that continues it), every
     # channel at this multiple of its weight (0: off). Fitted on bench/questions/conversations.jsonl
     # and round1_conversations.jsonl (hit@5, then MRR@10, over 0 / 0.5 / 1 / 1.5 / 2; the grid in
     # docs/benchmarks.md): the turn's own words are in both searches, so they still count most.
@@ -122,7 +123,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 512
     llm_passages: int = 6  # passages put in the LLM prompt
     unsupported_sentences: str = "drop"  # drop | mark: what verification does with an unsupported sentence
-    history_turns: int = 6  # recent (role, text) turns used to rewrite a follow-up question
+    # recent (role, text) turns used to rewrite a follow-up question; half as many questions of the
+    # thread are searched with a turn that continues it
+    history_turns: int = 6
 
     # Limits on input
     max_file_mb: float = 60.0

@@ -289,7 +289,14 @@ def test_the_thread_keeps_the_opening_question_until_a_turn_stands_alone():
     history = [("user", opening), ("assistant", "..."), ("user", lean), ("assistant", "...")]
     u = understand("Can that inquiry be repeated?", history)
     assert u.earlier == (opening,)
-    assert u.thread.startswith(opening) and u.thread.endswith(u.previous)
+    assert u.thread == f"{u.previous} {opening}"  # latest first: a length limit cuts the oldest
+    # a question of its own after the thread starts a new one: its context is the previous question
+    own = understand("What does USMCA Article 4.2 define?", history)
+    assert not own.continues and own.earlier == () and own.thread == own.previous
+    # a question the user corrected stands as written and starts a new thread
+    corrected = history[:3] + [(UNDERSTOOD, "What are the dairy quotas under USMCA?"), ("assistant", "...")]
+    u = understand("Who administers them?", corrected)
+    assert u.earlier == () and u.thread == "What are the dairy quotas under USMCA?"
     fresh = "What does USMCA Article 2.4 require of Canada?"
     restarted = [("user", opening), ("assistant", "..."), ("user", fresh), ("assistant", "...")]
     u = understand("Does it apply to Mexico too?", restarted)
@@ -465,8 +472,9 @@ def test_a_follow_up_carries_the_previous_question_as_context(fast_assistant):
     assert fast_assistant._prepare("What is the threshold?", None, None).analysis.context == ""
     # two turns into the thread, the context still holds its opening question
     history += [("user", "Who checks it?"), ("assistant", "...")]
-    q = fast_assistant._prepare("How often?", history, None)
-    assert q.analysis.context.startswith("What does the Toy Agreement require for labor value content?")
+    q = fast_assistant._prepare("And how often?", history, None)
+    assert q.analysis.context.endswith("What does the Toy Agreement require for labor value content?")
+    assert fast_assistant._prepare("What is Article 4.7?", history, None).analysis.context.startswith("Who checks")
 
 
 def test_the_context_finds_the_threads_passage_below_the_turns_own_words(fast_assistant):

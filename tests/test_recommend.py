@@ -374,3 +374,20 @@ def test_someone_elses_recommendation_is_left_to_retrieval(brief_assistant):
     a = brief_assistant.ask("Who votes on the remedy it recommends?")
     assert a.backend != "recommendations"
     assert brief_assistant.ask("What does it recommend?").backend == "recommendations"  # about the brief
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What does the brief advise on potash export quotas, and which agency would run them?", "potash export quotas"),
+        ("Does the brief recommend anything on dairy. If so, what?", "dairy"),
+        ("Is reshoring among the brief's recommendations, and how would it work?", "reshoring"),
+        ("¿Qué propone el informe sobre visas y cuántas se darían?", "visas"),
+        ("What does the brief recommend on energy and labor?", "energy and labor"),  # one subject with "and"
+        ("¿Qué propone sobre energía y migración?", "energía y migración"),
+    ],
+)
+def test_a_recommendation_subject_ends_where_a_second_question_begins(question, subject):
+    from assistant.retrieve.analysis import recommendation_subject
+
+    assert recommendation_subject(question) == subject

@@ -220,7 +220,7 @@ def decide(
     `measure_all` computes every concept's similarity (for fitting), not only the undecided ones'.
 
     A follow-up refused for weak evidence is read a second time with its thread (`a.thread`: the
-    previous question's words added): an elliptical turn ("Has it settled which of those comes
+    words of the thread's questions added): an elliptical turn ("Has it settled which of those comes
     first?") leaves its subject in the previous question, and its own words ("settled") say little
     on their own. It is refused only when both readings refuse."""
     d = _decide(a, ret, embed, measure_all=measure_all)

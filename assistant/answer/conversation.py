@@ -163,16 +163,25 @@ class Understanding:
     context: str = ""  # the previous question's subject, for retrieval to weigh below the turn's own words
     method: str = "none"  # "none" (as typed), "rule" or "model"
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    earlier: tuple[str, ...] = ()  # the thread's standalone questions before `previous`, oldest first
+    # the thread's standalone questions before `previous`, oldest first (a turn that continues it)
+    earlier: tuple[str, ...] = ()
 
     @property
     def rewritten(self) -> bool:
         return collapse(self.standalone) != collapse(self.question)
 
     @property
+    def continues(self) -> bool:
+        """The turn is read against the previous question: rewritten, or leaning on it ("that
+        request", "De esas, ...", a leading "And")."""
+        return self.follow_up or (bool(self.previous) and follow_up_signals(self.question))
+
+    @property
     def thread(self) -> str:
-        """The questions this turn continues, oldest first: what retrieval weighs below the turn."""
-        return " ".join((*self.earlier, self.previous)).strip()
+        """What retrieval weighs below the turn: the previous question, then (for a turn that
+        continues the thread) the thread's earlier ones, latest first, so that a length limit
+        cuts the oldest."""
+        return " ".join((self.previous, *reversed(self.earlier))).strip()
 
 
 # ---- what a pronoun refers to ---------------------------------------------------------------------
@@ -560,8 +569,10 @@ def understand(
     # half as many questions
     chain = thread_standalones(turns)[-max(1, max_turns // 2):]
     previous = chain[-1] if chain else ""
-    rule = replace(rewrite(question, previous), earlier=tuple(chain[:-1]))
-    if llm is None or not previous or not (rule.follow_up or follow_up_signals(question)):
+    rule = rewrite(question, previous)
+    if rule.continues:  # a question of its own starts a new thread: its context is the previous question
+        rule = replace(rule, earlier=tuple(chain[:-1]))
+    if llm is None or not rule.continues:
         return rule
     warnings: list[str] = []
     chat = [(r, t) for r, t in turns if r in ("user", "assistant")][-max_turns:]
@@ -575,19 +586,12 @@ def understand(
             fixed, restored = restore_identifiers(line, required)
             if restored:
                 warnings.append(f"the model's rewrite dropped {', '.join(restored)}; put back")
-            return Understanding(question, fixed, previous, True, rule.kept + restored, rule.replaced,
-                                 rule.context, "model", tuple(warnings), rule.earlier)
+            return replace(rule, standalone=fixed, follow_up=True, kept=rule.kept + restored, method="model",
+                           warnings=tuple(warnings))
         warnings.append("the model's rewrite of the follow-up was unusable; a rule rewrote it")
     except Exception as e:  # an unreachable backend must not stop the question
         warnings.append(f"could not rewrite the follow-up with the model ({type(e).__name__}); a rule rewrote it")
     return replace(rule, warnings=tuple(warnings))
-
-
-def previous_standalone(turns: Sequence[Turn]) -> str:
-    """The standalone question of the last user turn: as recorded ("understood"), else understood
-    again from the turns before it."""
-    chain = thread_standalones(turns)
-    return chain[-1] if chain else ""
 
 
 def thread_standalones(turns: Sequence[Turn]) -> list[str]:
@@ -595,16 +599,15 @@ def thread_standalones(turns: Sequence[Turn]) -> list[str]:
     read against its predecessor (rewritten, or leaning on it: "that request", "De esas, ...")
     continues the thread, one that stands on its own starts a new one. A follow-up two turns
     into a thread often names only what the last turn left implicit; the thread's opening
-    question still holds its subject."""
+    question still holds its subject. A question as the user corrected it ("understood") stands
+    as written: when it differs from the rule's, it starts a new thread."""
     chain: list[str] = []
     for role, text in turns:
         if role == "user":
-            previous = chain[-1] if chain else ""
-            u = rewrite(text, previous)
-            continues = bool(previous) and (u.follow_up or follow_up_signals(text))
-            chain = [*chain, u.standalone] if continues else [u.standalone]
-        elif role == UNDERSTOOD:
-            chain = [*chain[:-1], text]
+            u = rewrite(text, chain[-1] if chain else "")
+            chain = [*chain, u.standalone] if u.continues else [u.standalone]
+        elif role == UNDERSTOOD and (not chain or collapse(text) != chain[-1]):
+            chain = [text]
     return chain
 
 

@@ -118,6 +118,12 @@ _OTHER_AGENT = re.compile(
     r"representante|presidenta?|congreso|comite|ley)\b",
     re.I,
 )
+# A second question joined by "and"/"y" plus a question word ("What is X, and how long does it last?").
+_SECOND_QUESTION = re.compile(
+    r"[,;]?\s+(?:and|but|also|y|e)\s+(?=(?:what|which|who|how|when|where|why|does|do|did|is|are|was|were|"
+    r"qu[eé]|cu[aá]l(?:es)?|cu[aá]nt[oa]s?|c[oó]mo|cu[aá]ndo|d[oó]nde|qui[eé]n(?:es)?)\b)",
+    re.I,
+)
 _SUBJECT_AFTER = re.compile(
     r"\b(?:on|about|regarding|concerning|for|in|sobre|en|acerca de|respecto a|respecto de|en materia de|para)\s+"
     r"(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s*[?.!]*$",
@@ -356,7 +362,7 @@ class QueryAnalysis:
     # still finds the passages of the thread's subject.
     context: str = ""
     context_english: str = ""
-    # A follow-up read with the previous question appended (its concepts and English words added to
+    # A follow-up read with its thread appended (its concepts and English words added to
     # the turn's; slot, names, numbers and identifiers stay the turn's): the refusal decision's second
     # reading of an elliptical turn ("Has it settled which of those comes first?"). None outside a
     # conversation.
@@ -467,9 +473,10 @@ def _recommendation_subject(question: str) -> tuple[str, bool] | None:
     if not _BRIEF_AGENT.search(folded) and _OTHER_AGENT.search(folded):
         return None
     before, rest = _REC_QUESTION.split(question, maxsplit=1)
-    # the subject ends with the part that asks for the recommendation ("... for those products,
-    # and which headings would they cover?": a second question is no part of the subject)
-    rest = split_parts(rest)[0]
+    # the subject ends with the sentence and the part that ask for the recommendation ("... for
+    # those products, and which headings would they cover?": a second question is no part of it)
+    first = split_sentences(rest)[:1]
+    rest = _SECOND_QUESTION.split(rest[first[0][0]:first[0][1]] if first else rest, maxsplit=1)[0]
     m = _SUBJECT_AFTER.search(rest)
     if m and concepts_of(m.group(1)):
         return m.group(1).strip(), False
@@ -490,10 +497,8 @@ def split_parts(question: str) -> tuple[str, ...]:
     asked = [p for p in pieces if p.rstrip().endswith("?")] or [question]
     parts: list[str] = []
     for p in asked:
-        parts += [s.strip(" ,;") for s in re.split(
-            r"[,;]?\s+(?:and|but|also|y|e)\s+(?=(?:what|which|who|how|when|where|why|does|do|did|is|are|was|were|"
-            r"qu[eé]|cu[aá]l|cu[aá]nt|c[oó]mo|cu[aá]ndo|d[oó]nde|qui[eé]n)\b)|\?\s+",
-            p, flags=re.I) if s.strip(" ,;?")]
+        parts += [s.strip(" ,;") for s in re.split(rf"{_SECOND_QUESTION.pattern}|\?\s+", p, flags=re.I)
+                  if s.strip(" ,;?")]
     return tuple(parts) or (question,)
 
 

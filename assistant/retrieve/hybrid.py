@@ -107,7 +107,7 @@ class Retrieval:
     timings: dict[str, float] = field(default_factory=dict)
     multilingual_vector: np.ndarray | None = None
     weights: dict[str, float] = field(default_factory=dict)
-    # A follow-up's MiniLM vector with the previous question appended (None outside a conversation):
+    # A follow-up's MiniLM vector with its thread appended (None outside a conversation):
     # the refusal decision reads the turn with its thread too.
     context_vector: np.ndarray | None = None
     multilingual_model: str = ""  # the model of `multilingual_vector` ("" when not searched)
@@ -336,7 +336,7 @@ class HybridRetriever:
         leads the turn's own run, and this run does not depend on it, so a swap that replaced the
         wrong phrase loses nothing the user wrote (over the tuning conversations' 186 rewritten
         follow-ups, hit@5 0.790 -> 0.833, none lower). Returns the MiniLM vector of the rewrite
-        with the previous question appended, which refusal reads beside `QueryAnalysis.thread`
+        with the thread appended, which refusal reads beside `QueryAnalysis.thread`
         (None when that channel was not searched)."""
         a = q.a
         text = f"{a.typed_turn or q.text} {a.context_english}"
