@@ -212,3 +212,19 @@ def test_a_spanish_question_for_a_tariff_item_searches_the_tariff_lines(question
 
     assert analyze_question(question).wants_tariff_lines
     assert not analyze_question("¿Qué dice el T-MEC sobre el comercio de aguacates?").wants_tariff_lines
+
+
+@pytest.mark.parametrize(
+    ("question", "wants"),
+    [("Does Canada's CUSMA schedule charge anything on U.S. methanol?", True),
+     ("¿Qué arancel le pone la lista de Canadá del T-MEC al metanol?", True),
+     ("What does the Canadian USMCA schedule set for pointe shoes?", True),
+     ("What does the brief say about Canada's energy policy?", False),
+     ("What schedule does the ITC follow for its reports?", False)],
+)
+def test_a_question_that_names_a_partys_schedule_searches_the_tariff_lines(question, wants):
+    """Tariff lines are searched when asked for: a tariff item or rate, or a party's schedule named
+    as the place to look."""
+    from assistant.retrieve.analysis import analyze_question
+
+    assert analyze_question(question).wants_tariff_lines is wants

@@ -103,6 +103,13 @@ _TARIFF_INTENT = re.compile(
     r"hs code|mfn rate|base rate)\b",
     re.I,
 )
+# A party's schedule named as the place to look ("Canada's CUSMA schedule", "la lista de Canadá"):
+# a question about a product there asks for its tariff line.
+_SCHEDULE_INTENT = re.compile(
+    r"\b(?:canad\w*|mexic\w*|cusma|usmca|t-mec)(?:'s)?\s+(?:(?:cusma|usmca|t-mec|tariff)\s+)?schedule\b|"
+    r"\blista\s+(?:arancelaria\s+)?(?:de\s+canad[aá]|canadiense|de\s+m[eé]xico|mexicana)\b",
+    re.I,
+)
 _REC_QUESTION = re.compile(
     r"\brecommend\w*|\bpropos\w*|\bsuggest\w*|\badvi[sc]\w*|\bway ahead\b|\bway forward\b|"
     r"\bwhat should (?:the u\.?s\.?|the united states|washington|the administration|the us)\b[^?]*\bdo\b|"
@@ -457,6 +464,12 @@ def specific_refs_of(question: str) -> tuple[str, ...]:
     return tuple(refs)
 
 
+def wants_tariff_lines(text: str, english: str = "") -> bool:
+    """The question asks for tariff lines: it names a tariff item, asks for a tariff item or rate
+    ("fracción arancelaria" glosses as "tariff item"), or names a party's schedule."""
+    return any(p.search(t) for t in (text, english) if t for p in (_TARIFF_ITEM, _TARIFF_INTENT, _SCHEDULE_INTENT))
+
+
 def recommendation_subject(question: str) -> str | None:
     """The subject of a question that asks what the brief recommends ("energy"; "all" when it
     names none); None when it asks about someone else's proposal or no recommendation at all."""
@@ -565,7 +578,7 @@ def analyze(
     names_brief = bool(_NAMES_BRIEF.search(asked))
     names_legal = bool(_LEGAL_CUE.search(text))
     # a Spanish question asks for tariff lines in its gloss ("fracción arancelaria": "tariff item")
-    wants_lines = bool(_TARIFF_ITEM.search(text) or _TARIFF_INTENT.search(text) or _TARIFF_INTENT.search(eng))
+    wants_lines = wants_tariff_lines(text, eng)
     scope = None
     if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
         scope = frozenset({"brief"})
