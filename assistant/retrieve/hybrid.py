@@ -16,7 +16,8 @@ two-channel BM25 + MiniLM one, every question on its search text.
 
 Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
 key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
-searched only when the question is about a tariff line or rate, or when the user asks for them.
+searched only when the question is about a tariff line or rate or names a party's schedule, or
+when the user asks for them.
 """
 
 from __future__ import annotations
