@@ -570,9 +570,10 @@ def understand(
     chain = thread_standalones(turns)[-max(1, max_turns // 2):]
     previous = chain[-1] if chain else ""
     rule = rewrite(question, previous)
-    if rule.continues:  # a question of its own starts a new thread: its context is the previous question
+    continues = rule.continues
+    if continues:  # a question of its own starts a new thread: its context is the previous question
         rule = replace(rule, earlier=tuple(chain[:-1]))
-    if llm is None or not rule.continues:
+    if llm is None or not continues:
         return rule
     warnings: list[str] = []
     chat = [(r, t) for r, t in turns if r in ("user", "assistant")][-max_turns:]
