@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from assistant.answer import abstain
 from assistant.answer.evidence import EvidenceFeatures
 from assistant.pipeline import Assistant
-from assistant.retrieve.analysis import analyze, answer_slot
+from assistant.retrieve.analysis import analyze, analyze_question, answer_slot
 
 # Questions whose subject the brief never mentions, a treaty article that is not indexed, and a
 # plain off-topic question.
@@ -179,6 +179,11 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("What base rate does the U.S. Schedule to Annex 2-B set for peanuts?").schedules == (
         "the United States",)
     assert analyze("Under the Schedule of Mexico, is pork duty-free?").schedules == ("Mexico",)
+    # in Spanish, as typed: never read off the gloss, whose word order is the Spanish one
+    assert analyze_question("¿Qué tasa fija la lista arancelaria de México al maíz?").schedules == ("Mexico",)
+    assert analyze_question("¿Qué dice la lista de EE. UU. sobre el azúcar?").schedules == ("the United States",)
+    assert analyze_question("¿Qué tasa pone la lista canadiense al frijol negro?").schedules == ("Canada",)
+    assert analyze_question("¿Cómo trata Canadá al café mexicano en su lista arancelaria?").schedules == ()
 
 
 def test_a_chapter_counts_as_present_only_when_a_leading_passage_names_it():

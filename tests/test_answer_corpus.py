@@ -198,11 +198,27 @@ def test_a_tally_to_date_is_refused_as_one_the_documents_cannot_give(full_assist
     assert d2.details["realized_figure"] == 0.0
 
 
-def test_a_partys_tariff_schedule_that_is_not_indexed_is_named_in_the_abstention(full_assistant):
-    # only Canada's schedule is in the mirror: Mexico's rates are not Canada's
+def test_a_good_in_a_partys_schedule_that_is_not_indexed_is_refused_naming_the_schedule(full_assistant):
+    # only Canada's lines are in the mirror: Mexico's rates are not Canada's
     for question in ("What duty does Mexico's USMCA schedule set on U.S. pork hams (0203.22)?",
-                     "¿Qué arancel fija la lista de México del T-MEC para los jamones de cerdo?"):
+                     "¿Qué arancel fija la lista de México del T-MEC para los jamones de cerdo?",
+                     "Which staging category does the U.S. Schedule give fresh strawberries from Canada?"):
         d = full_assistant.decision(question)
-        assert d.not_covered == ("the tariff schedule of Mexico",) and d.refuse and "Mexico" in d.text, question
+        assert d.refuse and "tariff schedule of" in d.text, (question, d.text)
+        assert len(d.not_covered) == 1 and "tariff schedule of" in d.not_covered[0], d.not_covered
     d = full_assistant.decision("What does Canada's schedule say for within-quota cheddar (0406.90.11)?")
     assert d.rule != "identifier" and not d.refuse
+    # both named: Canada's line answers, and the answer says Mexico's lines are not there
+    d = full_assistant.decision("What do Canada's and Mexico's schedules charge on U.S. cheddar cheese?")
+    assert not d.refuse and d.not_covered == ("the lines of the tariff schedule of Mexico",), d.not_covered
+
+
+def test_the_general_notes_of_a_schedule_whose_lines_are_not_indexed_answer_for_it(full_assistant):
+    # Chapter 2 holds the general notes and appendices of the U.S. and Mexican schedules
+    for question, quote in (
+        ("Which edition of the Harmonized System does Mexico's Annex 2-B schedule follow?", "2012 edition"),
+        ("How are interim staged rates rounded under the U.S. Schedule to Annex 2-B?", "nearest tenth"),
+        ("¿En qué edición del Sistema Armonizado se basa la lista arancelaria de México del T-MEC?", "2012"),
+    ):
+        answer = full_assistant.ask(question)
+        assert not answer.abstained and quote in answer.text, (question, answer.text)

@@ -5,8 +5,7 @@ gets the same one. In order:
 
 1. **Identifiers the index lacks.** A treaty article, annex, U.S. Code section or tariff item that
    no indexed document contains ("Article 32.10" when only chapter 2 is indexed), a treaty chapter
-   whose text is not indexed ("What does USMCA Chapter 8 say ..."), a party's tariff schedule when
-   only other parties' are indexed.
+   whose text is not indexed ("What does USMCA Chapter 8 say ...").
 2. **Events after the corpus.** "Did the 2026 joint review extend the agreement?" asks what
    happened at a date later than the newest document: no document can report it.
 3. **Coverage** (`assistant.answer.coverage`, `assistant.answer.evidence`): each concept of the
@@ -16,7 +15,10 @@ gets the same one. In order:
    on the tuning sets (dev, calibration, held-out, tuning); the question is refused above
    `ABSTAIN_ABOVE`, naming the most specific concept no sentence covers, the figure no sentence
    states, or the names and numbers the passages lack. A question of several parts whose other
-   parts are covered is answered, and the uncovered parts are listed in `not_covered`.
+   parts are covered is answered, and the uncovered parts are listed in `not_covered`. A question
+   on a party's schedule whose lines are not indexed (only Canada's are; Chapter 2 holds the U.S.
+   and Mexican general notes and appendices) is refused when it names a good only tariff lines
+   name: its line is not in the index.
 
 Every refusal names what is missing; none says only "the documents do not answer this".
 """
@@ -95,7 +97,6 @@ SECOND_READING = ("coverage", "off-topic")
 # what the chapter itself says of report deadlines), then measured on the 41 tuning questions that
 # name a treaty chapter (round 7 included): false refusals 4 -> 0, unanswerable refused 13 -> 12.
 CHAPTER_MENTION_TOP = 3
-_SCHEDULE_TITLE = re.compile(r"Schedule of (?:the )?(Mexico|Canada|United States)", re.I)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def missing_identifiers(a: QueryAnalysis, snap: Snapshot, retrieved: Sequence[Ch
         if re.fullmatch(r"\d{4}\.\d{2}", k) and any(x.startswith(k) for x in snap.by_key):
             continue  # a tariff subheading: its lines are keyed by the full item
         missing.append(_identifier_name(key))
-    return tuple(missing) + missing_chapters(a, snap, retrieved) + missing_schedules(a, snap)
+    return tuple(missing) + missing_chapters(a, snap, retrieved)
 
 
 def _identifier_name(key: str) -> str:
@@ -179,16 +180,25 @@ def _names_chapter(text: str, number: str) -> bool:
     return re.search(rf"(?i)(?:{chapter}|{article})(?!{other_law})", text) is not None
 
 
-def missing_schedules(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
-    """A party's tariff schedule asked about when only other parties' schedules are indexed."""
-    if not a.schedules:
-        return ()
-    present = set()
-    for d in snap.documents.values():
-        m = _SCHEDULE_TITLE.search(str(d.get("title") or "")) if d.get("kind") == "tariff" else None
-        if m:
-            present.add("the United States" if m.group(1).lower().startswith("united") else m.group(1))
-    return tuple(f"the tariff schedule of {p}" for p in a.schedules if p not in present)
+def unindexed_schedules(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
+    """The parties whose schedule the question names but whose lines are not indexed (Chapter 2
+    holds only the general notes and appendices of the U.S. and Mexican schedules)."""
+    present = snap.scheduled_parties()
+    return tuple(p for p in a.schedules if p not in present)
+
+
+def _goods_only_lines_name(a: QueryAnalysis, cov: Coverage, snap: Snapshot) -> list[str]:
+    """The uncovered concepts with a term that tariff lines use and no other passage does ("fresh
+    tomatoes", "yellow corn"), or, in a translated question, whose terms no passage uses (a gloss's
+    untranslated "jamones cerdo"): goods, which only a schedule's lines would answer for."""
+    lines = snap.vocabulary({"tariff"})
+    prose = snap.vocabulary(set(snap.kinds.tolist()) - {"tariff"})
+
+    def a_good(terms: tuple[str, ...]) -> bool:
+        return any(t in lines and t not in prose for t in terms) or \
+            (a.translated and all(t not in lines and t not in prose for t in terms))
+
+    return [c.concept.text for c in cov.missing if c.concept.terms and a_good(c.concept.terms)]
 
 
 def newest_year(snap: Snapshot) -> int | None:
@@ -261,6 +271,18 @@ def _decide(
     above = ABSTAIN_ABOVE if feats.multilingual else ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL
     details = {**feats.to_dict(), "score": round(p, 4)}
     where = "The brief does not" if ret.scope == frozenset({"brief"}) else "The indexed documents do not"
+    unindexed = unindexed_schedules(a, snap)
+    schedules = _listed([f"the tariff schedule of {p}" for p in unindexed], "or") if unindexed else ""
+    goods = _goods_only_lines_name(a, cov, snap) if unindexed else []
+    if goods and len(unindexed) == len(a.schedules):
+        # the schedule's notes are indexed, its lines are not: a good only lines name asks for a line
+        item = _listed(goods[:2], "or")
+        their = "its" if len(unindexed) == 1 else "their"
+        return Decision(True, f"The indexed documents do not contain the lines of {schedules}, only {their} "
+                        f"general notes and appendices, which do not discuss {item}.",
+                        f"not indexed: lines of {schedules}", (f"{item} in {schedules}",), "identifier", cov, details)
+    # another party's schedule named beside it ("Canada's and Mexico's"): answered for the one indexed
+    unanswered = (f"the lines of {schedules}",) if unindexed and len(unindexed) < len(a.schedules) else ()
     outside = out_of_scope_concepts(a, snap, ret.scope)
     if outside:
         item = _listed(outside, "or")
@@ -275,7 +297,7 @@ def _decide(
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"weak evidence (score {p:.2f} > {above:.2f})",
                         (item,), "coverage", cov, details)
-    return Decision(False, "", "", _uncovered_parts(a, cov), "", cov, details)
+    return Decision(False, "", "", _uncovered_parts(a, cov) + unanswered, "", cov, details)
 
 
 def _read_through_the_model(a: QueryAnalysis, ret: Retrieval) -> QueryAnalysis:

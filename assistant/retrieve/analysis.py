@@ -98,16 +98,11 @@ _ASKS_FOR_SOURCE = re.compile(
     r"\b(fuente|estudio|medio|publicó|publicado|cita)\b|\bde d[oó]nde (sale|viene|proviene|salen|vienen)\b",
     re.I,
 )
+# "(fracción/lista) arancelaria" glosses as "tariff item"/"schedule list tariff"; "CUSMA schedule" is
+# the treaty's schedule under Canada's name for it
 _TARIFF_INTENT = re.compile(
     r"\b(tariff (?:item|line|schedule|rate|heading)s?|duty rates?|rate of duty|staging|subheading|"
-    r"hs code|mfn rate|base rate)\b",
-    re.I,
-)
-# A party's schedule named as the place to look ("Canada's CUSMA schedule", "la lista de Canadá"):
-# a question about a product there asks for its tariff line.
-_SCHEDULE_INTENT = re.compile(
-    r"\b(?:canad\w*|mexic\w*|cusma|usmca|t-mec)(?:'s)?\s+(?:(?:cusma|usmca|t-mec|tariff)\s+)?schedule\b|"
-    r"\blista\s+(?:arancelaria\s+)?(?:de\s+canad[aá]|canadiense|de\s+m[eé]xico|mexicana)\b",
+    r"hs code|mfn rate|base rate|(?:cusma|usmca|t-mec) schedule|lista arancelaria)\b",
     re.I,
 )
 _REC_QUESTION = re.compile(
@@ -238,13 +233,20 @@ def named_chapters(text: str) -> tuple[str, ...]:
 
 
 _PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
-# "Schedule" as the treaty capitalises it ("the U.S. Schedule to Annex 2-B"); the party as typed
+_PARTY_ES = r"(?i:(canad[aá]|canadiense|m[eé]xico|mexicana|ee\.?\s?uu\.?|estados unidos(?!\s+mexicanos)|estadounidense))"
+# A party's schedule named as the place to look: "Schedule" as the treaty capitalises it ("the U.S.
+# Schedule to Annex 2-B"), the party as typed; in Spanish "la lista (arancelaria) de Canadá". Read on
+# the question as typed, never on a gloss, whose word order is the Spanish one ("sugar Mexican
+# schedule list" for "azúcar mexicano en su lista").
 _PARTY_SCHEDULE = re.compile(
-    rf"\b{_PARTY}(?:['’]s)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}(?i:schedule)\b|"
-    rf"\b(?i:schedule)(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])"
+    rf"\b{_PARTY}(?:['’]s)?(?:\s+(?:and|or)\s+{_PARTY}(?:['’]s)?)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}"
+    rf"(?i:schedules?)\b|"
+    rf"\b(?i:schedule)(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])|"
+    rf"(?i:\blistas?\s+(?:arancelarias?\s+)?(?:del?\s+(?:T-MEC|TMEC|USMCA|CUSMA)\s+)?(?:del?\s+(?:los\s+)?)?)"
+    rf"{_PARTY_ES}(?i:\s+(?:y|o)\s+(?:la\s+)?(?:del?\s+(?:los\s+)?)?{_PARTY_ES})?"
 )
 # As typed in English, up to three words may stand between ("Mexico's own Annex 2-B schedule"), none
-# a party; not on a gloss, whose word order is the Spanish one ("... U.S. according its schedule").
+# a party.
 _PARTY_SCHEDULE_TYPED = re.compile(
     rf"\b{_PARTY}(?:['’]s)\s+(?:(?!{_PARTY}(?![\w.]))[\w\-]+\s+){{0,3}}?(?i:schedule)\b"
 )
@@ -253,8 +255,8 @@ _UNITED_STATES = re.compile(r"\bUnited States\b", re.I)
 
 
 def party_name(word: str) -> str:
-    """"Mexican" -> "Mexico", "U.S." -> "the United States"."""
-    n = word.lower().rstrip(".")
+    """"Mexican", "México" -> "Mexico", "U.S.", "EE. UU." -> "the United States"."""
+    n = fold(word).lower().rstrip(".")
     return "Mexico" if n.startswith("mexic") else "Canada" if n.startswith("canad") else "the United States"
 
 
@@ -465,9 +467,10 @@ def specific_refs_of(question: str) -> tuple[str, ...]:
 
 
 def wants_tariff_lines(text: str, english: str = "") -> bool:
-    """The question asks for tariff lines: it names a tariff item, asks for a tariff item or rate
-    ("fracción arancelaria" glosses as "tariff item"), or names a party's schedule."""
-    return any(p.search(t) for t in (text, english) if t for p in (_TARIFF_ITEM, _TARIFF_INTENT, _SCHEDULE_INTENT))
+    """The question asks for tariff lines: it names a tariff item or asks for one, a rate or the
+    treaty's schedule ("fracción arancelaria" glosses as "tariff item"). A party's schedule named
+    asks for them too where that party's lines are indexed (`QueryAnalysis.schedules`)."""
+    return any(p.search(t) for t in (text, english) if t for p in (_TARIFF_ITEM, _TARIFF_INTENT))
 
 
 def recommendation_subject(question: str) -> str | None:
@@ -585,8 +588,8 @@ def analyze(
     chapters = tuple(dict.fromkeys([*(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)),
                                     *named_chapters(text), *_bare_treaty_chapters(text)]))
     typed = [] if english else [party_name(m.group(1)) for m in _PARTY_SCHEDULE_TYPED.finditer(text)]
-    schedules = tuple(dict.fromkeys([*(party_name(m.group(1) or m.group(2))
-                                       for t in (text, eng) for m in _PARTY_SCHEDULE.finditer(t)), *typed]))
+    schedules = tuple(dict.fromkeys([*(party_name(g) for m in _PARTY_SCHEDULE.finditer(text)
+                                       for g in m.groups() if g), *typed]))
     parts = tuple(QuestionPart(p, concepts_of(p), answer_slot(p)) for p in split_parts(asked_eng))
     return QueryAnalysis(
         question=question.strip(),

@@ -227,7 +227,8 @@ class HybridRetriever:
             return Retrieval([], snap)
         weights = {name: w for name, w in self.weights(q, snap).items() if w > 0}
         kinds, lines_may_join = self._kinds(q, snap)
-        scope = None if (q.kinds or lines_may_join or kinds is None) else frozenset(kinds)
+        # the question narrowed itself to the brief: coverage then reads the brief's words only
+        scope = frozenset(kinds) if kinds == {"brief"} and not q.kinds else None
         runs: dict[str, list[tuple[str, float]]] = {}
         ml_pending = self._multilingual_vector(q.typed) if MULTILINGUAL in weights else None
         t0 = time.perf_counter()
@@ -454,14 +455,20 @@ class HybridRetriever:
     def _kinds(self, q: Query, snap: Snapshot) -> tuple[set[str] | None, bool]:
         """(the kinds to search, whether tariff lines that match strongly may still join): the
         user's filter as given; the brief alone for a question about the brief; otherwise all
-        kinds, tariff lines only when asked for or matching as strongly as the best prose."""
+        kinds, tariff lines only when asked for (a tariff item or rate, a schedule named) or matching
+        as strongly as the best prose, and never when every schedule named is one whose lines are
+        not indexed (Canada's lines cannot answer for Mexico's schedule)."""
         if q.kinds:
             return set(q.kinds), False
         present = set(snap.kinds.tolist())
         if "brief" in present and q.a.names_brief and not q.a.names_legal:
             # "what does the brief want …": the brief answers, not a statute on the same subject
             return {"brief"}, False
-        if "tariff" in present and not q.a.wants_tariff_lines:
+        indexed = snap.scheduled_parties()
+        if q.a.schedules and indexed.isdisjoint(q.a.schedules):
+            # another party's lines cannot answer for the schedule named ("Mexico's schedule")
+            return present - {"tariff"}, False
+        if "tariff" in present and not (q.a.wants_tariff_lines or q.a.schedules):
             return present - {"tariff"}, True
         return None, False
 
