@@ -222,3 +222,20 @@ def test_the_general_notes_of_a_schedule_whose_lines_are_not_indexed_answer_for_
     ):
         answer = full_assistant.ask(question)
         assert not answer.abstained and quote in answer.text, (question, answer.text)
+
+
+def test_a_tariff_line_is_quoted_as_its_whole_sentence_with_item_and_rate(full_assistant):
+    # the line's own sentence, whole: never the table row before it, never cut to a clause
+    answer = full_assistant.ask("Which Canadian tariff item covers hop pellets, and what does it charge?")
+    assert answer.text.startswith("Under Canada's USMCA tariff schedule (Annex 2-B), tariff item 1210.20.00"), \
+        answer.text
+    assert "has the rate 0" in answer.text and "…" not in answer.text
+    # "Canadian" is covered by "Canada's": nothing is reported as not covered
+    assert answer.not_covered == [], answer.not_covered
+
+
+def test_a_tariff_lines_rate_is_the_figure_a_question_on_what_a_good_pays_asks_for(full_assistant):
+    # "cuánto pagan" asks for money; the line's rate ("0") answers it
+    d = full_assistant.decision("Un laboratorio de Morelos vende a Canadá anticuerpos monoclonales ya dosificados "
+                                "para venta al por menor. ¿Con qué fracción entran y cuánto pagan con el T-MEC?")
+    assert not d.refuse and d.details["slot_gap"] < 1.0, d.text

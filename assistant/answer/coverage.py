@@ -100,12 +100,16 @@ def evidence_sentences(chunks: Sequence[Chunk], snap: Snapshot) -> list[Evidence
     return out
 
 
+# A party and its adjective are one concept: "Canada's schedule" covers "the Canadian line".
+_PARTY_ADJECTIVES = {"canada": "canadian", "canadian": "canada", "mexico": "mexican", "mexican": "mexico"}
+
+
 def with_acronyms(text: str, snap: Snapshot) -> frozenset[str]:
     """A text's terms with each acronym it uses spelled out, and each long form it spells out
     abbreviated, as the indexed documents define them ("the RRM" also reads "Rapid Response
-    Mechanism")."""
+    Mechanism"), and a party's name with its adjective ("Canada", "Canadian")."""
     tokens = tokenize(text)
-    terms = set(tokens)
+    terms = set(tokens) | {_PARTY_ADJECTIVES[t] for t in tokens if t in _PARTY_ADJECTIVES}
     joined = f" {' '.join(tokens)} "
     for short, long in snap.acronyms().items():
         if short in terms:
@@ -202,10 +206,16 @@ def slot_fill(
     counted = next(iter(tokenize(a.counted)), None) if a.counted else None
     best = 0.0
     for s, near in zip(sentences, nears, strict=True):
-        if states_figure(a, s.text) and (counted is None or counted in near):
+        if (states_figure(a, s.text) or _states_rate(a, s)) and (counted is None or counted in near):
             share = sum(v for t, v in focus.items() if t in near) / total if total else 1.0
             best = max(best, share)
     return best > 0.0, best
+
+
+def _states_rate(a: QueryAnalysis, s: EvidenceSentence) -> bool:
+    """A tariff line states its good's rate ("0", "*", "Free"): the figure a question asking what
+    a good pays wants, though it is no percentage nor amount."""
+    return a.slot == "quantity" and not a.counted and s.chunk.kind == "tariff"
 
 
 def states_figure(a: QueryAnalysis, text: str) -> bool:

@@ -98,7 +98,11 @@ def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot, *, notes: 
     passages = retrieved if notes else _claims_for_notes(retrieved, snap)
     for sc in passages[:MAX_PASSAGES]:
         c = sc.chunk
-        if c.id in snap.sentence_spans:
+        if c.kind == "tariff":
+            # a tariff line is its row, then one sentence that says the same (`ingest.tariff`): the
+            # sentence is what an answer quotes, whole; lines get no vectors (a zero row)
+            spans, vecs = [(c.text.rfind("\n") + 1, len(c.text))], None
+        elif c.id in snap.sentence_spans:
             spans, vecs = snap.sentences(c.id)
         else:
             spans, vecs = [(0, len(c.text))], None
@@ -156,6 +160,8 @@ def score_candidates(
     for c in cands:
         c.lexical = coverage(weights, c.text + " " + c.chunk.section)
         c.dense = float(c.vector @ q) if (q is not None and c.vector is not None) else c.chunk_dense
+        if c.chunk.kind == "tariff" and c.vector is None and not c.dense:
+            c.dense = c.lexical  # a tariff line has no vector: judged on its words alone
         c.score = LEXICAL_WEIGHT * c.lexical + (1 - LEXICAL_WEIGHT) * c.dense + RANK_PRIOR / c.rank
         if wants_number and numbers(strip_footnote_marks(c.text)) - a.numbers:
             c.score += NUMBER_BONUS
@@ -478,10 +484,15 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
     return Shaped(lead, points)
 
 
+def _quoted_whole(c: Candidate) -> bool:
+    """Table rows and tariff lines are quoted whole: cut, they lose the item or the rate."""
+    return bool(c.chunk.meta.get("table")) or c.chunk.kind == "tariff"
+
+
 def _shown_words(c: Candidate, a: QueryAnalysis) -> int:
     """Words the sentence takes in the short answer: a long quote counts as trimmed."""
     text = _as_answer_sentence(c, a.english)
-    return len((text if c.chunk.meta.get("table") else trim(text, a)).split())
+    return len((text if _quoted_whole(c) else trim(text, a)).split())
 
 
 def trim(sentence: str, a: QueryAnalysis) -> str:
@@ -536,7 +547,7 @@ def compose_short(
 
     def render(c: Candidate, labelled: bool) -> str:
         text = _as_answer_sentence(c, a.english)
-        if not c.chunk.meta.get("table"):
+        if not _quoted_whole(c):
             text = trim(text, a)
         if labelled and c.chunk.kind in LABELLED_KINDS and c.chunk.label:
             text = f"{c.chunk.label}: {text}"
