@@ -137,6 +137,12 @@ def test_a_topic_swap_replaces_the_asked_thing_not_the_verb():
         "How many buses does Mexico export to Canada?"
     assert rule_rewrite("And pears?", "How many apples did Canada sell to the U.S. in 2023?") == \
         "How many pears did Canada sell to the U.S. in 2023?"
+    # after "did"/"does" the subject's phrase ends before its verb: the verb stays
+    assert rule_rewrite("What about dairy tariff-rate quotas?",
+                        "How many workers did the Rapid Response Mechanism cases benefit?") == \
+        "How many workers did the dairy tariff-rate quotas benefit?"
+    assert rule_rewrite("And the dairy TRQ review?", "When does the auto rules-of-origin review start?") == \
+        "When does the dairy TRQ review start?"
 
 
 def test_a_question_word_after_a_preposition_starts_a_question_not_a_fragment():

@@ -158,6 +158,7 @@ _OPENER = wordset("from for to into in under with by at on going shipped sent ex
 # "charge ... on", "any duty on", "put tariffs on": the goods a tariff question is about follow "on"
 _CHARGE_ON = re.compile(r"(?i)\b(?:charges?|charged|charging|dut(?:y|ies)|tariffs?|rates?|levy|levies|put|puts|"
                         r"impose[sd]?|apply|applies)\b(?:\s+[\w’'.\-]+){0,3}?\s+on\s")
+_DO_SUPPORT = re.compile(r"(?i)\b(?:did|does|do)\s+(?:(?:the|a|an|its|their)\s+)?$")  # before a subject
 _AUX_NEXT = re.compile(r"\s+(?:" + "|".join(sorted(slots.AUX)) + r")\b", re.I)  # an auxiliary right after the phrase
 _OPENER_REACH = 4  # words before the slot searched for its opener: "under the CUSMA schedule"
 # Where the old topic's phrase surely ends: the end of the clause, a spaced dash, a comma before a
@@ -260,5 +261,9 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
         b, inside = _phrase_end(text, b)
         named = {p.value for p in slots.parties(topic)}
         kept_parties = [p for p in inside if p.value not in named]
+    words = text[a:b].split()
+    if not spanish and len(words) >= 2 and _DO_SUPPORT.search(text[:a]):
+        # "how many workers did the RRM cases benefit": after "did" the subject ends before its verb
+        b = a + text[a:b].rstrip().rfind(" ")
     lead = "".join(f"{slots.EN_ADJ[p.value]} " for p in kept_parties)
     return text[:a] + lead + topic + text[b:], f"topic: {text[a:b]} -> {lead}{topic}"
