@@ -213,9 +213,11 @@ def slot_fill(
 
 
 def _states_rate(a: QueryAnalysis, s: EvidenceSentence) -> bool:
-    """A tariff line states its good's rate ("0", "*", "Free"): the figure a question asking what
-    a good pays wants, though it is no percentage nor amount."""
-    return a.slot == "quantity" and not a.counted and s.chunk.kind == "tariff"
+    """A tariff line states its good's rate ("0", "*"): the figure a question on what a good pays
+    ("cuánto pagan") wants, though it is no amount of money. Not a share, a count, nor what has
+    happened (revenue collected, money spent)."""
+    return a.slot == "quantity" and bool(s.chunk.meta.get("tariff_item")) and \
+        not (a.counted or a.share or a.realized or a.outcome)
 
 
 def states_figure(a: QueryAnalysis, text: str) -> bool:

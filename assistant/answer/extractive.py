@@ -98,7 +98,7 @@ def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot, *, notes: 
     passages = retrieved if notes else _claims_for_notes(retrieved, snap)
     for sc in passages[:MAX_PASSAGES]:
         c = sc.chunk
-        if c.kind == "tariff":
+        if c.meta.get("tariff_item"):
             # a tariff line is its row, then one sentence that says the same (`ingest.tariff`): the
             # sentence is what an answer quotes, whole; lines get no vectors (a zero row)
             spans, vecs = [(c.text.rfind("\n") + 1, len(c.text))], None
@@ -160,7 +160,7 @@ def score_candidates(
     for c in cands:
         c.lexical = coverage(weights, c.text + " " + c.chunk.section)
         c.dense = float(c.vector @ q) if (q is not None and c.vector is not None) else c.chunk_dense
-        if c.chunk.kind == "tariff" and c.vector is None and not c.dense:
+        if c.chunk.meta.get("tariff_item") and c.vector is None and not c.dense:
             c.dense = c.lexical  # a tariff line has no vector: judged on its words alone
         c.score = LEXICAL_WEIGHT * c.lexical + (1 - LEXICAL_WEIGHT) * c.dense + RANK_PRIOR / c.rank
         if wants_number and numbers(strip_footnote_marks(c.text)) - a.numbers:
@@ -486,7 +486,7 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
 
 def _quoted_whole(c: Candidate) -> bool:
     """Table rows and tariff lines are quoted whole: cut, they lose the item or the rate."""
-    return bool(c.chunk.meta.get("table")) or c.chunk.kind == "tariff"
+    return bool(c.chunk.meta.get("table") or c.chunk.meta.get("tariff_item"))
 
 
 def _shown_words(c: Candidate, a: QueryAnalysis) -> int:

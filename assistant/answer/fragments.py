@@ -170,6 +170,23 @@ _PHRASE_STOP = re.compile(
     r"\s+(?:(?:this|that|last|next|each|every)\s+(?:year|month|week|quarter)|so far|now|today|currently)\b|$", re.I)
 
 
+def _before_verb(text: str, a: int, b: int, topic: str) -> int:
+    """After "did"/"does", a subject phrase that runs to the end of its clause ends with the verb
+    ("how many workers did the RRM cases benefit?", "... benefit in 2024?"): the phrase ends before
+    it, and before a generic head it then ends with ("auto parts imports grow" -> "auto parts")."""
+    words = text[a:b].split()
+    rest = text[b:].lstrip()
+    ends_clause = not rest or not rest[0].isalnum() or rest.split()[0].lower() in _OPENER
+    if len(words) < 2 or not _DO_SUPPORT.search(text[:a]) or not ends_clause or words[-1].lower() in _GENERIC_HEADS:
+        return b
+    b = a + text[a:b].rstrip().rfind(" ")
+    words = words[:-1]
+    if len(words) >= 2 and words[-1].lower() in _GENERIC_HEADS and not any(
+            w.lower() in _GENERIC_HEADS for w in topic.split()):
+        b = a + len(text[a:b]) - len(words[-1]) - 1
+    return b
+
+
 def _phrase_end(text: str, b: int) -> tuple[int, list[slots.Mention]]:
     """Where the old topic's phrase that ends at `b` really ends, with its qualifiers ("helicopters,
     under 2,000 kg unladen", "cotton that has already been carded or combed", "generating sets"):
@@ -261,9 +278,6 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
         b, inside = _phrase_end(text, b)
         named = {p.value for p in slots.parties(topic)}
         kept_parties = [p for p in inside if p.value not in named]
-    words = text[a:b].split()
-    if not spanish and len(words) >= 2 and _DO_SUPPORT.search(text[:a]):
-        # "how many workers did the RRM cases benefit": after "did" the subject ends before its verb
-        b = a + text[a:b].rstrip().rfind(" ")
+        b = _before_verb(text, a, b, topic)
     lead = "".join(f"{slots.EN_ADJ[p.value]} " for p in kept_parties)
     return text[:a] + lead + topic + text[b:], f"topic: {text[a:b]} -> {lead}{topic}"

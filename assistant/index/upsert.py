@@ -40,7 +40,8 @@ class PassageEmbedder(Protocol):
 
 
 def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
-    """The units answers quote: sentences, or the whole passage for tables and tariff lines."""
+    """The units coverage reads: sentences, or the whole passage for tables and tariff lines (an
+    answer quotes a tariff line's own sentence: `answer.extractive.sentence_candidates`)."""
     if chunk.meta.get("table") or chunk.kind == "tariff":
         return [(0, len(chunk.text))]
     return split_sentences(chunk.text) or [(0, len(chunk.text))]
