@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -40,10 +39,9 @@ from assistant.domain import Chunk, SourceRef
 from assistant.index.lexical import LexicalIndex, tokenize
 from assistant.index.manifest import Manifest
 from assistant.index.recommendation_set import RecommendationSet, extract_set
+from assistant.ingest.base import schedule_party
 from assistant.ingest.recommendations import Recommendation
 from assistant.textutil import acronym_definitions, name_initials
-
-_SCHEDULE_TITLE = re.compile(r"Schedule of (?:the )?(Mexico|Canada|United States)", re.I)
 
 MANIFEST = "documents.json"
 RECOMMENDATIONS = "recommendations.json"
@@ -315,12 +313,9 @@ class Snapshot:
     def scheduled_parties(self) -> frozenset[str]:
         """The parties whose tariff schedule is indexed line by line ("Canada", "Mexico", "the
         United States"), read from the titles of the tariff documents."""
-        parties = set()
-        for d in self.documents.values():
-            m = _SCHEDULE_TITLE.search(str(d.get("title") or "")) if d.get("kind") == "tariff" else None
-            if m:
-                parties.add("the United States" if m.group(1).lower().startswith("united") else m.group(1))
-        return frozenset(parties)
+        parties = {schedule_party(str(d.get("title") or "")) for d in self.documents.values()
+                   if d.get("kind") == "tariff"} - {""}
+        return frozenset("the United States" if p == "United States" else p for p in parties)
 
     def acronyms(self) -> dict[str, tuple[str, ...]]:
         """The acronyms the indexed documents define, as lexical tokens ("rrm" -> the tokens of

@@ -7,6 +7,7 @@ index; they only turn text into `Chunk`s.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,13 @@ class ParsedDocument:
     sha256: str
     warnings: list[str] = field(default_factory=list)
     sources: list[Any] = field(default_factory=list)  # SourceRef list for documents with footnotes
+
+
+_SCHEDULE_OF = re.compile(r"\bschedule of (?:the )?(Canada|Mexico|United States)\b", re.I)
+
+
+def schedule_party(title: str) -> str:
+    """The party whose tariff schedule a title names ("Annex 2-B: Tariff Schedule of Canada" ->
+    "Canada"), or ""."""
+    m = _SCHEDULE_OF.search(title)
+    return m.group(1) if m else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.ingest.base import DocumentInfo, ParsedDocument, RawDocument
+from assistant.ingest.base import DocumentInfo, ParsedDocument, RawDocument, schedule_party
 from assistant.ingest.chunking import Block, build_chunks
 from assistant.ingest.html import (
     Element,
@@ -28,7 +28,6 @@ _ITEM = re.compile(r"^\d{4}\.\d{2}(?:\.\d{2}){0,2}$")
 _GENERIC = re.compile(r"^(?:other\b[\s:;,.-]*)+$", re.I)
 _DASHES = re.compile(r"^((?:[-–—]\s*)+)")
 _PARTIES = ("Canada", "Mexico", "United States")
-_SCHEDULE_OF = re.compile(r"\bschedule of (?:the )?(Canada|Mexico|United States)\b", re.I)
 # Question forms: "0101.21.00", "0101.21", "0101.2100"; bare digits only as 6, 8 or 10 digits.
 _DOTTED = re.compile(r"(?<![\d.])(\d{4})\.(\d{2})(?:\.?(\d{2}))?(?:\.?(\d{2}))?(?![\d])")
 _BARE = re.compile(r"(?<![\d.,])(\d{4})(\d{2})(\d{2})?(\d{2})?(?![\d,])")
@@ -73,8 +72,7 @@ def parse(raw: RawDocument, info: DocumentInfo) -> ParsedDocument:
     title = page_title(soup)
     doc = extract(main_content(soup))
     info = with_defaults(info, title=title or raw.path.stem, kind="tariff")
-    party_m = _SCHEDULE_OF.search(f"{title} {info.title}")
-    schedule = party_m.group(1) if party_m else ""
+    schedule = schedule_party(f"{title} {info.title}")
     blocks: list[Block] = []
     warnings = list(raw.warnings)
     for el in doc.elements:
