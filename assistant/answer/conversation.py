@@ -607,7 +607,7 @@ def thread_standalones(turns: Sequence[Turn]) -> list[str]:
         if role == "user":
             u = rewrite(text, chain[-1] if chain else "")
             chain = [*chain, u.standalone] if u.continues else [u.standalone]
-        elif role == UNDERSTOOD and (not chain or collapse(text) != chain[-1]):
+        elif role == UNDERSTOOD and (not chain or collapse(text) != collapse(chain[-1])):
             chain = [text]
     return chain
 
