@@ -122,7 +122,7 @@ def test_a_figure_as_things_stand_to_date_is_named_in_the_refusal():
     assert not analyze("How many panelists does a binational panel have?").realized
     panels = ConceptCoverage(Concept("binational panels", ("binat", "panel")), 7.0, False, 1.0, 0.8, True)
     tail, item = abstain._what_is_missing(a, _features(realized_figure=1.0), Coverage((panels,), True, 1.0))
-    assert item == "an up-to-date count of panels" and tail.startswith("give an up-to-date count")
+    assert item == "an up-to-date count of binational panels" and tail.startswith("give an up-to-date count")
     b = analyze("How much has the U.S. actually collected in Section 232 auto tariffs?")
     duties = ConceptCoverage(Concept("Section 232 auto tariffs", ("232", "auto", "tariff")), 7.0, False, 1.0, .8, True)
     collected = ConceptCoverage(Concept("collected", ("collect",)), 8.0, False, 1.0, 0.8, True)
@@ -143,6 +143,29 @@ def test_answer_slots_are_read_from_the_question():
     assert answer_slot("When a panel is requested, who pays for the transcript?") == ""
     assert answer_slot("Cuando se solicita un panel, ¿quién paga la transcripción?") == ""
     assert answer_slot("When did the review start, and who chaired it?") == "date"
+    # a volume, a quantity, a ratio to something else are measures too
+    assert answer_slot("What was the trade deficit as a share of output last year?") == "quantity"
+    assert answer_slot("What volume may enter under the quota in its fifth year?") == "quantity"
+    assert answer_slot("¿Qué volumen de queso puede entrar sin arancel?") == "quantity"
+
+
+def test_a_count_is_a_number_next_to_the_counted_noun():
+    """"How many petitions ...": "within 30 days after a petition" and the list number of "(3) a
+    summary of petitions" state no count of petitions; "two petitions" does."""
+    from assistant.answer.coverage import EvidenceSentence, _states_count
+    from assistant.domain import Chunk
+
+    a = analyze("How many petitions has the committee turned down?")
+    assert a.counted == "petitions"
+
+    def said(text: str) -> bool:
+        return _states_count(frozenset({"petit"}), EvidenceSentence(Chunk("c", "d", "t", "law", text, 0, 0, 1), text,
+                                                       frozenset(), None), a)
+
+    assert said("The committee turned down two petitions that year.")
+    assert said("Of the 14 petitions received, none was accepted.")
+    assert not said("The committee shall decide within 30 days after receiving a petition.")
+    assert not said("(3) a summary of petitions filed in accordance with section 4646 of this title;")
 
 
 def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():

@@ -203,13 +203,36 @@ def slot_fill(
         return False, 0.0  # no word of the topic is in any evidence sentence: no figure about it
     focus = {t: v * v for t, v in w.items()}
     total = sum(focus.values())
-    counted = next(iter(tokenize(a.counted)), None) if a.counted else None
+    counted = frozenset(tokenize(a.counted)) if a.counted else None
     best = 0.0
     for s, near in zip(sentences, nears, strict=True):
-        if (states_figure(a, s.text) or _states_rate(a, s)) and (counted is None or counted in near):
+        if (states_figure(a, s.text) or _states_rate(a, s)) and (counted is None or _states_count(counted, s, a)):
             share = sum(v for t, v in focus.items() if t in near) / total if total else 1.0
             best = max(best, share)
     return best > 0.0, best
+
+
+# A count ("how many petitions") is stated by a number next to the counted noun ("three petitions",
+# "14 new petitions", "1.6 million vehicles", "tonnes: 8,000"), not by any number of a sentence that
+# names it ("within 30 days after receiving a petition"). Words between them, stop words dropped, at
+# most this many.
+COUNT_WINDOW = 1
+_COUNT = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# list numbering "(3)" and references "section 4646", "Article 2.4", "paragraph 5": labels, not counts
+_NOT_A_COUNT = re.compile(r"\(\w{1,4}\)|(?:§+|\b(?:sections?|articles?|chapters?|annex(?:es)?|titles?|paragraphs?|"
+                          r"subsections?|clauses?|headings?|items?|no\.))\s*[\d.\-–]+\w*", re.I)
+_NUMBER_WORDS = frozenset(tokenize("one two three four five six seven eight nine ten eleven twelve twenty dozen "
+                                   "dozens hundred hundreds thousand thousands million millions billion"))
+
+
+def _states_count(counted: frozenset[str], s: EvidenceSentence, a: QueryAnalysis) -> bool:
+    """A number of the sentence (not a year, not one the question gives) stands next to a word of
+    the counted phrase ("American jobs depend": "1.1 million U.S. jobs")."""
+    toks = tokenize(_NOT_A_COUNT.sub(" ", strip_footnote_marks(s.text)))
+    figure = [(bool(_COUNT.fullmatch(t)) and not _YEAR.match(t) and t not in a.numbers) or t in _NUMBER_WORDS
+              for t in toks]
+    return any(t in counted and any(figure[max(0, i - COUNT_WINDOW - 1):i + COUNT_WINDOW + 1])
+               for i, t in enumerate(toks))
 
 
 def _states_rate(a: QueryAnalysis, s: EvidenceSentence) -> bool:

@@ -59,11 +59,13 @@ SCOPE_VOCABULARY = frozenset(tokenize(
 _QUANTITY = re.compile(
     r"\b(how (much|many|large|big|high|fast|far|long|often)|by how much|what (?:\w+ ){0,2}(share|percent|"
     r"percentage|proportion|portion|fraction)\b|(?:^|[.?!,;]\s)\W*what (?:\w+ ){0,2}(rate|amount|number|level|"
-    r"ceiling|tariff|duty|value|total)s?\b|cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa|monto|valor))|"
+    r"ceiling|tariff|duty|value|total|volume|tonnage|quantity)s?\b|cu[aá]nt[oa]s?|qu[eé] (porcentaje|parte|arancel|tasa|monto|valor|volumen|"
+    r"cantidad))|\bas an? (?:share|percentage|proportion|fraction) of\b|"
     # "what is the current exchange rate", "what was Mexico's GDP growth rate": the head of what is
     # asked for is a measure, however many words qualify it
     r"\b(?:what|which) (?:is|was|are|were|will be|would be) (?:the |a |an )?(?:[\w'’.\-]+ ){0,4}?(?:rates?|amounts?|"
-    r"numbers?|levels?|values?|totals?|prices?|costs?|tariffs?|duty|duties|shares?|percentages?|size)\b"
+    r"numbers?|levels?|values?|totals?|prices?|costs?|tariffs?|duty|duties|shares?|percentages?|size|volumes?|"
+    r"quantity|quantities|tonnage)\b"
     r"(?! (?:treatment|schedule|line|item|classification|provision|rule)s?\b)",
     re.I,
 )
@@ -344,7 +346,7 @@ class QueryAnalysis:
     slot: str  # "quantity" | "date" | "" : the kind of fact the answer must contain
     share: bool = False  # a quantity that is a share or percentage
     money: bool = False  # a quantity that is an amount of money
-    counted: str = ""  # "how many <counted>": the thing counted
+    counted: str = ""  # "how many <counted>": the phrase naming the things counted
     intent: str = "fact"  # "fact" | "recommendation" | "source"
     subject: str = ""  # the subject of a recommendation question ("energy"; "all" when none)
     subject_implied: bool = False  # no "on X" named it: the question's own words were taken
@@ -421,12 +423,14 @@ def question_names(question: str) -> tuple[str, ...]:
 
 
 def _counted(question: str) -> str:
-    """"how many U.S. troops ...": the head of the first concept after "how many" ("troops")."""
+    """"how many U.S. troops ...": the first concept after "how many" ("troops"). Its words run on
+    to the verb when no function word stops them ("American jobs depend"): which is the noun
+    counted is left to the figure check, which looks for a number next to any of them."""
     m = _COUNTED.search(question)
     if m is None:
         return ""
     after = concepts_of(question[m.start() + len("how many"):])
-    return after[0].text.split()[-1] if after else ""
+    return after[0].text if after else ""
 
 
 # "When USTR sends its lists, what must accompany each name?": a leading "when"/"cuando" clause that
