@@ -97,6 +97,24 @@ def test_words_the_gloss_keeps_as_typed_are_named_and_names_are_not():
     assert translate.untranslated_words("¿Qué dice Sheinbaum en 2025 sobre el huachicol?") == ("huachicol",)
 
 
+def test_a_refusal_names_a_spanish_concept_in_the_words_typed():
+    """The gloss keeps the Spanish word order and untranslated verbs ("Polos development economic
+    Bienestar decretado"); a refusal names the concept as the user typed it."""
+    from assistant.retrieve.analysis import analyze_question
+
+    q = "¿Cuántos Polos de Desarrollo Económico para el Bienestar hay en Oaxaca?"
+    first = analyze_question(q).concepts[0]
+    assert first.typed.startswith("Polos de Desarrollo Económico para el Bienestar")
+    assert first.named == f"“{first.typed}”" and first.text != first.typed
+    assert translate.typed_phrase(q, "no such words") == ""
+    two = "Hablamos del azúcar. ¿Cuánto paga?"
+    glossed = [w for w, _, _ in translate._gloss(two, False)[2]]
+    assert translate.typed_phrase(two, " ".join(glossed)) == ""  # across two sentences: no phrase typed
+    # an English question's concepts are named as they are
+    english = analyze_question("How many development poles are there in Oaxaca?").concepts[0]
+    assert english.typed == "" and english.named == english.text
+
+
 def test_regular_cognates_are_glossed_by_their_ending():
     """A word the glossary lacks but whose ending maps regularly to a common English word is
     glossed for search ("excepción" -> "exception", "consulares" -> "consular"); an ending that gives

@@ -119,7 +119,7 @@ def nothing_found(a: QueryAnalysis) -> Decision:
 
 
 def main_subject_text(a: QueryAnalysis) -> str:
-    return a.concepts[0].text if a.concepts else "this question"
+    return a.concepts[0].named if a.concepts else "this question"
 
 
 # ---- hard rules ------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def _goods_only_lines_name(a: QueryAnalysis, cov: Coverage, snap: Snapshot) -> l
         return any(t in lines and t not in prose for t in terms) or \
             (a.translated and all(t not in lines and t not in prose for t in terms))
 
-    return [c.concept.text for c in cov.missing if c.concept.terms and a_good(c.concept.terms)]
+    return [c.concept.named for c in cov.missing if c.concept.terms and a_good(c.concept.terms)]
 
 
 def newest_year(snap: Snapshot) -> int | None:
@@ -328,15 +328,16 @@ def out_of_scope_concepts(a: QueryAnalysis, snap: Snapshot, scope: frozenset[str
     if not scope:
         return []
     vocabulary = snap.vocabulary(set(scope))
-    out = []
+    out, english = [], []
     for c in a.concepts:
         # a word a gloss kept as typed ("materia") is rare in English, not a subject
         known = [t for t in c.terms if snap.lexical.idf(t) and t not in a.untranslated]
         if known and max(known, key=snap.lexical.idf) not in vocabulary:
             words = [w for w in c.text.split() if not set(tokenize(w)) <= a.untranslated]
-            out.append(" ".join(words) or c.text)
+            english.append(" ".join(words) or c.text)
+            out.append(c.named if c.typed else english[-1])
     # one of them specific enough to be the subject, not a word of the asking
-    return out if any(specificity(x) >= OUT_OF_SCOPE_SPECIFICITY for x in out) else []
+    return out if any(specificity(x) >= OUT_OF_SCOPE_SPECIFICITY for x in english) else []
 
 
 def declined(a: QueryAnalysis, d: Decision) -> Decision:
@@ -344,7 +345,7 @@ def declined(a: QueryAnalysis, d: Decision) -> Decision:
     do not answer it, or no sentence survived verification. It still names what is missing."""
     if d.refuse:
         return d
-    subject = _subject(a, d.coverage) if d.coverage is not None else (a.concepts[0].text if a.concepts else "this")
+    subject = _subject(a, d.coverage) if d.coverage is not None else (a.concepts[0].named if a.concepts else "this")
     return Decision(True, f"The indexed documents do not answer what is asked about {subject}.",
                     "no supported answer in the passages", (subject,), "declined", d.coverage, d.details)
 
@@ -362,7 +363,7 @@ def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> tu
     """What the documents do not say, as the end of "The indexed documents do not ...": the
     concepts no sentence covers (most specific first), the figure no sentence states, the names or
     numbers the passages lack."""
-    uncovered = [c.concept.text for c in sorted(cov.missing, key=lambda c: (-specificity(c.concept.text), -c.weight))]
+    uncovered = [c.concept.named for c in sorted(cov.missing, key=lambda c: (-specificity(c.concept.text), -c.weight))]
     subject = _subject(a, cov)
     if a.asks_for_figure and f.slot_gap >= 0.5:
         item = f"the {'date' if a.slot == 'date' else 'figure'} asked for on {_listed(uncovered[:3] or [subject], 'and')}"
@@ -391,7 +392,7 @@ def _tally(a: QueryAnalysis, cov: Coverage, subject: str) -> str:
     if a.counted:
         return f"count of {a.counted}"
     phrases = [c for c in cov.concepts if " " in c.concept.text]
-    return f"figure on {max(phrases, key=lambda c: c.weight).concept.text if phrases else subject}"
+    return f"figure on {max(phrases, key=lambda c: c.weight).concept.named if phrases else subject}"
 
 
 def _listed(items: list[str], conjunction: str) -> str:
@@ -403,7 +404,7 @@ def _subject(a: QueryAnalysis, cov: Coverage) -> str:
     """The question's most specific concept, as typed ("this question" when it has none)."""
     if not cov.concepts:
         return "this question"
-    return max(cov.concepts, key=lambda c: (specificity(c.concept.text), c.weight)).concept.text
+    return max(cov.concepts, key=lambda c: (specificity(c.concept.text), c.weight)).concept.named
 
 
 def _as_typed(text: str, folded: str) -> str:
@@ -424,9 +425,9 @@ def _uncovered_parts(a: QueryAnalysis, cov: Coverage) -> tuple[str, ...]:
     for part in a.parts:
         concepts = [by_text[c.text] for c in part.concepts if c.text in by_text]
         if concepts and not any(c.covered for c in concepts):
-            gap = max(concepts, key=lambda c: (specificity(c.concept.text), c.weight)).concept.text
-            if specificity(gap) >= GAP_SPECIFICITY:
-                gaps.append(gap)
+            gap = max(concepts, key=lambda c: (specificity(c.concept.text), c.weight)).concept
+            if specificity(gap.text) >= GAP_SPECIFICITY:
+                gaps.append(gap.named)
     return tuple(gaps) if len(gaps) < len(a.parts) else ()
 
 

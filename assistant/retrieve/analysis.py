@@ -21,7 +21,7 @@ from pathlib import Path
 
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
-from assistant.retrieve.translate import GLOSSED, english_gloss, untranslated_words
+from assistant.retrieve.translate import GLOSSED, english_gloss, typed_phrase, untranslated_words
 from assistant.textutil import STOPWORDS, collapse, fold, names, numbers, split_sentences
 
 # ---- one word list of question vocabulary ------------------------------------------------------
@@ -272,8 +272,15 @@ _JOINERS = frozenset({"of", "de", "del"})  # "rules of origin", "Secretary of La
 class Concept:
     """A phrase of the question a passage must speak about to answer it ("softwood lumber duties")."""
 
-    text: str  # as typed
+    text: str  # as typed, or for a question in another language as its gloss has it
     terms: tuple[str, ...]  # index tokens (stems, numbers, identifiers)
+    typed: str = ""  # a gloss's concept: the words of the question it comes from, as typed
+
+    @property
+    def named(self) -> str:
+        """How a refusal names it: in the user's words ("Polos de Desarrollo Económico para el
+        Bienestar", quoted), not the gloss's ("Polos development economic Bienestar")."""
+        return f"“{self.typed}”" if self.typed and self.typed != self.text else self.text
 
 
 def _is_content(word: str) -> bool:
@@ -594,7 +601,10 @@ def analyze(
     typed = [] if english else [party_name(m.group(1)) for m in _PARTY_SCHEDULE_TYPED.finditer(text)]
     schedules = tuple(dict.fromkeys([*(party_name(g) for m in _PARTY_SCHEDULE.finditer(text)
                                        for g in m.groups() if g), *typed]))
-    parts = tuple(QuestionPart(p, concepts_of(p), answer_slot(p)) for p in split_parts(asked_eng))
+    def in_words_typed(concepts: tuple[Concept, ...]) -> tuple[Concept, ...]:
+        return tuple(replace(c, typed=typed_phrase(text, c.text)) for c in concepts) if english else concepts
+
+    parts = tuple(QuestionPart(p, in_words_typed(concepts_of(p)), answer_slot(p)) for p in split_parts(asked_eng))
     return QueryAnalysis(
         question=question.strip(),
         text=text,
@@ -623,7 +633,7 @@ def analyze(
         years=tuple(dict.fromkeys(_YEAR.findall(text))),
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
         realized=bool(_REALIZED.search(text) or _REALIZED.search(eng)),
-        concepts=concepts_of(asked_eng),
+        concepts=in_words_typed(concepts_of(asked_eng)),
         parts=parts,
         translated=bool(english) and english.strip() != text,
     )

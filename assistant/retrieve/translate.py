@@ -269,6 +269,24 @@ def english_gloss(question: str, *, for_search: bool = False) -> str:
     return _gloss(question, for_search)[0]
 
 
+def typed_phrase(question: str, phrase: str) -> str:
+    """The words of `question` a phrase of its gloss comes from, as typed ("Polos development
+    economic Bienestar": "Polos de Desarrollo Económico para el Bienestar"), or "" when the phrase
+    is not a run of the gloss's words. A refusal names what is missing in the user's words, not in
+    the gloss's Spanish word order with its untranslated verbs."""
+    words = [w for w in re.findall(r"[\w.\-’']+", fold(phrase))]
+    aligned = _gloss(question, False)[2]
+    glossed = [fold(w) for w, _, _ in aligned]
+    n = len(words)
+    for i in range(len(glossed) - n + 1):
+        if n and glossed[i:i + n] == words:
+            start, end = aligned[i][1], aligned[i + n - 1][2]
+            typed = question[start:end].strip(" ¿?¡!.,;:")
+            # a run of the gloss across two sentences is no phrase of the question
+            return "" if re.search(r"[¿?¡!;]|\.\s", typed) else typed
+    return ""
+
+
 def untranslated_words(question: str) -> tuple[str, ...]:
     """The words of the question the gloss kept as typed that are not names (lower case as typed,
     not numbers): "¿qué efecto tendría ...": "tendría". No English passage can contain them, so
@@ -277,16 +295,19 @@ def untranslated_words(question: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1024)
-def _gloss(question: str, for_search: bool) -> tuple[str, tuple[str, ...]]:
-    """(the gloss, the words it kept as typed); cached: the analysis asks for both."""
+def _gloss(question: str, for_search: bool) -> tuple[str, tuple[str, ...], tuple[tuple[str, int, int], ...]]:
+    """(the gloss, the words it kept as typed, each gloss word with the span of the question it
+    comes from); cached: the analysis asks for all three."""
     g = glossary()
     kept: list[str] = []
     text = " " + fold(question).replace("¿", " ").replace("¡", " ") + " "
     # mark multi-word terms first so their words are not glossed again one by one
     found: list[tuple[int, str]] = []
+    ends: dict[int, int] = {}  # where the question's words a gloss entry comes from end
     for pattern, english in g.patterns:
         for m in pattern.finditer(text):
             found.append((m.start(), english))
+            ends[m.start()] = m.end()
             text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     tokens = list(_TOKEN.finditer(text))
     mt = machine_translator() if for_search else None
@@ -300,6 +321,7 @@ def _gloss(question: str, for_search: bool) -> tuple[str, tuple[str, ...]]:
         tok = m.group(0).rstrip(".")
         if not tok:
             continue
+        ends[m.start()] = m.start() + len(tok)
         if tok[0].isdigit():
             found.append((m.start(), tok))
             continue
@@ -317,7 +339,11 @@ def _gloss(question: str, for_search: bool) -> tuple[str, tuple[str, ...]]:
         elif english:
             found.append((m.start(), english))
     gloss = " ".join(t for _, t in sorted(found) if t)
-    return (f"{gloss} {sentence}" if sentence else gloss), tuple(kept)
+    # offsets in `text` are one more than in the question (its leading space); folding keeps the
+    # length of composed text, and a question it does not (decomposed accents) gets no alignment
+    aligned = tuple((w, start - 1, ends.get(start, start) - 1) for start, t in sorted(found) if t
+                    for w in re.findall(r"[\w.\-’']+", t)) if len(text) == len(question) + 2 else ()
+    return (f"{gloss} {sentence}" if sentence else gloss), tuple(kept), aligned
 
 
 def _original_form(question: str, folded_token: str) -> str:
