@@ -234,6 +234,22 @@ def test_spanish_ee_uu_is_a_noun_even_before_a_lower_case_word():
         "¿Qué arancel aplica Canadá a la caseína de México según el T-MEC?"  # was "de mexicano"
 
 
+def test_after_is_a_participle_before_a_preposition_is_the_predicate_not_the_subject():
+    prev = "Is Canada's butter quota for U.S. product reserved to processors?"
+    assert rule_rewrite("How big does it get in year 6?", prev) == \
+        "How big does Canada's butter quota for U.S. product get in year 6?"
+
+
+def test_a_topic_swap_keeps_the_adverb_the_old_topic_ran_into():
+    assert rule_rewrite("What about Mexican honey?", "Does Canada's schedule tax U.S. maple syrup differently?") == \
+        "Does Canada's schedule tax Mexican honey differently?"
+
+
+def test_a_spanish_party_before_a_noun_belongs_to_the_clause_not_the_phrase():
+    prev = "Vendemos a Canadá bombas de agua para riego agrícola."
+    assert "Canadá bombas" not in rule_rewrite("¿Qué arancel pagan esas bombas si son mexicanas?", prev)
+
+
 def test_standalone_questions_are_never_rewritten():
     for q, prev in [
         ("How much did Texas export in goods in 2024?", "What does the brief say about energy?"),

@@ -245,7 +245,7 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
     (`_phrase_end`). Parties in the old phrase stay ("Mexican gearboxes" -> "Mexican diesel
     engines")."""
     text = previous
-    tops = slots.topics(text)
+    tops = [(a, b) for a, b in slots.topics(text) if not _adverb(text[a:b])]  # "annually" is no topic
     target = None
     if prep:
         target = _after(text, prep, tops)
@@ -279,5 +279,24 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
         named = {p.value for p in slots.parties(topic)}
         kept_parties = [p for p in inside if p.value not in named]
         b = _before_verb(text, a, b, topic)
+    b = _before_adverb(text, a, b) if not spanish else b
     lead = "".join(f"{slots.EN_ADJ[p.value]} " for p in kept_parties)
     return text[:a] + lead + topic + text[b:], f"topic: {text[a:b]} -> {lead}{topic}"
+
+
+# An adverb is a word in -ly whose stem is an English word this common (wordfreq's Zipf scale):
+# "differently" (different 5.3), "annually"; not "supply" ("supp"), "assembly", "family".
+ADVERB_STEM_ZIPF = 3.0
+
+
+def _before_adverb(text: str, a: int, b: int) -> int:
+    """The old topic's phrase without the adverb a run of content words took along ("treat Mexican
+    sugar differently?"): the adverb stays in the question, after the new topic."""
+    m = re.search(r"\s+([a-z]{3,}ly)$", text[a:b])
+    return a + m.start() if m and " " in text[a:b].strip() and _adverb(m.group(1)) else b
+
+
+def _adverb(word: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    return bool(re.fullmatch(r"[a-z]{3,}ly", word)) and zipf_frequency(word[:-2], "en") >= ADVERB_STEM_ZIPF

@@ -241,7 +241,14 @@ def phrase_at(text: str, a: int, b: int) -> tuple[int, int]:
     "quota"), its article, one qualifying phrase ("for Canadian dried dairy products") and a
     parenthesis ("(US 6)")."""
     party_mentions = parties(text)
-    pieces = sorted(concept_spans(text) + [(p.start, p.end) for p in party_mentions])
+    concepts = concept_spans(text)
+    # Spanish puts a party's adjective after its noun ("leche mexicana"); a party named right before
+    # a noun belongs to the clause ("Exportamos a Canadá espesantes"), not to the phrase
+    not_before = {(p.start, p.end) for p in party_mentions} if detect_language(text) == "es" else set()
+    if not_before:
+        starts = {x: y for x, y in not_before}
+        concepts = [(_after_space(text, starts[x]), y) if x in starts and starts[x] < y else (x, y) for x, y in concepts]
+    pieces = sorted(concepts + [(p.start, p.end) for p in party_mentions])
 
     def grow(a: int, b: int) -> tuple[int, int]:
         changed = True
@@ -249,7 +256,8 @@ def phrase_at(text: str, a: int, b: int) -> tuple[int, int]:
             changed = False
             for x, y in pieces:
                 if (x <= a < y or x < b <= y or (x > b and not text[b:x].strip(" ’'s")) or (
-                        y < a and not text[y:a].strip())) and (min(a, x), max(b, y)) != (a, b):
+                        y < a and not text[y:a].strip() and (x, y) not in not_before)) and \
+                        (min(a, x), max(b, y)) != (a, b):
                     a, b, changed = min(a, x), max(b, y), True
         return a, b
 
@@ -273,6 +281,10 @@ def phrase_at(text: str, a: int, b: int) -> tuple[int, int]:
             break
         b -= 1
     return with_article(text, a), b
+
+
+def _after_space(text: str, i: int) -> int:
+    return i + len(text[i:]) - len(text[i:].lstrip())
 
 
 def tokens(text: str) -> list[tuple[int, int, str]]:
@@ -338,6 +350,19 @@ def subject(text: str) -> tuple[int, int] | None:
                     return run
             for x, y in concept_spans(text) + [(p.start, p.end) for p in parties(text)]:
                 if x <= start < y or x == start:
-                    return phrase_at(text, x, y)
+                    x, y = phrase_at(text, x, y)
+                    return (x, _before_participle(text, x, y)) if w.lower() in _BE else (x, y)
             return None
     return None
+
+
+_BE = wordset("is are was were")
+# "Is Canada's cheese quota limited to ...", "Are such goods exempted from ...": after "is", a run of
+# content words that ends in a past participle before a preposition holds the predicate too
+_PARTICIPLE = re.compile(r"\s+[a-z]+ed$")
+_AFTER_PARTICIPLE = re.compile(r"\s*(?:to|by|from|for|in|under|on|with|at|as|[?,.]|$)", re.I)
+
+
+def _before_participle(text: str, a: int, b: int) -> int:
+    m = _PARTICIPLE.search(text[a:b])
+    return a + m.start() if m and _AFTER_PARTICIPLE.match(text[b:]) else b
