@@ -51,3 +51,29 @@ def test_no_scaling_when_off_or_when_bm25_is_the_only_channel():
     half = {"line": _Fused(score=0.1)}
     _retriever(0.5)._as_if_seen(half, {BM25: 1.0, MULTILINGUAL: 3.0}, _snap())
     assert half["line"].score == pytest.approx(0.1 * 4.0 ** 0.5)
+
+
+def test_a_figure_question_finds_a_table_right_above_the_passage_leading_in_to_it():
+    """A quota's lead-in ("... shall enter duty-free in each quota year is:") names the quota; its
+    table, a passage of its own, holds the figure: it ranks right above the lead-in, and a table
+    already ranked above stays where it is."""
+    from assistant.domain import Chunk
+    from assistant.index.store import Snapshot
+
+    def chunk(cid: str, pos: int, text: str, **meta) -> Chunk:
+        return Chunk(cid, "ch2", "Chapter 2", "treaty", text, pos, 0, 1, meta=meta)
+
+    chunks = {c.id: c for c in [
+        chunk("lead", 1, "The aggregate quantity that shall enter duty-free in each quota year is:"),
+        chunk("table", 2, "Quota Year Aggregate Quantity (MT) 1 1,250 2 2,500", table=True),
+        chunk("after", 3, "This paragraph applies to goods of tariff item 0402.10.10."),
+        chunk("other", 7, "Each Party shall publish its quota rules:"),
+    ]}
+    snap = Snapshot("g", {}, chunks, None, {})
+    assert snap.tables_led_in() == {"lead": "table"}
+    ranked = [("lead", _Fused(3.0)), ("after", _Fused(2.0)), ("table", _Fused(1.0)), ("other", _Fused(0.5))]
+    out = HybridRetriever._with_tables_led_in(ranked, snap)
+    assert [cid for cid, _ in out] == ["table", "lead", "after", "other"]
+    assert out[0][1].score > out[1][1].score
+    above = [("table", _Fused(3.0)), ("lead", _Fused(2.0))]
+    assert [cid for cid, _ in HybridRetriever._with_tables_led_in(above, snap)] == ["table", "lead"]

@@ -292,6 +292,7 @@ class Snapshot:
     _extracted: list[RecommendationSet] = field(default_factory=list, repr=False)
     _acronyms: dict[str, tuple[str, ...]] | None = field(default=None, repr=False)
     _notes: dict[tuple[str, int], str] | None = field(default=None, repr=False)
+    _led_in: dict[str, str] | None = field(default=None, repr=False)
 
     def note_passages(self) -> dict[tuple[str, int], str]:
         """(document id, footnote number) -> the id of the passage holding that footnote (the
@@ -299,6 +300,17 @@ class Snapshot:
         if self._notes is None:
             self._notes = {(c.document_id, c.meta["note"]): c.id for c in self.chunks.values() if "note" in c.meta}
         return self._notes
+
+    def tables_led_in(self) -> dict[str, str]:
+        """lead-in passage id -> the id of the table it introduces: a passage ending in a colon
+        ("... shall be permitted to enter duty-free in each quota year under this TRQ is:") and the
+        table that follows it in its document (a table is a passage of its own, never merged);
+        computed once per generation."""
+        if self._led_in is None:
+            ordered = sorted(self.chunks.values(), key=lambda c: (c.document_id, c.position))
+            self._led_in = {a.id: b.id for a, b in zip(ordered, ordered[1:])
+                            if a.document_id == b.document_id and b.meta.get("table") and a.text.rstrip().endswith(":")}
+        return self._led_in
 
     def sentences(self, chunk_id: str) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Sentence spans of a chunk's text and their vectors (computed at index time)."""

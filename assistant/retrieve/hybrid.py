@@ -285,6 +285,8 @@ class HybridRetriever:
             for i, cid in enumerate(exact[:MAX_EXACT]):
                 fused.setdefault(cid, _Fused()).score = top + 1.0 / (1 + i)
         ranked = self._with_figure_text(sorted(fused.items(), key=lambda kv: -kv[1].score), snap)
+        if a.asks_for_figure:
+            ranked = self._with_tables_led_in(ranked, snap)
         if a.asks_for_source:
             ranked = self._with_cited_notes(ranked, snap, vector)
         ranked = ranked[: q.k]
@@ -396,6 +398,29 @@ class HybridRetriever:
                     # ranks right after its figure
                     out.append((ref, _Fused(f.score - 1e-9, own.dense, own.lexical, own.multilingual)))
                     placed.add(ref)
+        return out
+
+    @staticmethod
+    def _with_tables_led_in(ranked: list[tuple[str, _Fused]], snap: Snapshot) -> list[tuple[str, _Fused]]:
+        """A figure question that finds the passage leading in to a table ("... the aggregate
+        quantity ... in each quota year under this TRQ is:") finds the table's numbers right above
+        it: the lead-in names the quota, the table holds the figure asked for."""
+        led_in = snap.tables_led_in()
+        if not any(cid in led_in for cid, _ in ranked):
+            return ranked
+        by_id = dict(ranked)
+        out: list[tuple[str, _Fused]] = []
+        placed: set[str] = set()
+        for cid, f in ranked:
+            if cid in placed:
+                continue
+            table = led_in.get(cid)
+            if table and table not in placed:
+                own = by_id.get(table, _Fused())
+                out.append((table, _Fused(f.score + 1e-9, own.dense, own.lexical, own.multilingual)))
+                placed.add(table)
+            out.append((cid, f))
+            placed.add(cid)
         return out
 
     def _with_cited_notes(
