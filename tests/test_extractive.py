@@ -167,3 +167,15 @@ def test_a_year_by_year_table_names_the_asked_year_by_its_column():
     table = "Quota Year\tAggregate Quantity (MT)\n1\t1,000\n7\t4,200\n8\t4,900\n9\t5,100"
     shown = extractive.table_rows(table, "What volume does the quota allow in year 8?")
     assert shown == "Quota Year 8: Aggregate Quantity (MT) 4,900"
+
+
+def test_a_quota_table_shows_the_year_the_question_names_in_figures_or_in_words():
+    """"year six", "el décimo año", "año cuota 14": the row of that year; the 5 of "TRQ-CA5" names
+    no row."""
+    from assistant.answer.extractive import table_rows
+
+    table = "TRQ-CA5: Cheeses\nQuota Year\tAggregate Quantity (MT)\n1\t1,042\n5\t5,208\n6\t6,250\n10\t9,000\n14\t6,768"
+    assert table_rows(table, "¿Cuántas toneladas del TRQ-CA5 en el año cuota 14?").endswith("Quota Year 14: Aggregate Quantity (MT) 6,768")
+    assert "Quota Year 6: Aggregate Quantity (MT) 6,250" in table_rows(table, "How much cheese by year six?")
+    assert "Quota Year 10:" in table_rows(table, "¿Qué volumen en el décimo año del TRQ-CA5?")
+    assert "Quota Year 5:" not in table_rows(table, "¿Qué volumen en el décimo año del TRQ-CA5?")

@@ -35,7 +35,7 @@ from assistant.domain import Chunk, ScoredChunk, SourceRef
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
 from assistant.retrieve.analysis import QueryAnalysis
-from assistant.textutil import collapse, footnote_marks, numbers, strip_footnote_marks
+from assistant.textutil import collapse, fold, footnote_marks, numbers, strip_footnote_marks
 
 MAX_PASSAGES = 8  # sentences are drawn from the top passages only
 MAX_PER_PASSAGE = 3  # more sentences of one passage only when they are its list items' lead-in
@@ -335,16 +335,19 @@ def table_rows(table_text: str, question: str) -> str:
     columns, body = _columns(rows)
     if not body:
         return collapse(table_text)
-    q = set(tokenize(question))
+    numbered = asked_numbers(question)
+    # the digits of an identifier ("TRQ-CA5") name no row
+    q = {t for t in tokenize(question) if not t.isdigit() or t in numbered}
 
-    def asked(r: list[str]) -> tuple[int, int]:
-        """Question words in the row's cells and in the names of its filled columns ("a RAM's
-        share from Mexico"); then cells whose column and value are both asked about ("assembled
-        in Mexico": Mexico under "Final Assembly")."""
+    def asked(r: list[str]) -> tuple[int, int, int]:
+        """A row whose label is a number the question names ("quota year 14", "year six", "el
+        décimo año"); then question words in the row's cells and in the names of its filled
+        columns ("a RAM's share from Mexico"); then cells whose column and value are both asked
+        about ("assembled in Mexico": Mexico under "Final Assembly")."""
         filled = [(set(tokenize(v)), set(tokenize(" ".join(columns[i]))))
                   for i, v in enumerate(r) if v.strip() and i < len(columns)]
         words = set().union(*(v | c for v, c in filled)) if filled else set()
-        return len(q & words), sum(1 for v, c in filled if q & v and q & c)
+        return int(r[0].strip() in numbered), len(q & words), sum(1 for v, c in filled if q & v and q & c)
 
     scored = sorted(body, key=lambda r: tuple(-x for x in asked(r)))
     best = [r for r in scored[:2] if asked(r) == asked(scored[0])]  # a tie shows both
@@ -366,6 +369,26 @@ def table_rows(table_text: str, question: str) -> str:
         rendered.append(f"{head}: " + "; ".join(cells))
     notes = [ln for ln in lines if ln.startswith("Units:")]
     return (f"{title} — " if title else "") + " | ".join(rendered) + (f" ({notes[0]})" if notes else "")
+
+
+_NUMBER_WORDS = {w: n for words in (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty",
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth",
+    "uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciseis diecisiete "
+    "dieciocho diecinueve veinte",
+    "primero segundo tercero cuarto quinto sexto septimo octavo noveno decimo undecimo duodecimo",
+) for n, w in enumerate(words.split(), start=1)}
+_NUMBER_WORDS.update(primer=1, tercer=3)
+
+
+def asked_numbers(question: str) -> set[str]:
+    """The numbers a question names, as digits: stand-alone figures ("quota year 14", not the 5 of
+    "TRQ-CA5") and numbers in words up to twenty, English or Spanish ("year six", "el décimo año")."""
+    out = set(numbers(question))
+    out |= {str(_NUMBER_WORDS[w]) for w in re.findall(r"[a-z]+", fold(question)) if w in _NUMBER_WORDS}
+    return out
 
 
 def _columns(rows: list[list[str]]) -> tuple[list[tuple[str, str]], list[list[str]]]:
