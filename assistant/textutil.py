@@ -15,6 +15,25 @@ STOPWORDS = frozenset(
 )
 
 
+# Numbers written as words, English and Spanish, cardinal and ordinal, up to twenty ("year six",
+# "the tenth quota year", "el décimo año"), folded (no accents); "one" and "once" are left out: "no
+# one", "any one", Spanish "once" (eleven) and English "once" read alike.
+NUMBER_WORDS: dict[str, int] = {w: n for words in (
+    "_ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty",
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth",
+    "_ dos tres cuatro cinco seis siete ocho nueve diez _ doce trece catorce quince dieciseis diecisiete "
+    "dieciocho diecinueve veinte",
+    "primero segundo tercero cuarto quinto sexto septimo octavo noveno decimo undecimo duodecimo",
+) for n, w in enumerate(words.split(), start=1) if w != "_"}
+NUMBER_WORDS.update(primer=1, tercer=3)
+# List numbering "(3)" and references "section 4646", "Article 2.4", "paragraph 5": labels, not figures.
+REFERENCE_NUMBER = re.compile(r"\(\w{1,4}\)|(?:§+|\b(?:sections?|articles?|chapters?|annex(?:es)?|titles?|paragraphs?|"
+                              r"subsections?|clauses?|headings?|items?|no\.|art[ií]culos?|anexo|cap[ií]tulo|"
+                              r"p[aá]rrafo|secci[oó]n))\s*[\d.\-–]+\w*", re.I)
+
+
 def collapse(text: str) -> str:
     return _WS.sub(" ", text).strip()
 

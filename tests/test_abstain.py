@@ -120,6 +120,9 @@ def test_a_figure_as_things_stand_to_date_is_named_in_the_refusal():
     assert a.realized and a.asks_for_figure
     assert analyze("¿Cuántos paneles se han convocado hasta ahora?").realized
     assert not analyze("How many panelists does a binational panel have?").realized
+    assert analyze("What is the actual duty paid on Canadian cheese over quota?").realized
+    assert analyze("¿Qué arancel cobra efectivamente México al acero chino?").realized
+    assert analyze("How long does a panel take in practice?").realized
     panels = ConceptCoverage(Concept("binational panels", ("binat", "panel")), 7.0, False, 1.0, 0.8, True)
     tail, item = abstain._what_is_missing(a, _features(realized_figure=1.0), Coverage((panels,), True, 1.0))
     assert item == "an up-to-date count of binational panels" and tail.startswith("give an up-to-date count")
@@ -147,6 +150,7 @@ def test_answer_slots_are_read_from_the_question():
     assert answer_slot("What was the trade deficit as a share of output last year?") == "quantity"
     assert answer_slot("What volume may enter under the quota in its fifth year?") == "quantity"
     assert answer_slot("¿Qué volumen de queso puede entrar sin arancel?") == "quantity"
+    assert answer_slot("What are the quantity restrictions on used cars?") == ""
 
 
 def test_a_count_is_a_number_next_to_the_counted_noun():
@@ -166,6 +170,21 @@ def test_a_count_is_a_number_next_to_the_counted_noun():
     assert said("Of the 14 petitions received, none was accepted.")
     assert not said("The committee shall decide within 30 days after receiving a petition.")
     assert not said("(3) a summary of petitions filed in accordance with section 4646 of this title;")
+    assert said("About 2,000 petitions reached the committee.")  # a number with a comma is no year
+    assert said("Petitions received: 14.")
+    assert not said("No one filed petitions in 2024.")
+
+
+def test_how_many_tonnes_asks_for_an_amount_not_a_count():
+    """A quota table states tonnes under "(MT)", no number stands next to "tonnes": the figure
+    check for an amount applies, not the one for a count."""
+    from assistant.answer.coverage import counted_terms
+
+    assert counted_terms(analyze("How many tonnes of cream may enter in quota year 12?")) is None
+    assert counted_terms(analyze("How many metric tonnes of sugar may enter?")) is None
+    assert analyze("How many American jobs may depend on it?").counted == "American jobs"
+    assert counted_terms(analyze("How many petitions were filed?")) == {"petit"}
+    assert counted_terms(analyze("What does the quota allow?")) is None
 
 
 def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():

@@ -238,16 +238,22 @@ def test_after_is_a_participle_before_a_preposition_is_the_predicate_not_the_sub
     prev = "Is Canada's butter quota for U.S. product reserved to processors?"
     assert rule_rewrite("How big does it get in year 6?", prev) == \
         "How big does Canada's butter quota for U.S. product get in year 6?"
+    # a noun in -eed is no participle, and "in" is no preposition inside "including"
+    assert rule_rewrite("Does it change in year 6?", "Is Canada's duty on U.S. canola seed in Annex 2 bound?") == \
+        "Does Canada's duty on U.S. canola seed change in year 6?"
 
 
 def test_a_topic_swap_keeps_the_adverb_the_old_topic_ran_into():
     assert rule_rewrite("What about Mexican honey?", "Does Canada's schedule tax U.S. maple syrup differently?") == \
         "Does Canada's schedule tax Mexican honey differently?"
+    # a noun in -ly is no adverb
+    assert rule_rewrite("What about Mexican beef?", "Does Canada tax U.S. pork belly?") == "Does Canada tax Mexican beef?"
 
 
 def test_a_spanish_party_before_a_noun_belongs_to_the_clause_not_the_phrase():
     prev = "Vendemos a Canadá bombas de agua para riego agrícola."
-    assert "Canadá bombas" not in rule_rewrite("¿Qué arancel pagan esas bombas si son mexicanas?", prev)
+    assert rule_rewrite("¿Qué arancel pagan esas bombas si son mexicanas?", prev) == \
+        "¿Qué arancel pagan bombas de agua si son mexicanas?"
 
 
 def test_standalone_questions_are_never_rewritten():

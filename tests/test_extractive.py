@@ -179,3 +179,5 @@ def test_a_quota_table_shows_the_year_the_question_names_in_figures_or_in_words(
     assert "Quota Year 6: Aggregate Quantity (MT) 6,250" in table_rows(table, "How much cheese by year six?")
     assert "Quota Year 10:" in table_rows(table, "¿Qué volumen en el décimo año del TRQ-CA5?")
     assert "Quota Year 5:" not in table_rows(table, "¿Qué volumen en el décimo año del TRQ-CA5?")
+    # a number word away from "year" names no row ("once" the quota fills; "one" importer)
+    assert "Quota Year 10:" not in table_rows(table, "Once the quota fills, what does one importer pay after ten days?")

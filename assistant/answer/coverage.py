@@ -32,7 +32,7 @@ from assistant.domain import Chunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
 from assistant.retrieve.analysis import Concept, QueryAnalysis
-from assistant.textutil import numbers, strip_footnote_marks
+from assistant.textutil import REFERENCE_NUMBER, numbers, strip_footnote_marks
 
 UBIQUITOUS_IDF = 1.0  # terms in most passages ("Mexico", "USMCA") say nothing about coverage
 EVIDENCE_PASSAGES = 6  # the passages an answer is drawn from
@@ -203,7 +203,7 @@ def slot_fill(
         return False, 0.0  # no word of the topic is in any evidence sentence: no figure about it
     focus = {t: v * v for t, v in w.items()}
     total = sum(focus.values())
-    counted = frozenset(tokenize(a.counted)) if a.counted else None
+    counted = counted_terms(a)
     best = 0.0
     for s, near in zip(sentences, nears, strict=True):
         if (states_figure(a, s.text) or _states_rate(a, s)) and (counted is None or _states_count(counted, s, a)):
@@ -213,25 +213,36 @@ def slot_fill(
 
 
 # A count ("how many petitions") is stated by a number next to the counted noun ("three petitions",
-# "14 new petitions", "1.6 million vehicles", "tonnes: 8,000"), not by any number of a sentence that
+# "14 new petitions", "1.6 million vehicles", "petitions: 14"), not by any number of a sentence that
 # names it ("within 30 days after receiving a petition"). Words between them, stop words dropped, at
 # most this many.
 COUNT_WINDOW = 1
 _COUNT = re.compile(r"\d[\d,]*(?:\.\d+)?")
-# list numbering "(3)" and references "section 4646", "Article 2.4", "paragraph 5": labels, not counts
-_NOT_A_COUNT = re.compile(r"\(\w{1,4}\)|(?:§+|\b(?:sections?|articles?|chapters?|annex(?:es)?|titles?|paragraphs?|"
-                          r"subsections?|clauses?|headings?|items?|no\.))\s*[\d.\-–]+\w*", re.I)
-_NUMBER_WORDS = frozenset(tokenize("one two three four five six seven eight nine ten eleven twelve twenty dozen "
-                                   "dozens hundred hundreds thousand thousands million millions billion"))
+_YEAR_IN_TEXT = re.compile(r"(?<![\d,.])(?:19|20)\d\d(?![\d,])")  # "2,000" is a number, not a year
+# Units of measure: "how many tonnes" asks for an amount, which a quota table states under "(MT)"
+_UNITS = frozenset(tokenize("tonnes tons metric kilograms kilos litres liters gallons barrels pounds dollars pesos"))
+# a count in words in an English passage ("three petitions", "a dozen"); not "one" ("no one filed")
+_COUNT_WORDS = frozenset(tokenize("two three four five six seven eight nine ten eleven twelve twenty dozen dozens "
+                                  "hundred hundreds thousand thousands million millions billion"))
+
+
+def counted_terms(a: QueryAnalysis) -> frozenset[str] | None:
+    """The words of what a "how many" question counts, or None when it counts nothing: no "how
+    many", or a unit of measure ("how many (metric) tonnes": an amount, which a quota table states
+    under "(MT)", with no number next to "tonnes")."""
+    terms = tokenize(a.counted) if a.counted else []
+    return frozenset(terms) if terms and not _UNITS & set(terms[:2]) else None
 
 
 def _states_count(counted: frozenset[str], s: EvidenceSentence, a: QueryAnalysis) -> bool:
-    """A number of the sentence (not a year, not one the question gives) stands next to a word of
-    the counted phrase ("American jobs depend": "1.1 million U.S. jobs")."""
-    toks = tokenize(_NOT_A_COUNT.sub(" ", strip_footnote_marks(s.text)))
-    figure = [(bool(_COUNT.fullmatch(t)) and not _YEAR.match(t) and t not in a.numbers) or t in _NUMBER_WORDS
+    """A number of the sentence (not a year, not one the question gives, not a label) stands next
+    to a word of the counted phrase ("American jobs": "1.1 million U.S. jobs")."""
+    text = REFERENCE_NUMBER.sub(" ", strip_footnote_marks(s.text))
+    years = set(_YEAR_IN_TEXT.findall(text))
+    toks = tokenize(text)
+    figure = [(bool(_COUNT.fullmatch(t)) and t not in years and t not in a.numbers) or t in _COUNT_WORDS
               for t in toks]
-    return any(t in counted and any(figure[max(0, i - COUNT_WINDOW - 1):i + COUNT_WINDOW + 1])
+    return any(t in counted and any(figure[max(0, i - COUNT_WINDOW - 1):i + COUNT_WINDOW + 2])
                for i, t in enumerate(toks))
 
 

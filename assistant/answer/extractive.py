@@ -35,7 +35,15 @@ from assistant.domain import Chunk, ScoredChunk, SourceRef
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
 from assistant.retrieve.analysis import QueryAnalysis
-from assistant.textutil import collapse, fold, footnote_marks, numbers, strip_footnote_marks
+from assistant.textutil import (
+    NUMBER_WORDS,
+    REFERENCE_NUMBER,
+    collapse,
+    fold,
+    footnote_marks,
+    numbers,
+    strip_footnote_marks,
+)
 
 MAX_PASSAGES = 8  # sentences are drawn from the top passages only
 MAX_PER_PASSAGE = 3  # more sentences of one passage only when they are its list items' lead-in
@@ -371,23 +379,19 @@ def table_rows(table_text: str, question: str) -> str:
     return (f"{title} — " if title else "") + " | ".join(rendered) + (f" ({notes[0]})" if notes else "")
 
 
-_NUMBER_WORDS = {w: n for words in (
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-    "eighteen nineteen twenty",
-    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
-    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth",
-    "uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciseis diecisiete "
-    "dieciocho diecinueve veinte",
-    "primero segundo tercero cuarto quinto sexto septimo octavo noveno decimo undecimo duodecimo",
-) for n, w in enumerate(words.split(), start=1)}
-_NUMBER_WORDS.update(primer=1, tercer=3)
+# a number in words names a row only beside "year"/"año" ("year six", "the sixth year", "el décimo
+# año", "año cuota catorce"): elsewhere "second", "cuarto" are other words
+_YEAR_WORDS = (re.compile(r"\b(?:years?|a[nñ]os?(?:\s+(?:de\s+)?cuota)?)\s+([a-z]+)\b", re.I),
+               re.compile(r"\b([a-z]+)\s+(?:quota\s+)?(?:years?|a[nñ]os?)\b", re.I))
 
 
 def asked_numbers(question: str) -> set[str]:
     """The numbers a question names, as digits: stand-alone figures ("quota year 14", not the 5 of
-    "TRQ-CA5") and numbers in words up to twenty, English or Spanish ("year six", "el décimo año")."""
-    out = set(numbers(question))
-    out |= {str(_NUMBER_WORDS[w]) for w in re.findall(r"[a-z]+", fold(question)) if w in _NUMBER_WORDS}
+    "TRQ-CA5" nor the 5 of "paragraph 5") and numbers up to twenty in words beside "year" or "año"
+    ("year six", "el décimo año")."""
+    text = fold(REFERENCE_NUMBER.sub(" ", question))
+    out = set(numbers(text))
+    out |= {str(NUMBER_WORDS[m.group(1)]) for p in _YEAR_WORDS for m in p.finditer(text) if m.group(1) in NUMBER_WORDS}
     return out
 
 

@@ -284,19 +284,23 @@ def _swap_topic(previous: str, topic: str, prep: str, spanish: bool) -> tuple[st
     return text[:a] + lead + topic + text[b:], f"topic: {text[a:b]} -> {lead}{topic}"
 
 
-# An adverb is a word in -ly whose stem is an English word this common (wordfreq's Zipf scale):
-# "differently" (different 5.3), "annually"; not "supply" ("supp"), "assembly", "family".
+# An adverb is a word in -ly whose stem (four letters or more) is an English word at least as
+# common as the word itself and this common (wordfreq's Zipf scale): "differently" (different 5.3),
+# "annually", "monthly"; not "belly", "apply", "comply", "supply", "assembly", "family".
 ADVERB_STEM_ZIPF = 3.0
 
 
 def _before_adverb(text: str, a: int, b: int) -> int:
     """The old topic's phrase without the adverb a run of content words took along ("treat Mexican
     sugar differently?"): the adverb stays in the question, after the new topic."""
-    m = re.search(r"\s+([a-z]{3,}ly)$", text[a:b])
+    m = re.search(r"\s+([a-z]{4,}ly)$", text[a:b])
     return a + m.start() if m and " " in text[a:b].strip() and _adverb(m.group(1)) else b
 
 
 def _adverb(word: str) -> bool:
     from wordfreq import zipf_frequency
 
-    return bool(re.fullmatch(r"[a-z]{3,}ly", word)) and zipf_frequency(word[:-2], "en") >= ADVERB_STEM_ZIPF
+    if not re.fullmatch(r"[a-z]{4,}ly", word):
+        return False
+    stem = zipf_frequency(word[:-2], "en")
+    return stem >= ADVERB_STEM_ZIPF and stem >= zipf_frequency(word, "en")

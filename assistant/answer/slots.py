@@ -359,8 +359,8 @@ def subject(text: str) -> tuple[int, int] | None:
 _BE = wordset("is are was were")
 # "Is Canada's cheese quota limited to ...", "Are such goods exempted from ...": after "is", a run of
 # content words that ends in a past participle before a preposition holds the predicate too
-_PARTICIPLE = re.compile(r"\s+[a-z]+ed$")
-_AFTER_PARTICIPLE = re.compile(r"\s*(?:to|by|from|for|in|under|on|with|at|as|[?,.]|$)", re.I)
+_PARTICIPLE = re.compile(r"\s+[a-z]+(?<!e)ed$")  # "limited", "waived"; not "seed", "feed"
+_AFTER_PARTICIPLE = re.compile(r"\s*(?:(?:to|by|from|for|in|under|on|with|at|as)\b|[?,.]|$)", re.I)
 
 
 def _before_participle(text: str, a: int, b: int) -> int:

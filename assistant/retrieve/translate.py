@@ -35,6 +35,7 @@ import signal
 import subprocess
 import threading
 import time
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -274,6 +275,7 @@ def typed_phrase(question: str, phrase: str) -> str:
     economic Bienestar": "Polos de Desarrollo Económico para el Bienestar"), or "" when the phrase
     is not a run of the gloss's words. A refusal names what is missing in the user's words, not in
     the gloss's Spanish word order with its untranslated verbs."""
+    question = unicodedata.normalize("NFC", question)  # the gloss reads composed accents
     words = [w for w in re.findall(r"[\w.\-’']+", fold(phrase))]
     aligned = _gloss(question, False)[2]
     glossed = [fold(w) for w, _, _ in aligned]
@@ -282,8 +284,9 @@ def typed_phrase(question: str, phrase: str) -> str:
         if n and glossed[i:i + n] == words:
             start, end = aligned[i][1], aligned[i + n - 1][2]
             typed = question[start:end].strip(" ¿?¡!.,;:")
-            # a run of the gloss across two sentences is no phrase of the question
-            return "" if re.search(r"[¿?¡!;]|\.\s", typed) else typed
+            # a run of the gloss across two sentences is no phrase of the question ("art. 32.10" is)
+            if not re.search(r"[¿?¡!;]|\.\s+[A-ZÁÉÍÓÚÑ]", typed):
+                return typed
     return ""
 
 
