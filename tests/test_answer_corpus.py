@@ -135,7 +135,7 @@ def test_tariff_lines_do_not_join_a_question_about_the_brief(full_assistant):
 def test_asking_the_brief_about_what_only_other_documents_discuss_is_refused(full_assistant, question):
     d = full_assistant.decision(question)
     assert d.refuse and d.text.startswith("The brief does not"), d.text
-    assert "tomato" in d.text.lower()
+    assert "tomat" in d.text.lower()  # named as typed: "tomatoes", "tomate"
     a = full_assistant.ask(question)
     assert a.abstained and a.citations == []
 
@@ -192,7 +192,7 @@ def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assis
 def test_a_tally_to_date_is_refused_as_one_the_documents_cannot_give(full_assistant):
     # the implementing law sets up the panels; no document counts the panels convened since
     d = full_assistant.decision("How many binational panels have been convened so far under the USMCA?")
-    assert d.refuse and d.details["realized_figure"] == 1.0 and "up-to-date count of panels" in d.text, d.text
+    assert d.refuse and d.details["realized_figure"] == 1.0 and "up-to-date count of binational panels" in d.text, d.text
     # the same figure asked of the law's text is answered
     d2 = full_assistant.decision("How many members does a binational panel have under the implementing law?")
     assert d2.details["realized_figure"] == 0.0

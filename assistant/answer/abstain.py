@@ -365,15 +365,18 @@ def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> tu
     numbers the passages lack."""
     uncovered = [c.concept.named for c in sorted(cov.missing, key=lambda c: (-specificity(c.concept.text), -c.weight))]
     subject = _subject(a, cov)
+    if f.realized_figure and not uncovered:
+        # a tally "so far" on a subject the passages discuss: why no sentence states it
+        item = f"an up-to-date {_tally(a, cov, subject)}"
+        return f"give {item} (they set out rules and plans, not what has happened since)", item
     if a.asks_for_figure and f.slot_gap >= 0.5:
-        item = f"the {'date' if a.slot == 'date' else 'figure'} asked for on {_listed(uncovered[:3] or [subject], 'and')}"
+        # a count no sentence states is named by what it counts ("facility-specific petitions")
+        item = f"the {'date' if a.slot == 'date' else 'figure'} asked for on " \
+               f"{_listed(uncovered[:3] or [a.counted or subject], 'and')}"
         return f"give {item}", item
     if uncovered:
         item = _listed(uncovered[:3], "or")
         return f"discuss {item}", item
-    if f.realized_figure:
-        item = f"an up-to-date {_tally(a, cov, subject)}"
-        return f"give {item} (they set out rules and plans, not what has happened since)", item
     names = [_as_typed(a.text, n) for n in (*f.unknown_names, *f.absent_names)]
     if names:
         item = _listed(names, "or")
