@@ -15,6 +15,9 @@ STOPWORDS = frozenset(
 )
 
 
+# English auxiliaries and modals: after a question word they open the question's clause ("How many
+# tonnes may enter ...", "What does Canada charge ...")
+AUXILIARIES = frozenset(["does", "do", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will", "has", "have", "had", "may", "might", "must"])
 # Numbers written as words, English and Spanish, cardinal and ordinal, up to twenty ("year six",
 # "the tenth quota year", "el décimo año"), folded (no accents); "one" and "once" are left out: "no
 # one", "any one", Spanish "once" (eleven) and English "once" read alike.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from assistant.retrieve.analysis import concepts_of, identifiers_of
 from assistant.retrieve.language import detect_language
-from assistant.textutil import fold
+from assistant.textutil import AUXILIARIES, fold
 
 
 def wordset(words: str) -> frozenset[str]:
@@ -46,7 +46,7 @@ _TIME_WORDS = wordset("year years month months today now time period date last n
 _ES_STOP = wordset("el la los las un una unos unas de del al a en sobre para con sin por que qué se su sus y o u e es son "
     "cual cuál cuales cuáles quien quién como cómo cuando cuándo donde dónde cuanto cuánto cuánta cuántos "
     "cuántas dice dicen hay está están este esta estos estas ese esa esos esas lo le les muy más informe")
-AUX = wordset("does do did is are was were can could should would will has have had may might must")
+AUX = AUXILIARIES
 _DO_AUX = AUX - wordset("is are was were")  # a bare verb or participle follows (after "is", often an adjective)
 _WH = wordset("what which who whom whose how when where why")
 # Openings of a subordinate clause ("If a good is shipped ..., can it ..."; "When a panel finds ...,

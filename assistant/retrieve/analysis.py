@@ -22,7 +22,7 @@ from pathlib import Path
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
 from assistant.retrieve.translate import GLOSSED, english_gloss, typed_phrase, untranslated_words
-from assistant.textutil import STOPWORDS, collapse, fold, names, numbers, split_sentences
+from assistant.textutil import AUXILIARIES, STOPWORDS, collapse, fold, names, numbers, split_sentences
 
 # ---- one word list of question vocabulary ------------------------------------------------------
 
@@ -431,9 +431,6 @@ def question_names(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in out if n and n not in _MONTHS and n not in _QUESTION_WORDS))
 
 
-_AUXILIARIES = frozenset(["may", "might", "must", "shall", "can", "could", "would", "should", "will", "do", "does", "did", "is", "are", "was", "were", "has", "have", "had"])
-
-
 def _counted(question: str) -> str:
     """"how many U.S. troops ...": the first concept after "how many" ("troops"). Its words run on
     to the verb when no function word stops them ("American jobs depend"): which is the noun
@@ -446,7 +443,7 @@ def _counted(question: str) -> str:
         return ""
     words = after[0].text.split()
     # "metric tonnes of sugar may enter": the phrase ends before a modal or an auxiliary
-    cut = next((i for i, w in enumerate(words) if w.lower() in _AUXILIARIES), len(words))
+    cut = next((i for i, w in enumerate(words) if w.lower() in AUXILIARIES), len(words))
     return " ".join(words[:cut] or words)
 
 
