@@ -124,6 +124,32 @@ class _Fused:
     multilingual: float | None = None
 
 
+def _kept_together(
+    ranked: list[tuple[str, _Fused]], partners: dict[str, list[str]], *, above: bool
+) -> list[tuple[str, _Fused]]:
+    """`ranked` with each passage's partners placed right next to it (right above it, or right
+    below), at its score nudged by a hair, wherever they ranked before; a partner already placed
+    stays where it is."""
+    if not any(cid in partners for cid, _ in ranked):
+        return ranked
+    by_id = dict(ranked)
+    out: list[tuple[str, _Fused]] = []
+    placed: set[str] = set()
+    for cid, f in ranked:
+        if cid in placed:
+            continue
+        mates = []
+        for ref in partners.get(cid, []):
+            if ref not in placed and ref != cid:
+                own = by_id.get(ref, _Fused())
+                mates.append((ref, _Fused(f.score + (1e-9 if above else -1e-9), own.dense, own.lexical,
+                                          own.multilingual)))
+                placed.add(ref)
+        placed.add(cid)
+        out += [*mates, (cid, f)] if above else [(cid, f), *mates]
+    return out
+
+
 def with_long_forms(text: str, snap: Snapshot) -> list[str]:
     """The query's tokens, each acronym typed in capitals that no passage uses followed by its long
     form ("ITC" searches "International Trade Commission"). An acronym the passages use is searched
@@ -381,47 +407,14 @@ class HybridRetriever:
     def _with_figure_text(self, ranked: list[tuple[str, _Fused]], snap: Snapshot) -> list[tuple[str, _Fused]]:
         """A table found by its numbers is followed by the passage that discusses it ("…$840
         billion of bilateral trade (Figure 1)"): the figure and its finding in words belong together."""
-        refs = self._figure_references(snap)
-        if not refs:
-            return ranked
-        out: list[tuple[str, _Fused]] = []
-        placed: set[str] = set()
-        by_id = dict(ranked)
-        for cid, f in ranked:
-            if cid in placed:
-                continue
-            out.append((cid, f))
-            placed.add(cid)
-            for ref in refs.get(cid, []):
-                if ref not in placed:
-                    own = by_id.get(ref, _Fused())
-                    # ranks right after its figure
-                    out.append((ref, _Fused(f.score - 1e-9, own.dense, own.lexical, own.multilingual)))
-                    placed.add(ref)
-        return out
+        return _kept_together(ranked, self._figure_references(snap), above=False)
 
     @staticmethod
     def _with_tables_led_in(ranked: list[tuple[str, _Fused]], snap: Snapshot) -> list[tuple[str, _Fused]]:
         """A figure question that finds the passage leading in to a table ("... the aggregate
         quantity ... in each quota year under this TRQ is:") finds the table's numbers right above
         it: the lead-in names the quota, the table holds the figure asked for."""
-        led_in = snap.tables_led_in()
-        if not any(cid in led_in for cid, _ in ranked):
-            return ranked
-        by_id = dict(ranked)
-        out: list[tuple[str, _Fused]] = []
-        placed: set[str] = set()
-        for cid, f in ranked:
-            if cid in placed:
-                continue
-            table = led_in.get(cid)
-            if table and table not in placed:
-                own = by_id.get(table, _Fused())
-                out.append((table, _Fused(f.score + 1e-9, own.dense, own.lexical, own.multilingual)))
-                placed.add(table)
-            out.append((cid, f))
-            placed.add(cid)
-        return out
+        return _kept_together(ranked, {lead: [table] for lead, table in snap.tables_led_in().items()}, above=True)
 
     def _with_cited_notes(
         self, ranked: list[tuple[str, _Fused]], snap: Snapshot, vec: np.ndarray | None
