@@ -355,7 +355,8 @@ class QueryAnalysis:
     slot: str  # "quantity" | "date" | "" : the kind of fact the answer must contain
     share: bool = False  # a quantity that is a share or percentage
     money: bool = False  # a quantity that is an amount of money
-    counted: str = ""  # "how many <counted>": the phrase naming the things counted
+    counted: str = ""  # "how many <counted>": the phrase naming the things counted (in English)
+    counted_typed: str = ""  # the same words as the user typed them, when the question was glossed
     intent: str = "fact"  # "fact" | "recommendation" | "source"
     subject: str = ""  # the subject of a recommendation question ("energy"; "all" when none)
     subject_implied: bool = False  # no "on X" named it: the question's own words were taken
@@ -395,6 +396,11 @@ class QueryAnalysis:
     # Stems of the words a gloss kept as typed that are not names ("tendría", "materia"): no English
     # passage can hold them, so refusal rules that read word rarity leave them out.
     untranslated: frozenset[str] = frozenset()
+
+    @property
+    def counted_named(self) -> str:
+        """How a refusal names what is counted: in the user's words when the question was glossed."""
+        return f"“{self.counted_typed}”" if self.counted_typed and self.counted_typed != self.counted else self.counted
 
     @property
     def asks_for_source(self) -> bool:
@@ -445,6 +451,28 @@ def _counted(question: str) -> str:
     # "metric tonnes of sugar may enter": the phrase ends before a modal or an auxiliary
     cut = next((i for i, w in enumerate(words) if w.lower() in AUXILIARIES), len(words))
     return " ".join(words[:cut] or words)
+
+
+# Spanish articles and prepositions inside a noun phrase ("empresas de autopartes", "polos para el bienestar")
+_SPANISH_FUNCTION_WORDS = frozenset({"de", "del", "la", "las", "el", "los", "en", "y", "e", "a", "al", "para",
+                                     "por", "un", "una", "con"})
+
+
+def _counted_in_gloss(question: str, english: str, untranslated: frozenset[str]) -> str:
+    """What a glossed "cuántos" question counts: the gloss's counted phrase up to the first word
+    the glossary kept as typed ("workers suspendió temporalmente Stellantis": "workers"). No English
+    passage has a number next to a Spanish word, and a phrase that starts with one ("toneladas
+    métricas") names nothing the figure check can look for: nothing is counted then."""
+    words = _counted(english).split()
+    cut = next((i for i, w in enumerate(words) if untranslated & set(tokenize(w))), len(words))
+    # the gloss drops verbs: "días tiene el USTR" glosses as "days USTR", which is no phrase. The
+    # phrase ends before the first typed word (other than an article or preposition) it skips.
+    for k in range(cut, 0, -1):
+        typed = [w for w in re.findall(r"\w+", fold(typed_phrase(question, " ".join(words[:k]))))
+                 if w not in _SPANISH_FUNCTION_WORDS]
+        if len(typed) <= k:
+            return " ".join(words[:k])
+    return ""
 
 
 # "When USTR sends its lists, what must accompany each name?": a leading "when"/"cuando" clause that
@@ -554,7 +582,10 @@ def analyze_question(
     search = _UNITED_STATES.sub("U.S.", english_gloss(text, for_search=True)) if english else None
     a = analyze(question, standalone=text, language=language, english=english or None, search_text=search or None)
     if a.translated:
-        a = replace(a, untranslated=frozenset(t for w in untranslated_words(text) for t in tokenize(w)))
+        untranslated = frozenset(t for w in untranslated_words(text) for t in tokenize(w))
+        counted = _counted_in_gloss(text, a.english, untranslated)
+        a = replace(a, untranslated=untranslated, counted=counted,
+                    counted_typed=typed_phrase(text, counted) if counted else "")
     context = context.strip()
     if not context:
         return a
