@@ -22,7 +22,7 @@ from pathlib import Path
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
 from assistant.retrieve.translate import GLOSSED, english_gloss, typed_phrase, untranslated_words
-from assistant.textutil import AUXILIARIES, STOPWORDS, collapse, fold, names, numbers, split_sentences
+from assistant.textutil import AUXILIARIES, PREPOSITIONS, STOPWORDS, collapse, fold, names, numbers, split_sentences
 
 # ---- one word list of question vocabulary ------------------------------------------------------
 
@@ -318,7 +318,7 @@ def concepts_of(text: str) -> tuple[Concept, ...]:
         if lower in _JOINERS and run:
             pending_joiner = word
             continue
-        if lower in STOPWORDS or not _is_content(word):
+        if lower in STOPWORDS or lower in PREPOSITIONS or not _is_content(word):
             close()
             pending_joiner = ""
             continue
