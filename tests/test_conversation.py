@@ -529,3 +529,21 @@ def test_the_context_run_searches_the_turn_as_typed_so_a_wrong_rewrite_loses_not
     # the same rewrite searched without the typed turn (as a question typed that way) does not find it
     alone = fast_assistant.analyze(wrong, wrong, context, follow_up=True)
     assert not any("Article 4.7" in c.chunk.label for c in fast_assistant.retrieve_analysed(alone, 5).chunks)
+
+
+def test_a_demonstrative_phrase_takes_the_phrase_sharing_most_of_its_words():
+    """"those Uniform Regulations" is "the Uniform Regulations on rules of origin", not "... origin
+    Regulations"; of two phrases sharing as many words, the later one, which the last question asks about."""
+    prev = "By when did the U.S. have to issue regulations implementing the USMCA Uniform Regulations on rules of origin?"
+    out = rule_rewrite("What must those Uniform Regulations cover?", prev)
+    assert "Uniform Regulations on rules of origin cover" in out
+    prev = "Besides skim milk powder, Canada opened a milk powders quota to U.S. product. Which items does it cover?"
+    out = rule_rewrite("What level does that milk powder allowance reach in year 11?", prev)
+    assert "milk powders quota" in out and "skim" not in out
+
+
+def test_a_short_acknowledgement_is_no_reference():
+    """"Got it." answers the last turn; its "it" stands for nothing to put back."""
+    out = rule_rewrite("Got it. What level does that cheese quota reach in year 11?",
+                       "Which tariff items does Canada's industrial cheese quota for U.S. product cover?")
+    assert out.startswith("Got it.")

@@ -308,6 +308,15 @@ def subject_of(question: str) -> str:
 # ---- deciding what the turn refers back to ---------------------------------------------------------
 
 
+def _acknowledgement(text: str, at: int) -> bool:
+    """The sentence around `at` is a short reply that asks nothing ("Got it.", "Fair enough, I see
+    it."): at most three words, ended by a full stop or an exclamation mark."""
+    start = max(text.rfind(c, 0, at) for c in ".!?") + 1
+    ends = [i for i in (text.find(c, at) for c in ".!?") if i >= 0]
+    end = min(ends) if ends else len(text)
+    return end < len(text) and text[end] != "?" and len(text[start:end].split()) <= 3
+
+
 def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
     """The first pronoun from `start` on that refers outside the turn. A subject pronoun ("Does it
     apply ...", "... the remedy it recommends") does unless a clause boundary precedes it; an
@@ -316,6 +325,8 @@ def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
     for m in _PRONOUN.finditer(rest, start):
         p = m.group("p").lower()
         before = rest[: m.start()]
+        if _acknowledgement(rest, m.start()):
+            continue  # "Got it." acknowledges the last answer
         if sum(len(before[a:b].split()) for a, b in slots.topics(before)) >= _INSIDE_AFTER_WORDS:
             continue  # a question that long names what its own pronouns refer to
         if not re.search(r"(?i)\b(?:what|which|who|how|when|where|why)\b", before) and re.search(
@@ -363,18 +374,30 @@ def _antecedent(before: str, pronoun: str) -> bool:
     return any(not _plural(before[a:b]) for a, b in spans)
 
 
-def _demonstrative(rest: str, previous: str) -> tuple[re.Match[str], tuple[int, int]] | None:
-    """"that investment" whose noun the previous question names: the phrase it stands for there."""
+def _demonstrative(rest: str, previous: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """"that investment" whose noun the previous question names: the span of the turn it covers and
+    the phrase it stands for there. Of several phrases that name its first noun, the one sharing
+    most of its words; the words it shares are replaced with it ("those Uniform Regulations": "the
+    Uniform Regulations on rules of origin", not "... origin Regulations"), the rest stay."""
     for m in _DEMONSTRATIVE.finditer(rest):
         noun = fold(m.group("noun"))
         if not _determiner(rest, m.start(), m.group(0).split()[0]):
             continue
         if len(noun) < 3 or noun in _VERBISH or noun in _PREPOSITIONS or noun in _NOT_ANAPHORIC or noun == "same":
             continue
-        stem = noun[:-1] if noun.endswith("s") else noun
+        end = next((b for a, b in slots.concept_spans(rest) if a == m.start("noun")), m.end())
+        words = [fold(w) for w in rest[m.start("noun"):end].split()]
+        stems = [w[:-1] if w.endswith("s") else w for w in words]
+        best: tuple[int, tuple[int, int], list[bool]] | None = None
         for a, b in slots.topics(previous):
-            if re.search(rf"\b{re.escape(stem)}", fold(previous[a:b])):
-                return m, slots.phrase_at(previous, a, b)
+            shared = [bool(re.search(rf"\b{re.escape(st)}", fold(previous[a:b]))) for st in stems]
+            if shared[0] and (best is None or sum(shared) >= best[0]):
+                best = (sum(shared), (a, b), shared)
+        if best:
+            _, (a, b), shared = best
+            n = next((i for i, hit in enumerate(shared) if not hit), len(shared))
+            span_end = m.start("noun") + len(" ".join(rest[m.start("noun"):end].split()[:n]))
+            return (m.start(), span_end), slots.phrase_at(previous, a, b)
     return None
 
 
@@ -493,11 +516,11 @@ def _resolve(rest: str, previous: str, *, spanish: bool) -> tuple[str | None, tu
         kept.append(prev_refs[0].text)
     demo = _demonstrative(out, prev)
     if demo:
-        dm, (a, b) = demo
+        (start, end), (a, b) = demo
         phrase = prev[a:b]
         if not (re.match(r"(?i)(?:the|el|la|los|las)\s|\S+['’]s\s", phrase) or spanish):
             phrase = f"the {phrase}"
-        out = out[:dm.start()] + phrase + out[dm.end():]
+        out = out[:start] + phrase + out[end:]
         kept.append(prev[a:b])
     pos = 0
     for _ in range(2):  # "Can he decide not to grant it?": two references
