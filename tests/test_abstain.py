@@ -12,6 +12,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answer import abstain
 from assistant.answer.evidence import EvidenceFeatures
+from assistant.index.lexical import tokenize
 from assistant.pipeline import Assistant
 from assistant.retrieve.analysis import analyze, analyze_question, answer_slot
 
@@ -196,6 +197,24 @@ def test_a_spanish_count_is_checked_on_the_counted_noun_and_named_as_typed():
     a = analyze_question("¿Cuántas empresas de autopartes se han ido de México desde 2020?")
     assert a.counted_named == "“empresas de autopartes”" and "parts" in a.counted
     assert analyze_question("¿Cuántas toneladas métricas de azúcar pueden entrar al año?").counted == ""
+
+
+def test_a_figure_asked_in_a_unit_is_stated_in_it():
+    """"How many tonnes ...": a quota table's rows under "Aggregate Quantity (MT)" state tonnes; a
+    dollar figure on the same trade does not, in English or in Spanish."""
+    from assistant.answer.coverage import EvidenceSentence, _in_unit
+    from assistant.domain import Chunk
+
+    def stated(q: str, text: str, meta: dict | None = None, row: str = "") -> bool:
+        chunk = Chunk("c", "d", "t", "treaty", text, 0, 0, 1, meta=meta or {})
+        sentence = row or text
+        return _in_unit(analyze_question(q), EvidenceSentence(chunk, sentence, frozenset(tokenize(sentence)), None))
+
+    table = "Quota Year\tAggregate Quantity (MT)\n1\t1,042\n2\t2,083"
+    for q in ("How many tonnes of cheese may enter in quota year 2?", "¿Cuántas toneladas de queso entran en el año 2?"):
+        assert stated(q, table, {"table": True}, row="2\t2,083")
+        assert not stated(q, "Mexico bought $2.1 billion of U.S. cheese in 2024.")
+    assert stated("How many petitions were filed?", "Mexico bought $2.1 billion of U.S. cheese in 2024.")
 
 
 def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():

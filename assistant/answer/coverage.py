@@ -206,7 +206,8 @@ def slot_fill(
     counted = counted_terms(a)
     best = 0.0
     for s, near in zip(sentences, nears, strict=True):
-        if (states_figure(a, s.text) or _states_rate(a, s)) and (counted is None or _states_count(counted, s, a)):
+        if (states_figure(a, s.text) or _states_rate(a, s)) and (counted is None or _states_count(counted, s, a)) \
+                and _in_unit(a, s):
             share = sum(v for t, v in focus.items() if t in near) / total if total else 1.0
             best = max(best, share)
     return best > 0.0, best
@@ -221,8 +222,8 @@ def slot_fill(
 COUNT_WINDOW = 1
 _COUNT = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _YEAR_IN_TEXT = re.compile(r"(?<![\d,.])(?:19|20)\d\d(?![\d,])")  # "2,000" is a number, not a year
-# Units of measure: "how many tonnes" asks for an amount, which a quota table states under "(MT)"
-_UNITS = frozenset(tokenize("tonnes tons metric kilograms kilos litres liters gallons barrels pounds dollars pesos"))
+# "how many dollars" asks for an amount of money (`QueryAnalysis.money`), not a count of dollars
+_CURRENCIES = frozenset(tokenize("dollars dólares pesos"))
 # a count in words in an English passage ("three petitions", "a dozen"); not "one" ("no one filed")
 _COUNT_WORDS = frozenset(tokenize("two three four five six seven eight nine ten eleven twelve twenty dozen dozens "
                                   "hundred hundreds thousand thousands million millions billion"))
@@ -231,9 +232,19 @@ _COUNT_WORDS = frozenset(tokenize("two three four five six seven eight nine ten 
 def counted_terms(a: QueryAnalysis) -> frozenset[str] | None:
     """The words of what a "how many" question counts, or None when it counts nothing: no "how
     many", or a unit of measure ("how many (metric) tonnes": an amount, which a quota table states
-    under "(MT)", with no number next to "tonnes")."""
+    under "(MT)", with no number next to "tonnes"; `_in_unit` checks it)."""
     terms = tokenize(a.counted) if a.counted else []
-    return frozenset(terms) if terms and not _UNITS & set(terms[:2]) else None
+    return frozenset(terms) if terms and not a.unit and not _CURRENCIES & set(terms[:2]) else None
+
+
+def _in_unit(a: QueryAnalysis, s: EvidenceSentence) -> bool:
+    """A figure asked in a unit ("how many tonnes") is stated in it: the sentence, or the header
+    of the table it is a row of, writes the unit ("(MT)"). A dollar figure on the same trade is no
+    tonnage."""
+    if not a.unit:
+        return True
+    header = s.chunk.text.split("\n", 1)[0] if s.chunk.meta.get("table") else ""
+    return bool(a.unit & (s.terms | set(tokenize(header))))
 
 
 def _states_count(counted: frozenset[str], s: EvidenceSentence, a: QueryAnalysis) -> bool:

@@ -22,7 +22,16 @@ from pathlib import Path
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
 from assistant.retrieve.translate import GLOSSED, english_gloss, typed_phrase, untranslated_words
-from assistant.textutil import AUXILIARIES, PREPOSITIONS, STOPWORDS, collapse, fold, names, numbers, split_sentences
+from assistant.textutil import (
+    AUXILIARIES,
+    PREPOSITIONS,
+    STOPWORDS,
+    collapse,
+    fold,
+    names,
+    numbers,
+    split_sentences,
+)
 
 # ---- one word list of question vocabulary ------------------------------------------------------
 
@@ -355,6 +364,7 @@ class QueryAnalysis:
     slot: str  # "quantity" | "date" | "" : the kind of fact the answer must contain
     share: bool = False  # a quantity that is a share or percentage
     money: bool = False  # a quantity that is an amount of money
+    unit: frozenset[str] = frozenset()  # "how many tonnes": the stems the asked unit is written with
     counted: str = ""  # "how many <counted>": the phrase naming the things counted (in English)
     counted_typed: str = ""  # the same words as the user typed them, when the question was glossed
     intent: str = "fact"  # "fact" | "recommendation" | "source"
@@ -435,6 +445,27 @@ def question_names(question: str) -> tuple[str, ...]:
     for a, b in split_sentences(question):
         out += [re.sub(r"['’]s$", "", n) for n in names(question[a:b])]
     return tuple(dict.fromkeys(n for n in out if n and n not in _MONTHS and n not in _QUESTION_WORDS))
+
+
+# Units of measure a figure is asked in ("how many tonnes", "cuántas toneladas"), each with the ways
+# the documents and the users write it: the Chapter 2 quota tables give "Aggregate Quantity (MT)".
+_MEASURES = tuple(frozenset(tokenize(words)) for words in (
+    "tonnes tonne tons ton metric mt toneladas tonelada",
+    "kilograms kilogram kilos kilo kg kilogramos",
+    "litres litre liters liter litros hectolitres",
+    "barrels barrel bbl barriles",
+    "megawatts megawatt mw gigawatts gw megavatios",
+    "dozen dozens docenas docena",
+    "gallons gallon galones",
+    "pounds pound lbs libras",
+))
+
+
+def _asked_unit(counted: str) -> frozenset[str]:
+    """The unit of "how many <unit> ..." (its first two words: "metric tonnes"), as every form it
+    is written in; empty when what is counted is no unit ("petitions")."""
+    first = set(tokenize(" ".join(counted.split()[:2])))
+    return next((m for m in _MEASURES if m & first), frozenset())
 
 
 def _counted(question: str) -> str:
@@ -653,6 +684,7 @@ def analyze(
         slot=slot,
         share=bool(_SHARE.search(text) or _SHARE.search(eng)),
         money=bool(_MONEY.search(text) or _MONEY.search(eng)),
+        unit=_asked_unit(_counted(eng)),
         counted="" if english else counted,
         intent=intent,
         subject=rec_subject,
