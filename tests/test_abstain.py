@@ -256,6 +256,9 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze_question("¿Qué dice la lista de EE. UU. sobre el azúcar?").schedules == ("the United States",)
     assert analyze_question("¿Qué tasa pone la lista canadiense al frijol negro?").schedules == ("Canada",)
     assert analyze_question("¿Cómo trata Canadá al café mexicano en su lista arancelaria?").schedules == ()
+    # the treaty's Spanish text: "Lista de Desgravación Arancelaria"
+    assert analyze_question("¿Qué categoría da la lista de desgravación de México al trigo?").schedules == ("Mexico",)
+    assert analyze_question("¿Qué fija el calendario de desgravación de Canadá para la avena?").schedules == ("Canada",)
 
 
 def test_a_chapter_counts_as_present_only_when_a_leading_passage_names_it():

@@ -255,7 +255,10 @@ _PARTY_SCHEDULE = re.compile(
     rf"\b{_PARTY}(?:['’]s)?(?:\s+(?:and|or)\s+{_PARTY}(?:['’]s)?)?\s+(?:(?:USMCA|CUSMA|T-MEC|tariff|tariffs)\s+){{0,2}}"
     rf"(?i:schedules?)\b|"
     rf"\b(?i:schedule)(?:\s+list)?\s+(?:of\s+)?(?:the\s+)?{_PARTY}(?![\w.])|"
-    rf"(?i:\blistas?\s+(?:arancelarias?\s+)?(?:del?\s+(?:T-MEC|TMEC|USMCA|CUSMA)\s+)?(?:del?\s+(?:los\s+)?)?)"
+    # "la lista de México", "la lista (de desgravación) arancelaria de México", "el calendario de
+    # desgravación de México": the treaty's Spanish text calls a schedule a "Lista de Desgravación"
+    rf"(?i:\b(?:listas?(?:\s+de\s+desgravaci[oó]n)?|(?:calendarios?|programas?)\s+de\s+desgravaci[oó]n)\s+"
+    rf"(?:arancelarias?\s+)?(?:del?\s+(?:T-MEC|TMEC|USMCA|CUSMA)\s+)?(?:del?\s+(?:los\s+)?)?)"
     rf"{_PARTY_ES}(?i:\s+(?:y|o)\s+(?:la\s+)?(?:del?\s+(?:los\s+)?)?{_PARTY_ES})?"
 )
 # As typed in English, up to three words may stand between ("Mexico's own Annex 2-B schedule"), none
