@@ -205,15 +205,17 @@ def test_a_figure_asked_in_a_unit_is_stated_in_it():
     from assistant.answer.coverage import EvidenceSentence, _in_unit
     from assistant.domain import Chunk
 
-    def stated(q: str, text: str, meta: dict | None = None, row: str = "") -> bool:
+    def stated(q: str, text: str, meta: dict | None = None, sentence: str = "") -> bool:
         chunk = Chunk("c", "d", "t", "treaty", text, 0, 0, 1, meta=meta or {})
-        sentence = row or text
+        sentence = sentence or text
         return _in_unit(analyze_question(q), EvidenceSentence(chunk, sentence, frozenset(tokenize(sentence)), None))
 
-    table = "Quota Year\tAggregate Quantity (MT)\n1\t1,042\n2\t2,083"
+    table = "TRQ-CA5: Cheeses\nQuota Year\tAggregate Quantity (MT)\n1\t1,042\n2\t2,083"
     for q in ("How many tonnes of cheese may enter in quota year 2?", "¿Cuántas toneladas de queso entran en el año 2?"):
-        assert stated(q, table, {"table": True}, row="2\t2,083")
+        assert stated(q, table, {"table": True})  # a table is one sentence
+        assert stated(q, table, sentence="2\t2,083")  # a table the parser did not mark: a row is one
         assert not stated(q, "Mexico bought $2.1 billion of U.S. cheese in 2024.")
+        assert not stated(q, "Quota Year\tAggregate Quantity (dollars)\n1\t1,042", {"table": True})
     assert stated("How many petitions were filed?", "Mexico bought $2.1 billion of U.S. cheese in 2024.")
 
 

@@ -547,3 +547,7 @@ def test_a_short_acknowledgement_is_no_reference():
     out = rule_rewrite("Got it. What level does that cheese quota reach in year 11?",
                        "Which tariff items does Canada's industrial cheese quota for U.S. product cover?")
     assert out.startswith("Got it.")
+    prev = "What is Canada's cheese quota for U.S. product?"
+    assert rule_rewrite("Explain it.", prev) == "Explain Canada's cheese quota for U.S. product."  # the request itself
+    assert rule_rewrite("When does that quota's volume peak?", prev) == \
+        "When does Canada's cheese quota for U.S. product's volume peak?"

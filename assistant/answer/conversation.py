@@ -309,12 +309,13 @@ def subject_of(question: str) -> str:
 
 
 def _acknowledgement(text: str, at: int) -> bool:
-    """The sentence around `at` is a short reply that asks nothing ("Got it.", "Fair enough, I see
-    it."): at most three words, ended by a full stop or an exclamation mark."""
+    """The sentence around `at` is a short reply before the turn's question ("Got it. What ...?"):
+    at most three words, ended by a full stop or an exclamation mark, a question after it. Alone
+    ("Explain it.") it is the request."""
     start = max(text.rfind(c, 0, at) for c in ".!?") + 1
     ends = [i for i in (text.find(c, at) for c in ".!?") if i >= 0]
     end = min(ends) if ends else len(text)
-    return end < len(text) and text[end] != "?" and len(text[start:end].split()) <= 3
+    return end < len(text) and text[end] != "?" and "?" in text[end:] and len(text[start:end].split()) <= 3
 
 
 def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
@@ -386,8 +387,10 @@ def _demonstrative(rest: str, previous: str) -> tuple[tuple[int, int], tuple[int
         if len(noun) < 3 or noun in _VERBISH or noun in _PREPOSITIONS or noun in _NOT_ANAPHORIC or noun == "same":
             continue
         end = next((b for a, b in slots.concept_spans(rest) if a == m.start("noun")), m.end())
-        words = [fold(w) for w in rest[m.start("noun"):end].split()]
-        stems = [w[:-1] if w.endswith("s") else w for w in words]
+        # its words without a possessive or a full stop ("that quota's volume": "quota", "volume")
+        phrase = rest[m.start("noun"):end]
+        words = [w for w in re.finditer(r"[\w\-]+", phrase) if not (w.group(0) == "s" and phrase[w.start() - 1] in "'’")]
+        stems = [fold(w.group(0))[:-1] if fold(w.group(0)).endswith("s") else fold(w.group(0)) for w in words]
         best: tuple[int, tuple[int, int], list[bool]] | None = None
         for a, b in slots.topics(previous):
             shared = [bool(re.search(rf"\b{re.escape(st)}", fold(previous[a:b]))) for st in stems]
@@ -396,7 +399,7 @@ def _demonstrative(rest: str, previous: str) -> tuple[tuple[int, int], tuple[int
         if best:
             _, (a, b), shared = best
             n = next((i for i, hit in enumerate(shared) if not hit), len(shared))
-            span_end = m.start("noun") + len(" ".join(rest[m.start("noun"):end].split()[:n]))
+            span_end = m.start("noun") + words[n - 1].end()
             return (m.start(), span_end), slots.phrase_at(previous, a, b)
     return None
 

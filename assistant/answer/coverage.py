@@ -238,12 +238,12 @@ def counted_terms(a: QueryAnalysis) -> frozenset[str] | None:
 
 
 def _in_unit(a: QueryAnalysis, s: EvidenceSentence) -> bool:
-    """A figure asked in a unit ("how many tonnes") is stated in it: the sentence, or the header
-    of the table it is a row of, writes the unit ("(MT)"). A dollar figure on the same trade is no
-    tonnage."""
+    """A figure asked in a unit ("how many tonnes") is stated in it: the sentence, or for a row of
+    a table the table's caption or header (the passage's first lines: "Aggregate Quantity (MT)"),
+    writes the unit. A dollar figure on the same trade is no tonnage."""
     if not a.unit:
         return True
-    header = s.chunk.text.split("\n", 1)[0] if s.chunk.meta.get("table") else ""
+    header = "\n".join(s.chunk.text.split("\n", 3)[:3]) if s.chunk.meta.get("table") or "\t" in s.text else ""
     return bool(a.unit & (s.terms | set(tokenize(header))))
 
 

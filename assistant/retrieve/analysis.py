@@ -21,7 +21,13 @@ from pathlib import Path
 
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
-from assistant.retrieve.translate import GLOSSED, english_gloss, typed_phrase, untranslated_words
+from assistant.retrieve.translate import (
+    GLOSSED,
+    english_gloss,
+    typed_phrase,
+    typed_source,
+    untranslated_words,
+)
 from assistant.textutil import (
     AUXILIARIES,
     PREPOSITIONS,
@@ -258,7 +264,7 @@ _PARTY_SCHEDULE = re.compile(
     # "la lista de México", "la lista (de desgravación) arancelaria de México", "el calendario de
     # desgravación de México": the treaty's Spanish text calls a schedule a "Lista de Desgravación"
     rf"(?i:\b(?:listas?(?:\s+de\s+desgravaci[oó]n)?|(?:calendarios?|programas?)\s+de\s+desgravaci[oó]n)\s+"
-    rf"(?:arancelarias?\s+)?(?:del?\s+(?:T-MEC|TMEC|USMCA|CUSMA)\s+)?(?:del?\s+(?:los\s+)?)?)"
+    rf"(?:arancelarias?\s+|de\s+aranceles\s+)?(?:del?\s+(?:T-MEC|TMEC|USMCA|CUSMA)\s+)?(?:del?\s+(?:los\s+)?)?)"
     rf"{_PARTY_ES}(?i:\s+(?:y|o)\s+(?:la\s+)?(?:del?\s+(?:los\s+)?)?{_PARTY_ES})?"
 )
 # As typed in English, up to three words may stand between ("Mexico's own Annex 2-B schedule"), none
@@ -453,14 +459,14 @@ def question_names(question: str) -> tuple[str, ...]:
 # Units of measure a figure is asked in ("how many tonnes", "cuántas toneladas"), each with the ways
 # the documents and the users write it: the Chapter 2 quota tables give "Aggregate Quantity (MT)".
 _MEASURES = tuple(frozenset(tokenize(words)) for words in (
-    "tonnes tonne tons ton metric mt toneladas tonelada",
+    "tonnes tonne tons ton mt toneladas tonelada tm",
     "kilograms kilogram kilos kilo kg kilogramos",
     "litres litre liters liter litros hectolitres",
     "barrels barrel bbl barriles",
     "megawatts megawatt mw gigawatts gw megavatios",
     "dozen dozens docenas docena",
     "gallons gallon galones",
-    "pounds pound lbs libras",
+    "pounds pound lbs lb libras",
 ))
 
 
@@ -502,9 +508,8 @@ def _counted_in_gloss(question: str, english: str, untranslated: frozenset[str])
     # the gloss drops verbs: "días tiene el USTR" glosses as "days USTR", which is no phrase. The
     # phrase ends before the first typed word (other than an article or preposition) it skips.
     for k in range(cut, 0, -1):
-        typed = [w for w in re.findall(r"\w+", fold(typed_phrase(question, " ".join(words[:k]))))
-                 if w not in _SPANISH_FUNCTION_WORDS]
-        if len(typed) <= k:
+        typed, sources = typed_source(question, " ".join(words[:k]))
+        if len([w for w in re.findall(r"\w+", fold(typed)) if w not in _SPANISH_FUNCTION_WORDS]) <= sources:
             return " ".join(words[:k])
     return ""
 
@@ -687,7 +692,7 @@ def analyze(
         slot=slot,
         share=bool(_SHARE.search(text) or _SHARE.search(eng)),
         money=bool(_MONEY.search(text) or _MONEY.search(eng)),
-        unit=_asked_unit(_counted(eng)),
+        unit=_asked_unit(counted),
         counted="" if english else counted,
         intent=intent,
         subject=rec_subject,
