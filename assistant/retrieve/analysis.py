@@ -458,6 +458,9 @@ def question_names(question: str) -> tuple[str, ...]:
 
 # Units of measure a figure is asked in ("how many tonnes", "cuántas toneladas"), each with the ways
 # the documents and the users write it: the Chapter 2 quota tables give "Aggregate Quantity (MT)".
+# On the 1,310 tuning singles (twenty-second session): unanswerable refused 257 -> 260 of 451 (tonnes
+# of milk powder, barrels of oil, megawatts, each answered with a dollar figure), answerable refused
+# unchanged (33 of 859). A units library (pint) is not installed; these are the units questions use.
 _MEASURES = tuple(frozenset(tokenize(words)) for words in (
     "tonnes tonne tons ton mt toneladas tonelada tm",
     "kilograms kilogram kilos kilo kg kilogramos",
@@ -502,7 +505,9 @@ def _counted_in_gloss(question: str, english: str, untranslated: frozenset[str])
     """What a glossed "cuántos" question counts: the gloss's counted phrase up to the first word
     the glossary kept as typed ("workers suspendió temporalmente Stellantis": "workers"). No English
     passage has a number next to a Spanish word, and a phrase that starts with one ("toneladas
-    métricas") names nothing the figure check can look for: nothing is counted then."""
+    métricas") names nothing the figure check can look for: nothing is counted then. On the
+    1,276 tuning singles (twenty-second session): unanswerable refused +1, answerable refused +1
+    (a tariff-line question answered from the wrong line either way)."""
     words = _counted(english).split()
     cut = next((i for i, w in enumerate(words) if untranslated & set(tokenize(w))), len(words))
     # the gloss drops verbs: "días tiene el USTR" glosses as "days USTR", which is no phrase. The
