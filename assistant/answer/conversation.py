@@ -378,8 +378,11 @@ def _antecedent(before: str, pronoun: str) -> bool:
 def _demonstrative(rest: str, previous: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """"that investment" whose noun the previous question names: the span of the turn it covers and
     the phrase it stands for there. Of several phrases that name its first noun, the one sharing
-    most of its words; the words it shares are replaced with it ("those Uniform Regulations": "the
-    Uniform Regulations on rules of origin", not "... origin Regulations"), the rest stay."""
+    most of its words, the later on a tie (the one the last question asks about); the words it
+    shares are replaced with it ("those Uniform Regulations": "the Uniform Regulations on rules of
+    origin", not "... origin Regulations"), the rest stay. On the 704 tuning follow-ups (bench/
+    conversation_rewrite.py, twenty-second session) six understood questions changed: two nearer
+    their twins, one further (it had been near by accident), three as near."""
     for m in _DEMONSTRATIVE.finditer(rest):
         noun = fold(m.group("noun"))
         if not _determiner(rest, m.start(), m.group(0).split()[0]):
