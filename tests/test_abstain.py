@@ -219,6 +219,17 @@ def test_a_figure_asked_in_a_unit_is_stated_in_it():
     assert stated("How many petitions were filed?", "Mexico bought $2.1 billion of U.S. cheese in 2024.")
 
 
+def test_a_figure_in_a_unit_no_passage_states_is_named_by_its_unit():
+    from assistant.answer.coverage import ConceptCoverage, Coverage
+    from assistant.retrieve.analysis import Concept
+
+    oil = ConceptCoverage(Concept("oil production", ("oil", "product")), 7.0, False, 1.0, 0.8, True)
+    for q, named in (("How many barrels a day did Mexico's oil output fall after 2013?", "barrels"),
+                     ("¿Cuántas toneladas de leche en polvo importó México en 2024?", "“toneladas”")):
+        _, item = abstain._what_is_missing(analyze_question(q), _features(slot_gap=1.0), Coverage((oil,), False, 0.0))
+        assert item == f"the figure asked for in {named}"
+
+
 def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():
     """A rate is no answer to "how much revenue has CBP collected": the figure must be an amount."""
     assert analyze("How much Section 232 tariff revenue has CBP collected since April 2025?").money

@@ -369,6 +369,10 @@ def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> tu
         # a tally "so far" on a subject the passages discuss: why no sentence states it
         item = f"an up-to-date {_tally(a, cov, subject)}"
         return f"give {item} (they set out rules and plans, not what has happened since)", item
+    if a.asks_for_figure and f.slot_gap >= 0.5 and a.unit:
+        # no sentence states a figure in the asked unit: the unit names it ("in barrels")
+        item = f"the figure asked for in {f'“{a.unit_word}”' if a.translated else a.unit_word}"
+        return f"give {item}", item
     if a.asks_for_figure and f.slot_gap >= 0.5:
         # a count no sentence states is named by what it counts ("facility-specific petitions")
         item = f"the {'date' if a.slot == 'date' else 'figure'} asked for on " \

@@ -374,6 +374,7 @@ class QueryAnalysis:
     share: bool = False  # a quantity that is a share or percentage
     money: bool = False  # a quantity that is an amount of money
     unit: frozenset[str] = frozenset()  # "how many tonnes": the stems the asked unit is written with
+    unit_word: str = ""  # the unit as the question writes it ("tonnes", "toneladas")
     counted: str = ""  # "how many <counted>": the phrase naming the things counted (in English)
     counted_typed: str = ""  # the same words as the user typed them, when the question was glossed
     intent: str = "fact"  # "fact" | "recommendation" | "source"
@@ -473,11 +474,15 @@ _MEASURES = tuple(frozenset(tokenize(words)) for words in (
 ))
 
 
-def _asked_unit(counted: str) -> frozenset[str]:
-    """The unit of "how many <unit> ..." (its first two words: "metric tonnes"), as every form it
-    is written in; empty when what is counted is no unit ("petitions")."""
-    first = set(tokenize(" ".join(counted.split()[:2])))
-    return next((m for m in _MEASURES if m & first), frozenset())
+def _asked_unit(counted: str) -> tuple[frozenset[str], str]:
+    """The unit of "how many <unit> ..." (one of its first two words: "metric tonnes"), as every
+    form it is written in, and the word the question uses; nothing when what is counted is no unit
+    ("petitions")."""
+    for word in counted.split()[:2]:
+        forms = next((m for m in _MEASURES if m & set(tokenize(word))), None)
+        if forms:
+            return forms, word
+    return frozenset(), ""
 
 
 def _counted(question: str) -> str:
@@ -668,6 +673,7 @@ def analyze(
     asked_eng = asked_part(eng) if english else asked
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng)
+    unit, unit_word = _asked_unit(counted)
     rec_subject, implied = _recommendation_subject(text) or ("", False)
     source = asks_for_source(text)
     intent = "recommendation" if rec_subject else "source" if source else "fact"
@@ -697,7 +703,8 @@ def analyze(
         slot=slot,
         share=bool(_SHARE.search(text) or _SHARE.search(eng)),
         money=bool(_MONEY.search(text) or _MONEY.search(eng)),
-        unit=_asked_unit(counted),
+        unit=unit,
+        unit_word=unit_word,
         counted="" if english else counted,
         intent=intent,
         subject=rec_subject,
