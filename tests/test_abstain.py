@@ -230,6 +230,22 @@ def test_a_figure_in_a_unit_no_passage_states_is_named_by_its_unit():
         assert item == f"the figure asked for in {named}"
 
 
+def test_what_a_report_concluded_needs_a_passage_that_reports_a_finding():
+    """The law that requires a report does not say what the report found."""
+    from assistant.answer.coverage import states_finding
+
+    a = analyze_question("What did the ITC's report on the auto rules conclude about parts jobs?")
+    assert a.asks_finding and a.finding_of == "the ITC's report on the auto rules"
+    assert analyze_question("¿Qué concluyó la evaluación ambiental de 2025?").asks_finding
+    assert not analyze_question("What does the brief conclude about energy?").asks_finding
+    assert not analyze_question("How does the ITC determine injury?").asks_finding
+    assert not analyze_question("What did USTR have to find before approving the plan?").asks_finding
+    assert states_finding("Based on that investigation, the Secretary found and advised me of his opinion that "
+                          "automobiles are being imported in such quantities as to threaten to impair security.")
+    assert not states_finding("If the Commission finds that imports cause material harm, the President shall act.")
+    assert not states_finding("The Commission shall determine whether the surge causes harm and report that finding.")
+
+
 def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():
     """A rate is no answer to "how much revenue has CBP collected": the figure must be an amount."""
     assert analyze("How much Section 232 tariff revenue has CBP collected since April 2025?").money

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from assistant.answer.coverage import Coverage, evidence_sentences
+from assistant.answer.coverage import Coverage, evidence_sentences, states_finding
 from assistant.answer.evidence import EvidenceFeatures, features, specificity
 from assistant.domain import Chunk
 from assistant.index.lexical import tokenize
@@ -75,6 +75,9 @@ OUT_OF_SCOPE_SPECIFICITY = 5.0
 # close to it. On the tuning sets no answerable question with every concept uncovered has a nearest
 # sentence below 0.367; off-topic questions ("the boiling point of liquid nitrogen") sit near 0.2.
 OFF_TOPIC_DENSE = 0.33
+# A question on what a report concluded needs a finding in one of this many top passages (set by
+# hand, the answer's own span; not fitted).
+FINDING_PASSAGES = 3
 # The multilingual cosine above which a translated question's untranslated words are left to the
 # model (`_read_through_the_model`). Fitted on the Spanish questions of dev, tuning, heldout,
 # calibration, round1, es_twins, spanish_pairs_tuning and round1_spanish_pairs (docs/benchmarks.md).
@@ -293,6 +296,13 @@ def _decide(
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"off topic (nearest sentence {feats.dense:.2f})",
                         (item,), "off-topic", cov, details)
+    top = {sc.chunk.id for sc in ret.chunks[:FINDING_PASSAGES]}
+    if a.asks_finding and not any(states_finding(s.text) for s in sentences if s.chunk.id in top):
+        # "What did the report conclude?" answered by the law that requires the report
+        of = (f"“{a.finding_of}”" if a.translated else a.finding_of) if a.finding_of else _subject(a, cov)
+        item = f"the findings of {of}"
+        return Decision(True, f"{where} give {item}.", "no passage reports a finding", (item,), "coverage", cov,
+                        details)
     if p > above:
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"weak evidence (score {p:.2f} > {above:.2f})",

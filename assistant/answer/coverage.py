@@ -267,6 +267,19 @@ def _states_rate(a: QueryAnalysis, s: EvidenceSentence) -> bool:
         not (a.counted or a.share or a.realized or a.outcome)
 
 
+# A finding reported as made ("the Secretary found and advised me of his opinion that ...", "the
+# Commission concluded that ..."), not one a text requires or supposes ("shall determine whether",
+# "if the Commission finds that").
+_FINDING = re.compile(r"\b(?:found|finds|concluded|concludes|determined|determines)\b[^.;]{0,60}?\bthat\b", re.I)
+_NOT_MADE = re.compile(r"\b(?:shall|must|may|will|would|should|to|if|whether|when|unless|upon)\s+(?:[\w’'.]+\s+){0,3}$",
+                       re.I)
+
+
+def states_finding(text: str) -> bool:
+    """The sentence reports what a report or an inquiry found."""
+    return any(not _NOT_MADE.search(text[:m.start()]) for m in _FINDING.finditer(text))
+
+
 def states_figure(a: QueryAnalysis, text: str) -> bool:
     """The sentence states a figure of the type the question asks for: a number it does not
     already give (not a bare year) — a percentage for a share, an amount for money — or a date."""

@@ -157,6 +157,28 @@ SCOPE_TAIL = re.compile(
 )
 # "Did ... happen", "What was decided": an outcome, not what a text says.
 _OUTCOME = re.compile(r"\b(did|was|were|happened|decided|ruled|agreed|came out|outcome|result(?:ed)?)\b", re.I)
+# "What did the ITC's report conclude?", "¿Qué concluyó la evaluación?": the findings of a report or
+# an inquiry. A text that requires the report ("the Commission shall submit a report assessing ...")
+# does not give them. Not what a text holds ("What does the brief conclude?"), which the documents do.
+# On the 1,310 tuning singles (twenty-second session) six questions ask findings: unanswerable
+# refused 1 -> 5 of 5, the answerable one (a 2019 report a proclamation recounts) still answered; no
+# tuning follow-up or Spanish pair asks one once "had to find" (a requirement) is left out.
+_ASKS_FINDING = re.compile(
+    r"\bwhat\s+(?:did|has|have|had)\s+(?P<en>[^?]*?)\s+(?:conclude|find|determine)\b|"
+    r"\bwhat\s+(?:were|are)\s+(?:the\s+|its\s+|their\s+)?(?:findings|conclusions)\s+of\s+(?P<of>[^?,;]+)|"
+    r"\bwhat\s+(?:were|are)\s+(?:the\s+|its\s+|their\s+)?(?:findings|conclusions)\b|"
+    r"\bqu[eé]\s+(?:concluy[oó]|determin[oó]|encontr[oó]|hall[oó])\s+(?P<es>[^?,;]+?)(?:\s+(?:sobre|acerca|de que|respecto)\b|[?,;]|$)",
+    re.I)
+
+
+def _asks_finding(text: str) -> tuple[bool, str]:
+    """Whether the question asks what a report or an inquiry found, and what it asks the findings
+    of ("the ITC's report"), as typed. What an actor "had to find" is a requirement, which the
+    texts state."""
+    m = _ASKS_FINDING.search(text)
+    if m is None or (m.group("en") and re.search(r"\b(?:have|has|had|need|needs|ought)\s+to$", m.group("en"))):
+        return False, ""
+    return True, next((g.strip() for g in (m.group("en"), m.group("of"), m.group("es")) if g), "")
 # The question asks how things actually stand or have turned out up to now, not what a text says:
 # static documents (a treaty, a statute, a brief of July 2025) seldom give such a figure. Measured as
 # a refusal feature with a figure slot (bench/fit_refusal.py on the 11 tuning sets, each decided by a
@@ -393,6 +415,8 @@ class QueryAnalysis:
     names: tuple[str, ...] = ()  # capitalised words and acronyms, folded ("rrm", "sheinbaum")
     years: tuple[str, ...] = ()
     outcome: bool = False  # asks what happened (not what a text says)
+    asks_finding: bool = False  # asks what a report or an inquiry concluded
+    finding_of: str = ""  # what it asks the findings of, as typed ("the ITC's report")
     realized: bool = False  # asks how things stand up to now ("so far", "actually", "currently")
     concepts: tuple[Concept, ...] = ()
     parts: tuple[QuestionPart, ...] = ()
@@ -678,6 +702,7 @@ def analyze(
     source = asks_for_source(text)
     intent = "recommendation" if rec_subject else "source" if source else "fact"
     names_brief = bool(_NAMES_BRIEF.search(asked))
+    finding, finding_of = _asks_finding(text)
     names_legal = bool(_LEGAL_CUE.search(text))
     # a Spanish question asks for tariff lines in its gloss ("fracción arancelaria": "tariff item")
     wants_lines = wants_tariff_lines(text, eng)
@@ -722,6 +747,8 @@ def analyze(
         names=() if english else question_names(text),
         years=tuple(dict.fromkeys(_YEAR.findall(text))),
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
+        asks_finding=finding and not names_brief,
+        finding_of=finding_of,
         realized=bool(_REALIZED.search(text) or _REALIZED.search(eng)),
         concepts=in_words_typed(concepts_of(asked_eng)),
         parts=parts,
