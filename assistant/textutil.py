@@ -18,17 +18,6 @@ STOPWORDS = frozenset(
 # English auxiliaries and modals: after a question word they open the question's clause ("How many
 # tonnes may enter ...", "What does Canada charge ...")
 AUXILIARIES = frozenset(["does", "do", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will", "has", "have", "had", "may", "might", "must"])
-# English prepositions and conjunctions the stop list (NLTK's, which the lexical index keeps) lacks:
-# closed-class words that end a phrase of content words ("Besides skim milk powder", "filed since
-# 2021 within the sector"), as the stop words do. Measured on the 1,310 tuning singles (twenty-second
-# session): refusal figures unchanged but for one unanswerable question that had been refused for
-# naming "dollar since" and one answer that had matched "since when" to "in effect since"; a
-# refusal names the subject without them ("peso and dollar since" was one).
-PREPOSITIONS = frozenset(["besides", "beside", "despite", "except", "unlike", "although", "though", "whereas",
-                          "among", "amongst", "across", "along", "alongside", "around", "amid", "within",
-                          "without", "toward", "towards", "upon", "via", "versus", "throughout", "onto",
-                          "behind", "beyond", "beneath", "since", "regarding", "concerning", "notwithstanding",
-                          "unless", "whilst", "apart"])
 # Numbers written as words, English and Spanish, cardinal and ordinal, up to twenty ("year six",
 # "the tenth quota year", "el décimo año"), folded (no accents); "one" and "once" are left out: "no
 # one", "any one", Spanish "once" (eleven) and English "once" read alike.

@@ -413,15 +413,3 @@ def test_the_figure_topic_is_the_words_the_passages_use(full_assistant):
     assert full_assistant.retriever.snapshot().lexical.idf("chain") > 0
     assert not plain.refuse and not premise.refuse
     assert premise.details["slot_gap"] == pytest.approx(plain.details["slot_gap"], abs=0.2)
-
-
-def test_a_preposition_ends_a_concept():
-    """"Besides skim milk powder", "filed since 2021 within the sector": a preposition the stop list
-    lacks is no part of what the question is about, so no refusal can name it."""
-    def texts(q: str) -> list[str]:
-        return [c.text for c in analyze(q).concepts]
-
-    assert "skim milk powder" in texts("Besides skim milk powder, which dairy quotas does Canada open?")
-    assert not {"within", "since", "across", "despite"} & {w for t in texts(
-        "How many RRM cases were filed since 2021 within the auto sector, across plants, despite delays?")
-        for w in t.split()}

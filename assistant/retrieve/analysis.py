@@ -30,7 +30,6 @@ from assistant.retrieve.translate import (
 )
 from assistant.textutil import (
     AUXILIARIES,
-    PREPOSITIONS,
     STOPWORDS,
     collapse,
     fold,
@@ -358,7 +357,7 @@ def concepts_of(text: str) -> tuple[Concept, ...]:
         if lower in _JOINERS and run:
             pending_joiner = word
             continue
-        if lower in STOPWORDS or lower in PREPOSITIONS or not _is_content(word):
+        if lower in STOPWORDS or not _is_content(word):
             close()
             pending_joiner = ""
             continue
