@@ -188,17 +188,6 @@ def test_how_many_tonnes_asks_for_an_amount_not_a_count():
     assert counted_terms(analyze("What does the quota allow?")) is None
 
 
-def test_a_spanish_count_is_checked_on_the_counted_noun_and_named_as_typed():
-    """"¿Cuántos días tiene el USTR?" glosses as "how many days USTR": what is counted is "days"
-    (the gloss skips the verb), and a refusal names it as typed; a unit the glossary lacks
-    ("toneladas") names nothing an English passage counts."""
-    a = analyze_question("¿Cuántos días tiene el USTR para responder a una petición?")
-    assert (a.counted, a.counted_named) == ("days", "“días”")
-    a = analyze_question("¿Cuántas empresas de autopartes se han ido de México desde 2020?")
-    assert a.counted_named == "“empresas de autopartes”" and "parts" in a.counted
-    assert analyze_question("¿Cuántas toneladas métricas de azúcar pueden entrar al año?").counted == ""
-
-
 def test_a_figure_asked_in_a_unit_is_stated_in_it():
     """"How many tonnes ...": a quota table's rows under "Aggregate Quantity (MT)" state tonnes; a
     dollar figure on the same trade does not, in English or in Spanish."""

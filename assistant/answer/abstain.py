@@ -386,7 +386,7 @@ def _what_is_missing(a: QueryAnalysis, f: EvidenceFeatures, cov: Coverage) -> tu
     if a.asks_for_figure and f.slot_gap >= 0.5:
         # a count no sentence states is named by what it counts ("facility-specific petitions")
         item = f"the {'date' if a.slot == 'date' else 'figure'} asked for on " \
-               f"{_listed(uncovered[:3] or [a.counted_named or subject], 'and')}"
+               f"{_listed(uncovered[:3] or [a.counted or subject], 'and')}"
         return f"give {item}", item
     if uncovered:
         item = _listed(uncovered[:3], "or")
@@ -407,7 +407,7 @@ def _tally(a: QueryAnalysis, cov: Coverage, subject: str) -> str:
     if a.slot == "date":
         return f"date for {subject}"
     if a.counted:
-        return f"count of {a.counted_named}"
+        return f"count of {a.counted}"
     phrases = [c for c in cov.concepts if " " in c.concept.text]
     return f"figure on {max(phrases, key=lambda c: c.weight).concept.named if phrases else subject}"
 

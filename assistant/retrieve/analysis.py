@@ -25,7 +25,6 @@ from assistant.retrieve.translate import (
     GLOSSED,
     english_gloss,
     typed_phrase,
-    typed_source,
     untranslated_words,
 )
 from assistant.textutil import (
@@ -396,8 +395,7 @@ class QueryAnalysis:
     money: bool = False  # a quantity that is an amount of money
     unit: frozenset[str] = frozenset()  # "how many tonnes": the stems the asked unit is written with
     unit_word: str = ""  # the unit as the question writes it ("tonnes", "toneladas")
-    counted: str = ""  # "how many <counted>": the phrase naming the things counted (in English)
-    counted_typed: str = ""  # the same words as the user typed them, when the question was glossed
+    counted: str = ""  # "how many <counted>": the phrase naming the things counted
     intent: str = "fact"  # "fact" | "recommendation" | "source"
     subject: str = ""  # the subject of a recommendation question ("energy"; "all" when none)
     subject_implied: bool = False  # no "on X" named it: the question's own words were taken
@@ -439,11 +437,6 @@ class QueryAnalysis:
     # Stems of the words a gloss kept as typed that are not names ("tendría", "materia"): no English
     # passage can hold them, so refusal rules that read word rarity leave them out.
     untranslated: frozenset[str] = frozenset()
-
-    @property
-    def counted_named(self) -> str:
-        """How a refusal names what is counted: in the user's words when the question was glossed."""
-        return f"“{self.counted_typed}”" if self.counted_typed and self.counted_typed != self.counted else self.counted
 
     @property
     def asks_for_source(self) -> bool:
@@ -522,29 +515,6 @@ def _counted(question: str) -> str:
     # "metric tonnes of sugar may enter": the phrase ends before a modal or an auxiliary
     cut = next((i for i, w in enumerate(words) if w.lower() in AUXILIARIES), len(words))
     return " ".join(words[:cut] or words)
-
-
-# Spanish articles and prepositions inside a noun phrase ("empresas de autopartes", "polos para el bienestar")
-_SPANISH_FUNCTION_WORDS = frozenset({"de", "del", "la", "las", "el", "los", "en", "y", "e", "a", "al", "para",
-                                     "por", "un", "una", "con"})
-
-
-def _counted_in_gloss(question: str, english: str, untranslated: frozenset[str]) -> str:
-    """What a glossed "cuántos" question counts: the gloss's counted phrase up to the first word
-    the glossary kept as typed ("workers suspendió temporalmente Stellantis": "workers"). No English
-    passage has a number next to a Spanish word, and a phrase that starts with one ("toneladas
-    métricas") names nothing the figure check can look for: nothing is counted then. On the
-    1,276 tuning singles (twenty-second session): unanswerable refused +1, answerable refused +1
-    (a tariff-line question answered from the wrong line either way)."""
-    words = _counted(english).split()
-    cut = next((i for i, w in enumerate(words) if untranslated & set(tokenize(w))), len(words))
-    # the gloss drops verbs: "días tiene el USTR" glosses as "days USTR", which is no phrase. The
-    # phrase ends before the first typed word (other than an article or preposition) it skips.
-    for k in range(cut, 0, -1):
-        typed, sources = typed_source(question, " ".join(words[:k]))
-        if len([w for w in re.findall(r"\w+", fold(typed)) if w not in _SPANISH_FUNCTION_WORDS]) <= sources:
-            return " ".join(words[:k])
-    return ""
 
 
 # "When USTR sends its lists, what must accompany each name?": a leading "when"/"cuando" clause that
@@ -654,10 +624,7 @@ def analyze_question(
     search = _UNITED_STATES.sub("U.S.", english_gloss(text, for_search=True)) if english else None
     a = analyze(question, standalone=text, language=language, english=english or None, search_text=search or None)
     if a.translated:
-        untranslated = frozenset(t for w in untranslated_words(text) for t in tokenize(w))
-        counted = _counted_in_gloss(text, a.english, untranslated)
-        a = replace(a, untranslated=untranslated, counted=counted,
-                    counted_typed=typed_phrase(text, counted) if counted else "")
+        a = replace(a, untranslated=frozenset(t for w in untranslated_words(text) for t in tokenize(w)))
     context = context.strip()
     if not context:
         return a

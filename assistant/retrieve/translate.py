@@ -275,12 +275,6 @@ def typed_phrase(question: str, phrase: str) -> str:
     economic Bienestar": "Polos de Desarrollo Económico para el Bienestar"), or "" when the phrase
     is not a run of the gloss's words. A refusal names what is missing in the user's words, not in
     the gloss's Spanish word order with its untranslated verbs."""
-    return typed_source(question, phrase)[0]
-
-
-def typed_source(question: str, phrase: str) -> tuple[str, int]:
-    """`typed_phrase`, and how many words of the question its gloss words come from: "plant
-    facility" glosses the one word "plantas"."""
     question = unicodedata.normalize("NFC", question)  # the gloss reads composed accents
     words = [w for w in re.findall(r"[\w.\-’']+", fold(phrase))]
     aligned = _gloss(question, False)[2]
@@ -292,8 +286,8 @@ def typed_source(question: str, phrase: str) -> tuple[str, int]:
             typed = question[start:end].strip(" ¿?¡!.,;:")
             # a run of the gloss across two sentences is no phrase of the question ("art. 32.10" is)
             if not re.search(r"[¿?¡!;]|\.\s+[A-ZÁÉÍÓÚÑ]", typed):
-                return typed, len({(s, e) for _, s, e in aligned[i:i + n]})
-    return "", 0
+                return typed
+    return ""
 
 
 def untranslated_words(question: str) -> tuple[str, ...]:
