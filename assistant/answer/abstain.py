@@ -296,13 +296,14 @@ def _decide(
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"off topic (nearest sentence {feats.dense:.2f})",
                         (item,), "off-topic", cov, details)
-    top = {sc.chunk.id for sc in ret.chunks[:FINDING_PASSAGES]}
-    if a.asks_finding and not any(states_finding(s.text) for s in sentences if s.chunk.id in top):
-        # "What did the report conclude?" answered by the law that requires the report
-        of = (f"“{a.finding_of}”" if a.translated else a.finding_of) if a.finding_of else _subject(a, cov)
-        item = f"the findings of {of}"
-        return Decision(True, f"{where} give {item}.", "no passage reports a finding", (item,), "coverage", cov,
-                        details)
+    if a.asks_finding:
+        top = {sc.chunk.id for sc in ret.chunks[:FINDING_PASSAGES]}
+        if not any(states_finding(s.text) for s in sentences if s.chunk.id in top):
+            # "What did the report conclude?" answered by the law that requires the report
+            of = (f"“{a.finding_of}”" if a.translated else a.finding_of) if a.finding_of else _subject(a, cov)
+            item = f"the findings of {of}"
+            return Decision(True, f"{where} give {item}.", "no passage reports a finding", (item,), "coverage",
+                            cov, details)
     if p > above:
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"weak evidence (score {p:.2f} > {above:.2f})",

@@ -21,21 +21,8 @@ from pathlib import Path
 
 from assistant.index.lexical import tokenize
 from assistant.retrieve.language import detect_language
-from assistant.retrieve.translate import (
-    GLOSSED,
-    english_gloss,
-    typed_phrase,
-    untranslated_words,
-)
-from assistant.textutil import (
-    AUXILIARIES,
-    STOPWORDS,
-    collapse,
-    fold,
-    names,
-    numbers,
-    split_sentences,
-)
+from assistant.retrieve.translate import GLOSSED, english_gloss, typed_phrase, untranslated_words
+from assistant.textutil import AUXILIARIES, STOPWORDS, collapse, fold, names, numbers, split_sentences
 
 # ---- one word list of question vocabulary ------------------------------------------------------
 
@@ -177,6 +164,8 @@ def _asks_finding(text: str) -> tuple[bool, str]:
     if m is None or (m.group("en") and re.search(r"\b(?:have|has|had|need|needs|ought)\s+to$", m.group("en"))):
         return False, ""
     return True, next((g.strip() for g in (m.group("en"), m.group("of"), m.group("es")) if g), "")
+
+
 # The question asks how things actually stand or have turned out up to now, not what a text says:
 # static documents (a treaty, a statute, a brief of July 2025) seldom give such a figure. Measured as
 # a refusal feature with a figure slot (bench/fit_refusal.py on the 11 tuning sets, each decided by a
@@ -477,7 +466,7 @@ def question_names(question: str) -> tuple[str, ...]:
 # the documents and the users write it: the Chapter 2 quota tables give "Aggregate Quantity (MT)".
 # On the 1,310 tuning singles (twenty-second session): unanswerable refused 257 -> 260 of 451 (tonnes
 # of milk powder, barrels of oil, megawatts, each answered with a dollar figure), answerable refused
-# unchanged (33 of 859). A units library (pint) is not installed; these are the units questions use.
+# unchanged. A units library (pint) is not installed; these are the units questions use.
 _MEASURES = tuple(frozenset(tokenize(words)) for words in (
     "tonnes tonne tons ton mt toneladas tonelada tm",
     "kilograms kilogram kilos kilo kg kilogramos",
