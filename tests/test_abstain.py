@@ -402,3 +402,37 @@ def test_the_figure_topic_is_the_words_the_passages_use(full_assistant):
     assert full_assistant.retriever.snapshot().lexical.idf("chain") > 0
     assert not plain.refuse and not premise.refuse
     assert premise.details["slot_gap"] == pytest.approx(plain.details["slot_gap"], abs=0.2)
+
+
+@pytest.mark.parametrize(("question", "concept", "verb"), [
+    # do-support: the verb after a subject of two words, after a pronoun, before an object
+    ("What duty do U.S.-origin canes pay?", "U.S.-origin canes", "pay"),
+    ("Did Canada commit to let U.S. wine be sold in grocery stores?", "Canada", "commit"),
+    ("Does it coordinate with any development bank?", "development bank", "coordinate"),
+    ("When did it actually start biting at the border?", "border", "start"),
+    # a question word's own subject, a verb in -s before an object
+    ("Which Canadian tariff item covers them, and what is the rate?", "Canadian tariff item", "covers"),
+    ("Which agency collects the 232 auto duties at the border?", "agency", "collects"),
+])
+def test_a_concept_stops_before_the_questions_verb(question, concept, verb):
+    """A passage that states the duty never says "canes pay": a concept that ran into the verb was
+    reported uncovered and a question answered at rank 1 was refused."""
+    texts = [c.text for c in analyze_question(question).concepts]
+    assert concept in texts
+    assert not any(verb in t.split() for t in texts)
+
+
+@pytest.mark.parametrize(("question", "concept"), [
+    ("Do hydraulic pumps for vehicles appear among the parts covered by Annex 2-C?", "hydraulic pumps"),
+    ("Does the drawback cap in Article 2.5 apply to citrus?", "drawback cap"),
+    ("Why does Mexico's reliance on U.S. natural gas make energy a promising area?", "Mexico's reliance"),
+    ("After a joint review, what does USTR owe Congress?", "USTR owe Congress"),
+    ("Which U.S. farm products did USTR Greer say he wants to expand access for?", "USTR Greer"),
+    ("What about MRI machines?", "MRI machines"),
+    ("Does that cover cabotage?", "cover cabotage"),
+])
+def test_a_subject_is_not_cut_where_no_verb_follows(question, concept):
+    """Plural subjects ("pumps"), modifiers ("cap in Article 2.5"), possessives, capitalised names and
+    a verb that is a function word ("say") keep the subject whole."""
+    assert concept in [c.text for c in analyze_question(question).concepts]
+

@@ -317,9 +317,128 @@ def _is_content(word: str) -> bool:
     return bool(toks) and any(t not in QUESTION_VOCABULARY and t not in SCOPE_VOCABULARY for t in toks)
 
 
-def concepts_of(text: str) -> tuple[Concept, ...]:
-    """Runs of content words, split at function words, question words and punctuation; "of"
-    between two content words joins them. Scope words and question vocabulary are not concepts."""
+_DO_SUPPORT = frozenset({"do", "does", "did"})
+_SUBJECT_PRONOUNS = frozenset({"it", "they", "he", "she", "we", "you", "i"})
+# ("this" and "that" left out: "does that cover cabotage" has a pronoun for subject)
+_DETERMINERS = frozenset({"the", "a", "an", "these", "those", "its", "their", "his", "her", "our", "your", "any",
+                          "each", "every", "some"})
+_OBJECT_OPENERS = _DETERMINERS | {"it", "them"}
+# function words that are verbs themselves: a subject run that meets one has its verb
+_VERB_STOPWORDS = AUXILIARIES | {"say", "says", "said", "be", "been", "being", "doing"}
+# Prepositions that open a modifier of the subject ("the drawback cap in Article 2.5 apply"): a
+# run they follow is not taken to end with the verb; those that often follow a verb too ("does
+# Canada owe on turkey") only after a subject run of three or more words.
+_POSTNOMINAL = frozenset({"in", "for", "from", "at", "of"})
+_POSTNOMINAL_LONG = frozenset({"on", "with", "to", "under"})
+
+
+def _clause_break(gap: str) -> bool:
+    return bool(re.search(r"[?!,;:()“”\"]", gap) or (gap.strip(" ") and not gap.strip(" ").startswith(("-", "’", "'"))
+                                                     and "." in gap))
+
+
+def _bare_verb(word: str) -> bool:
+    """After "do/does/did" the verb is bare: "canes pay", never "canes pays"; a word ending in -s
+    there is a plural subject ("do hydraulic pumps ... appear"), unless -ss or -us ("process")."""
+    return word.isalpha() and word.islower() and (not word.endswith("s") or word.endswith(("ss", "us")))
+
+
+def _subject_then_verb(tokens: list[tuple[str, str]], run: list[int]) -> bool:
+    """A run long enough to hold a subject and its verb: two words, or three when the first is a
+    possessive ("Mexico's reliance" is all subject; "Mexico's Senate ratify" is not)."""
+    possessive = bool(run) and tokens[run[0]][0].lower().endswith(("'s", "’s"))
+    return 2 + possessive <= len(run) <= 4
+
+
+def _verb_follows(tokens: list[tuple[str, str]], k: int, run_length: int) -> bool:
+    """Whether what follows a do-support subject run at `k` fits a verb just before it: the
+    question's end, an object's first word, or a preposition that does not open a modifier of the
+    subject (`_POSTNOMINAL`). A comma or a parenthesis may go on with the subject."""
+    if k >= len(tokens):
+        return True
+    word, gap = tokens[k][0].lower(), tokens[k][1]
+    if _clause_break(gap):
+        return bool(re.search(r"[?.!;]", gap)) and not re.search(r"[,(]", gap)
+    if word not in STOPWORDS or word in _VERB_STOPWORDS or word in {"and", "or", "nor", "that", "this"}:
+        return False
+    if word in _POSTNOMINAL or (run_length >= 3 and word in _POSTNOMINAL_LONG):
+        return False
+    return word in _OBJECT_OPENERS or not word.endswith("ly") and word not in {"also", "just", "only", "too",
+                                                                               "very", "then", "now", "once"}
+
+
+def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
+    """Where a question's main verb sits right after its subject, so that a concept does not run
+    into it ("what duty do U.S.-origin canes pay", "which line of the schedule covers them"): a
+    passage that states the duty never says "canes pay". English grammar, two shapes:
+    - do-support, "do/does/did <subject> <verb>": the verb is the first word after a pronoun
+      subject, else the last word of a subject run of two or more content words that ends the
+      clause or meets a function word (a run that meets a word such as "require" has its verb);
+    - a question word's own subject, "what/which/how <subject> <verb-s/-ed> the/them/...", in a
+      clause with no auxiliary: the last word of the first run of two or more content words, when
+      it ends in -s or -ed and an object or the clause's end follows.
+    `tokens`: (word, gap before it)."""
+    lower = [w.lower() for w, _ in tokens]
+    verbs: set[int] = set()
+    n = len(tokens)
+
+    def breaks(k: int) -> bool:
+        return k >= n or _clause_break(tokens[k][1])
+
+    def content_run(j: int) -> tuple[list[int], int]:
+        """The content words from j (joined by "of"), and where the run stops."""
+        run, k = [], j
+        while k < n and (k == j or not breaks(k)):
+            if run and lower[k] in _JOINERS and k + 1 < n and not breaks(k + 1) and lower[k + 1] not in STOPWORDS:
+                k += 1
+                continue
+            if lower[k] in STOPWORDS or not _is_content(tokens[k][0]):
+                break
+            run.append(k)
+            k += 1
+        return run, k
+
+    for i, w in enumerate(lower):
+        if w in _DO_SUPPORT:
+            j, pronoun = i + 1, False
+            while j < n and not breaks(j) and (lower[j] in _DETERMINERS or lower[j] in _SUBJECT_PRONOUNS
+                                               or (pronoun and lower[j].endswith("ly"))):
+                pronoun = pronoun or lower[j] in _SUBJECT_PRONOUNS
+                j += 1
+            if j >= n or breaks(j) or lower[j] in STOPWORDS or not _is_content(tokens[j][0]):
+                continue
+            if pronoun:
+                verbs.add(j)
+                continue
+            run, k = content_run(j)
+            if _subject_then_verb(tokens, run) and _bare_verb(tokens[run[-1]][0]) \
+                    and _verb_follows(tokens, k, len(run)):
+                verbs.add(run[-1])
+        elif w in {"what", "which", "how"}:
+            end = i + 1
+            while end < n and not breaks(end):
+                end += 1
+            if any(lower[k] in AUXILIARIES for k in range(i + 1, end)):
+                continue
+            j = i + 1
+            while j < end and lower[j] in _DETERMINERS:
+                j += 1
+            if j >= end or lower[j] in STOPWORDS or not _is_content(tokens[j][0]):
+                continue
+            run, k = content_run(j)
+            last = lower[run[-1]].rstrip(".") if run else ""
+            verbal = (last.endswith("s") and not last.endswith(("ss", "us", "is", "'s", "’s"))) or last.endswith("ed")
+            if _subject_then_verb(tokens, run) and verbal and tokens[run[-1]][0].islower() \
+                    and (k >= end or lower[k] in _OBJECT_OPENERS):
+                verbs.add(run[-1])
+    return verbs
+
+
+def concepts_of(text: str, *, english_grammar: bool = True) -> tuple[Concept, ...]:
+    """Runs of content words, split at function words, question words, punctuation and the
+    question's main verb (`_verb_positions`; `english_grammar=False` for a word-for-word gloss,
+    which keeps its language's word order); "of" between two content words joins them. Scope
+    words and question vocabulary are not concepts."""
     out: list[Concept] = []
     run: list[str] = []
     pending_joiner = ""
@@ -332,15 +451,18 @@ def concepts_of(text: str) -> tuple[Concept, ...]:
                 out.append(Concept(phrase, terms))
         run.clear()
 
+    tokens: list[tuple[str, str]] = []
     last_end = 0
     for m in _WORD.finditer(text):
-        gap = text[last_end:m.start()]
+        tokens.append((m.group(0).rstrip("."), text[last_end:m.start()]))
         last_end = m.end()
-        word = m.group(0).rstrip(".")
-        if re.search(r"[?!,;:()“”\"]", gap) or (gap.strip(" ") and not gap.strip(" ").startswith(("-", "’", "'"))
-                                                  and "." in gap):
+    verbs = _verb_positions(tokens) if english_grammar else set()
+    for index, (word, gap) in enumerate(tokens):
+        if _clause_break(gap) or index in verbs:
             close()
             pending_joiner = ""
+            if index in verbs:
+                continue
         lower = word.lower()
         if lower in _JOINERS and run:
             pending_joiner = word
@@ -622,7 +744,8 @@ def analyze_question(
     context_english = _UNITED_STATES.sub("U.S.", context_english)
     a = replace(a, context=context, context_english=context_english)
     seen = {c.text.lower() for c in a.concepts}
-    added = tuple(c for c in concepts_of(context_english) if c.text.lower() not in seen)
+    added = tuple(c for c in concepts_of(context_english, english_grammar=context_language not in GLOSSED)
+                  if c.text.lower() not in seen)
     thread = replace(a, english=f"{a.english} {context_english}", concepts=a.concepts + added)
     question = question.strip()
     rewritten = collapse(question) != collapse(text)
@@ -672,7 +795,9 @@ def analyze(
     def in_words_typed(concepts: tuple[Concept, ...]) -> tuple[Concept, ...]:
         return tuple(replace(c, typed=typed_phrase(text, c.text)) for c in concepts) if english else concepts
 
-    parts = tuple(QuestionPart(p, in_words_typed(concepts_of(p)), answer_slot(p)) for p in split_parts(asked_eng))
+    grammar = not english  # a gloss keeps its own language's word order
+    parts = tuple(QuestionPart(p, in_words_typed(concepts_of(p, english_grammar=grammar)), answer_slot(p))
+                  for p in split_parts(asked_eng))
     return QueryAnalysis(
         question=question.strip(),
         text=text,
@@ -705,7 +830,7 @@ def analyze(
         asks_finding=finding and not names_brief,
         finding_of=finding_of,
         realized=bool(_REALIZED.search(text) or _REALIZED.search(eng)),
-        concepts=in_words_typed(concepts_of(asked_eng)),
+        concepts=in_words_typed(concepts_of(asked_eng, english_grammar=grammar)),
         parts=parts,
         translated=bool(english) and english.strip() != text,
     )
