@@ -124,6 +124,8 @@ def test_a_figure_as_things_stand_to_date_is_named_in_the_refusal():
     assert analyze("What is the actual duty paid on Canadian cheese over quota?").realized
     assert analyze("¿Qué arancel cobra efectivamente México al acero chino?").realized
     assert analyze("How long does a panel take in practice?").realized
+    assert analyze("How many labor attachés does the U.S. have in Mexico today?").realized
+    assert analyze("¿Qué arancel aplica hoy Canadá a los tractores?").realized
     panels = ConceptCoverage(Concept("binational panels", ("binat", "panel")), 7.0, False, 1.0, 0.8, True)
     tail, item = abstain._what_is_missing(a, _features(realized_figure=1.0), Coverage((panels,), True, 1.0))
     assert item == "an up-to-date count of binational panels" and tail.startswith("give an up-to-date count")

