@@ -438,3 +438,13 @@ def test_a_subject_is_not_cut_where_no_verb_follows(question, concept):
     a verb that is a function word ("say") keep the subject whole."""
     assert concept in [c.text for c in analyze_question(question).concepts]
 
+
+
+def test_a_premises_names_set_the_scene():
+    """Names of a premise before the question ("A Mississippi processor ... to Toronto.") are not
+    looked for in the passages: the tariff line that answers never repeats them."""
+    a = analyze("A Mississippi processor trucks chilled catfish to Toronto. Which line of Canada's schedule "
+                "covers the fish, and what rate applies?")
+    assert "mississippi" not in a.names and "toronto" not in a.names
+    assert "canada" in a.names
+    assert "tesla" in analyze("How many cars will Tesla build in Monterrey this year?").names

@@ -183,7 +183,10 @@ def _spelled_out(name: str, joined_tokens: str, snap: Snapshot) -> bool:
 
 
 def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(names no document uses, names some document uses but no top passage contains)."""
+    """(names no document uses, names some document uses but no top passage contains), of the
+    asked part of the question: a premise's names set the scene ("A Mississippi processor trucks
+    catfish to Toronto. Which line of Canada's schedule ..."), and the tariff line that answers
+    never repeats them."""
     if not a.names:
         return (), ()
     text = strip_footnote_marks("\n".join(sc.chunk.read_text for sc in top))

@@ -523,7 +523,8 @@ class QueryAnalysis:
     schedules: tuple[str, ...] = ()  # parties whose tariff schedule is asked about
     numbers: frozenset[str] = frozenset()
     asked_numbers: frozenset[str] = frozenset()  # those of the asked part (a premise's left out)
-    names: tuple[str, ...] = ()  # capitalised words and acronyms, folded ("rrm", "sheinbaum")
+    # capitalised words and acronyms of the asked part (a premise's left out), folded ("rrm")
+    names: tuple[str, ...] = ()
     years: tuple[str, ...] = ()
     outcome: bool = False  # asks what happened (not what a text says)
     asks_finding: bool = False  # asks what a report or an inquiry concluded
@@ -827,7 +828,7 @@ def analyze(
         schedules=schedules,
         numbers=frozenset(numbers(text)),
         asked_numbers=frozenset(numbers(asked)),
-        names=() if english else question_names(text),
+        names=() if english else question_names(asked),
         years=tuple(dict.fromkeys(_YEAR.findall(text))),
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
         asks_finding=finding and not names_brief,
