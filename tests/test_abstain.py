@@ -415,6 +415,7 @@ def test_the_figure_topic_is_the_words_the_passages_use(full_assistant):
     # a question word's own subject, a verb in -s before an object
     ("Which Canadian tariff item covers them, and what is the rate?", "Canadian tariff item", "covers"),
     ("Which agency collects the 232 auto duties at the border?", "agency", "collects"),
+    ("Which line of Canada's CUSMA schedule covers that kind of weapon?", "schedule", "covers"),
 ])
 def test_a_concept_stops_before_the_questions_verb(question, concept, verb):
     """A passage that states the duty never says "canes pay": a concept that ran into the verb was
@@ -432,6 +433,7 @@ def test_a_concept_stops_before_the_questions_verb(question, concept, verb):
     ("Which U.S. farm products did USTR Greer say he wants to expand access for?", "USTR Greer"),
     ("What about MRI machines?", "MRI machines"),
     ("Does that cover cabotage?", "cover cabotage"),
+    ("What does the USMCA clause on non-market countries make a party do?", "clause"),
 ])
 def test_a_subject_is_not_cut_where_no_verb_follows(question, concept):
     """Plural subjects ("pumps"), modifiers ("cap in Article 2.5"), possessives, capitalised names and

@@ -350,7 +350,8 @@ def _subject_then_verb(tokens: list[tuple[str, str]], run: list[int]) -> bool:
     """A run long enough to hold a subject and its verb: two words, or three when the first is a
     possessive ("Mexico's reliance" is all subject; "Mexico's Senate ratify" is not)."""
     possessive = bool(run) and tokens[run[0]][0].lower().endswith(("'s", "’s"))
-    return 2 + possessive <= len(run) <= 4
+    content = sum(_is_content(tokens[k][0]) for k in run)
+    return 2 + possessive <= len(run) and content <= 4 and _is_content(tokens[run[-1]][0])
 
 
 def _verb_follows(tokens: list[tuple[str, str]], k: int, run_length: int) -> bool:
@@ -389,14 +390,22 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
         return k >= n or _clause_break(tokens[k][1])
 
     def content_run(j: int) -> tuple[list[int], int]:
-        """The content words from j (joined by "of"), and where the run stops."""
-        run, k = [], j
+        """The words of a subject from j and where it stops: content words joined by "of", with
+        scope words among them ("Canada's CUSMA schedule") and question words before them ("line
+        of Canada's schedule")."""
+        run, k, content = [], j, False
         while k < n and (k == j or not breaks(k)):
             if run and lower[k] in _JOINERS and k + 1 < n and not breaks(k + 1) and lower[k + 1] not in STOPWORDS:
                 k += 1
                 continue
-            if lower[k] in STOPWORDS or not _is_content(tokens[k][0]):
+            if lower[k] in STOPWORDS:
                 break
+            if not _is_content(tokens[k][0]):
+                terms = tokenize(tokens[k][0])
+                if not (terms and all(t in SCOPE_VOCABULARY for t in terms)) and content:
+                    break
+            else:
+                content = True
             run.append(k)
             k += 1
         return run, k
@@ -408,14 +417,18 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
                                                or (pronoun and lower[j].endswith("ly"))):
                 pronoun = pronoun or lower[j] in _SUBJECT_PRONOUNS
                 j += 1
-            if j >= n or breaks(j) or lower[j] in STOPWORDS or not _is_content(tokens[j][0]):
+            if j >= n or breaks(j) or lower[j] in STOPWORDS:
                 continue
             if pronoun:
-                verbs.add(j)
+                if _is_content(tokens[j][0]):
+                    verbs.add(j)
                 continue
             run, k = content_run(j)
+            # a subject of scope words only ("the USMCA commit"/"the USMCA clause"): an object must follow
+            bare_subject = not any(_is_content(tokens[x][0]) for x in run[:-1])
             if _subject_then_verb(tokens, run) and _bare_verb(tokens[run[-1]][0]) \
-                    and _verb_follows(tokens, k, len(run)):
+                    and _verb_follows(tokens, k, len(run)) \
+                    and not (bare_subject and k < n and not breaks(k) and lower[k] not in _OBJECT_OPENERS):
                 verbs.add(run[-1])
         elif w in {"what", "which", "how"}:
             end = i + 1
@@ -426,13 +439,13 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
             j = i + 1
             while j < end and lower[j] in _DETERMINERS:
                 j += 1
-            if j >= end or lower[j] in STOPWORDS or not _is_content(tokens[j][0]):
+            if j >= end or lower[j] in STOPWORDS:
                 continue
             run, k = content_run(j)
             last = lower[run[-1]].rstrip(".") if run else ""
             verbal = (last.endswith("s") and not last.endswith(("ss", "us", "is", "'s", "’s"))) or last.endswith("ed")
             if _subject_then_verb(tokens, run) and verbal and tokens[run[-1]][0].islower() \
-                    and (k >= end or lower[k] in _OBJECT_OPENERS):
+                    and (k >= end or lower[k] in _OBJECT_OPENERS or lower[k] in {"that", "this"}):
                 verbs.add(run[-1])
     return verbs
 
