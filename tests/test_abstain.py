@@ -450,3 +450,13 @@ def test_a_premises_names_set_the_scene():
     assert "mississippi" not in a.names and "toronto" not in a.names
     assert "canada" in a.names
     assert "tesla" in analyze("How many cars will Tesla build in Monterrey this year?").names
+
+
+def test_a_spanish_premise_is_left_out_of_the_concepts():
+    """A gloss keeps no question marks, so the asked part is found in the Spanish as typed: the
+    premise ("Un laboratorio de Guadalajara produce ...") sets the scene, as in English."""
+    a = analyze_question("Un laboratorio de Guadalajara produce cementos dentales. ¿Qué fracción les aplica en la "
+                         "lista de Canadá del T-MEC y qué arancel pagan?")
+    assert a.translated and a.concepts
+    assert not any("guadalajara" in c.terms for c in a.concepts)
+    assert "guadalajara" in a.search_text.lower()  # retrieval still reads the premise

@@ -789,7 +789,9 @@ def analyze(
     # one name for one party: the documents write "the U.S." and "the United States" alike
     eng = _UNITED_STATES.sub("U.S.", (english or text).strip())
     asked = asked_part(text)
-    asked_eng = asked_part(eng) if english else asked
+    # a gloss keeps no question marks: the asked part is found in the question as typed, then glossed
+    asked_eng = eng if not english else _UNITED_STATES.sub("U.S.", english_gloss(asked)) \
+        if asked != text and english_gloss(asked) else eng
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng)
     unit, unit_word = _asked_unit(counted)
