@@ -124,8 +124,8 @@ def test_a_figure_as_things_stand_to_date_is_named_in_the_refusal():
     assert analyze("What is the actual duty paid on Canadian cheese over quota?").realized
     assert analyze("¿Qué arancel cobra efectivamente México al acero chino?").realized
     assert analyze("How long does a panel take in practice?").realized
-    assert analyze("How many labor attachés does the U.S. have in Mexico today?").realized
-    assert analyze("¿Qué arancel aplica hoy Canadá a los tractores?").realized
+    assert analyze("¿Qué porcentaje del cupo aprovecharon realmente los exportadores?").realized
+    assert not analyze("What rate does Canada charge today on U.S. butter?").realized
     panels = ConceptCoverage(Concept("binational panels", ("binat", "panel")), 7.0, False, 1.0, 0.8, True)
     tail, item = abstain._what_is_missing(a, _features(realized_figure=1.0), Coverage((panels,), True, 1.0))
     assert item == "an up-to-date count of binational panels" and tail.startswith("give an up-to-date count")
@@ -407,39 +407,46 @@ def test_the_figure_topic_is_the_words_the_passages_use(full_assistant):
 
 
 @pytest.mark.parametrize(("question", "concept", "verb"), [
-    # do-support: the verb after a subject of two words, after a pronoun, before an object
+    # do-support: after a plural, after a name, after a pronoun, before a preposition or an object
     ("What duty do U.S.-origin canes pay?", "U.S.-origin canes", "pay"),
     ("Did Canada commit to let U.S. wine be sold in grocery stores?", "Canada", "commit"),
+    ("Did Mexico ban glyphosate?", "glyphosate", "ban"),
     ("Does it coordinate with any development bank?", "development bank", "coordinate"),
     ("When did it actually start biting at the border?", "border", "start"),
+    ("By how many tonnes does the duty-free volume grow between quota years 14 and 16?", "duty-free volume",
+     "grow"),
     # a question word's own subject, a verb in -s before an object
-    ("Which Canadian tariff item covers them, and what is the rate?", "Canadian tariff item", "covers"),
     ("Which agency collects the 232 auto duties at the border?", "agency", "collects"),
     ("Which line of Canada's CUSMA schedule covers that kind of weapon?", "schedule", "covers"),
 ])
 def test_a_concept_stops_before_the_questions_verb(question, concept, verb):
     """A passage that states the duty never says "canes pay": a concept that ran into the verb was
-    reported uncovered and a question answered at rank 1 was refused."""
+    named as what the documents do not discuss."""
     texts = [c.text for c in analyze_question(question).concepts]
     assert concept in texts
     assert not any(verb in t.split() for t in texts)
 
 
-@pytest.mark.parametrize(("question", "concept"), [
-    ("Do hydraulic pumps for vehicles appear among the parts covered by Annex 2-C?", "hydraulic pumps"),
-    ("Does the drawback cap in Article 2.5 apply to citrus?", "drawback cap"),
-    ("Why does Mexico's reliance on U.S. natural gas make energy a promising area?", "Mexico's reliance"),
-    ("After a joint review, what does USTR owe Congress?", "USTR owe Congress"),
-    ("Which U.S. farm products did USTR Greer say he wants to expand access for?", "USTR Greer"),
-    ("What about MRI machines?", "MRI machines"),
-    ("Does that cover cabotage?", "cover cabotage"),
-    ("What does the USMCA clause on non-market countries make a party do?", "clause"),
+@pytest.mark.parametrize(("question", "word"), [
+    # the object's head noun is the topic: never taken for the verb
+    ("Which chapter governs textiles?", "textiles"),
+    ("Which heading covers hydraulic pumps?", "pumps"),
+    ("Does CBP verify origin?", "origin"),
+    ("Do importers claim preferential treatment?", "treatment"),
+    ("Did the rule cover sugar?", "sugar"),
+    # plural subjects, modifiers, possessives, lists, embedded questions keep the subject whole
+    ("Do hydraulic pumps for vehicles appear among the parts covered by Annex 2-C?", "pumps"),
+    ("Does the drawback cap in Article 2.5 apply to citrus?", "cap"),
+    ("Why does Mexico's reliance on U.S. natural gas make energy a promising area?", "reliance"),
+    ("Which auto parts, if any, are exempt?", "parts"),
+    ("What new duties, if any, apply to Mexican steel?", "duties"),
+    ("Explain what tariff concessions the United States made on dairy.", "concessions"),
+    ("Which U.S. farm products did USTR Greer say he wants to expand access for?", "Greer"),
+    ("Does IT equipment qualify for duty-free treatment?", "equipment"),
+    ("What does the USMCA prohibit?", "prohibit"),
 ])
-def test_a_subject_is_not_cut_where_no_verb_follows(question, concept):
-    """Plural subjects ("pumps"), modifiers ("cap in Article 2.5"), possessives, capitalised names and
-    a verb that is a function word ("say") keep the subject whole."""
-    assert concept in [c.text for c in analyze_question(question).concepts]
-
+def test_no_word_of_a_subject_or_object_is_taken_for_the_verb(question, word):
+    assert any(word in c.text.split() for c in analyze_question(question).concepts)
 
 
 def test_a_premises_names_set_the_scene():
@@ -447,9 +454,10 @@ def test_a_premises_names_set_the_scene():
     looked for in the passages: the tariff line that answers never repeats them."""
     a = analyze("A Mississippi processor trucks chilled catfish to Toronto. Which line of Canada's schedule "
                 "covers the fish, and what rate applies?")
-    assert "mississippi" not in a.names and "toronto" not in a.names
-    assert "canada" in a.names
-    assert "tesla" in analyze("How many cars will Tesla build in Monterrey this year?").names
+    assert "mississippi" not in a.asked_names and "toronto" not in a.asked_names
+    assert "canada" in a.asked_names and "mississippi" in a.names
+    # a name no document uses counts wherever it is (evidence.name_evidence)
+    assert "tesla" in analyze("Consider Tesla's new plant. How many cars will it build this year?").names
 
 
 def test_a_spanish_premise_is_left_out_of_the_concepts():

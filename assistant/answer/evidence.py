@@ -183,10 +183,11 @@ def _spelled_out(name: str, joined_tokens: str, snap: Snapshot) -> bool:
 
 
 def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(names no document uses, names some document uses but no top passage contains), of the
-    asked part of the question: a premise's names set the scene ("A Mississippi processor trucks
-    catfish to Toronto. Which line of Canada's schedule ..."), and the tariff line that answers
-    never repeats them."""
+    """(names no document uses, names some document uses but no top passage contains). The second
+    reads the asked part only: a premise's names set the scene ("A Texas company ships canes to
+    Ontario. Which line of Canada's schedule ..."), and the tariff line that answers never repeats
+    them; a name no document uses counts wherever it is ("Consider Tesla's Monterrey plant. How
+    many cars will it build?")."""
     if not a.names:
         return (), ()
     text = strip_footnote_marks("\n".join(sc.chunk.read_text for sc in top))
@@ -195,6 +196,7 @@ def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> t
     initials: set[str] | None = None
     joined = ""
     unknown, absent = [], []
+    asked = set(a.asked_names)
     for n in sorted(a.names):
         if name_present(n, words, folded):
             continue
@@ -203,8 +205,10 @@ def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> t
                 initials, joined = _initials(text), f" {' '.join(tokenize(text))} "
             if n in initials or _spelled_out(n, joined, snap):
                 continue
-        in_corpus = any(snap.lexical.idf(t) for t in tokenize(n))
-        (absent if in_corpus else unknown).append(n)
+        if not any(snap.lexical.idf(t) for t in tokenize(n)):
+            unknown.append(n)
+        elif n in asked:
+            absent.append(n)
     return tuple(unknown), tuple(absent)
 
 

@@ -255,7 +255,7 @@ def subject_of(a: QueryAnalysis, snap: Snapshot) -> Subject:
         typed = f"the {typed}"  # "no recommendation on the softwood lumber dispute"
     translated = a.translated or detect_language(typed) == "es" or bool(re.search(r"[áéíóúñ¿¡]", typed, re.I))
     english = english_gloss(typed) if translated else typed
-    found = concepts_of(english)
+    found = concepts_of(english, english_grammar=not translated)
     out: list[SubjectConcept] = []
     pos = 0
     for c in found:
