@@ -468,3 +468,12 @@ def test_a_spanish_premise_is_left_out_of_the_concepts():
     assert a.translated and a.concepts
     assert not any("guadalajara" in c.terms for c in a.concepts)
     assert "guadalajara" in a.search_text.lower()  # retrieval still reads the premise
+
+
+def test_a_spanish_question_is_the_sentence_around_its_question_marks():
+    """"¿EE. UU. ...?" is not cut at "EE.", and a clause before "¿" in the same sentence is part of it."""
+    from assistant.retrieve.analysis import asked_part
+
+    assert asked_part("Y para demostrarlo, ¿EE. UU. tiene que aceptar los certificados de Canadá?").startswith("Y para")
+    assert asked_part("Una planta de Jalisco hace latas. ¿Qué fracción les aplica en la lista de Canadá?") == \
+        "¿Qué fracción les aplica en la lista de Canadá?"

@@ -330,11 +330,10 @@ _DETERMINERS = frozenset({"the", "a", "an", "these", "those", "its", "their", "h
 _OBJECT_OPENERS = _DETERMINERS | {"it", "them", "that", "this"}
 # function words that are verbs themselves: a subject run that meets one has its verb
 _VERB_STOPWORDS = AUXILIARIES | {"say", "says", "said", "be", "been", "being", "doing"}
-# Prepositions that open a modifier of the subject ("the drawback cap in Article 2.5 apply"): a
-# run they follow is not taken to end with the verb; those that often follow a verb too ("does
-# Canada owe on turkey") only after a subject of three or more words.
-_POSTNOMINAL = frozenset({"in", "for", "from", "at", "of"})
-_POSTNOMINAL_LONG = frozenset({"on", "with", "to", "under"})
+# Words that open a modifier of the subject ("the drawback cap in Article 2.5 apply", "the chapter
+# that Mexico proposed"): a run they follow is not taken to end with its verb.
+_POSTNOMINAL = frozenset({"in", "for", "from", "at", "of", "on", "with", "to", "under", "that", "which", "who",
+                          "whose", "where", "when"})
 _ADVERBS = frozenset({"also", "just", "only", "too", "very", "then", "now", "once"})
 # what may come before a question word that opens its own clause ("..., and which country hosted")
 _CLAUSE_OPENERS = frozenset({"and", "or", "but", "so", "then"})
@@ -358,13 +357,14 @@ def _bare_verb(word: str) -> bool:
 
 def _name(word: str) -> bool:
     """A proper name that can be a whole subject ("Mexico", "CBP"): not a possessive, not a
-    compound adjective ("U.S.-origin"), not a scope word ("USMCA")."""
+    compound adjective ("U.S.-origin") or a nationality ("Mexican", "Chinese"), not a scope word
+    ("USMCA")."""
     terms = tokenize(word)
     return word[:1].isupper() and not word.endswith(("'s", "’s")) and not re.search(r"-[a-z]", word) \
-        and bool(terms) and not all(t in SCOPE_VOCABULARY for t in terms)
+        and not re.search(r"(?:an|ese|ish)$", word) and bool(terms) and not all(t in SCOPE_VOCABULARY for t in terms)
 
 
-def _verb_follows(tokens: list[tuple[str, str]], k: int, subject_words: int) -> bool:
+def _verb_follows(tokens: list[tuple[str, str]], k: int) -> bool:
     """Whether the word at `k`, after a do-support subject and its verb, fits a verb before it: an
     object's first word or a preposition that does not open a modifier of the subject
     (`_POSTNOMINAL`). Not the clause's end: "Did the rule cover sugar?" ends with its object."""
@@ -373,9 +373,7 @@ def _verb_follows(tokens: list[tuple[str, str]], k: int, subject_words: int) -> 
     word = tokens[k][0].lower()
     if word not in STOPWORDS or word in _VERB_STOPWORDS or word in _ADVERBS or word in {"and", "or", "nor"}:
         return False
-    if word in _POSTNOMINAL or (subject_words >= 3 and word in _POSTNOMINAL_LONG):
-        return False
-    return not word.endswith("ly")
+    return word not in _POSTNOMINAL and not word.endswith("ly")
 
 
 def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
@@ -440,8 +438,11 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
                 if _bare_verb(tokens[run[names]][0]) and content[run[names]]:
                     verbs.add(run[names])
                 continue
-            after_plural = next((y for x, y in zip(run, run[1:], strict=False) if _plural(tokens[x][0])
-                                 and _bare_verb(tokens[y][0])), None)
+            after_plural = next((y for x, y in zip(run, run[1:], strict=False) if y == x + 1
+                                 and _plural(tokens[x][0]) and _bare_verb(tokens[y][0])
+                                 and (y + 1 >= n or brk[y + 1] or lower[y + 1] in STOPWORDS)
+                                 and lower[y + 1:y + 2] != ["of"] and not set(lower[y + 1:y + 2]) & _VERB_STOPWORDS),
+                                None)
             if after_plural is not None:  # "do U.S.-origin canes pay"
                 if content[after_plural]:
                     verbs.add(after_plural)
@@ -449,7 +450,7 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
             words = sum(content[x] for x in run)
             possessive = tokens[run[0]][0].endswith(("'s", "’s"))
             if 2 + possessive <= len(run) and words <= 4 and content[run[-1]] and _bare_verb(tokens[run[-1]][0]) \
-                    and any(content[x] for x in run[:-1]) and _verb_follows(tokens, k, words - 1):
+                    and any(content[x] for x in run[:-1]) and _verb_follows(tokens, k):
                 verbs.add(run[-1])  # "does the duty-free volume grow between ..."
         elif w in {"what", "which"} and (i == 0 or brk[i] or lower[i - 1] in _CLAUSE_OPENERS):
             end = clause_end[i]
@@ -599,9 +600,24 @@ class QueryAnalysis:
 def asked_part(question: str) -> str:
     """The sentences of a question that ask (end with "?"); the whole text when none does, or
     when what is asked is too short to stand alone ("Per the brief, Mexico is special. Why?")."""
-    sentences = [question[a:b] for a, b in split_sentences(question)]
-    asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
+    if "¿" in question:  # Spanish marks where a question starts: "Con la Proclamación 10925, ¿quién ...?"
+        asked = " ".join(_spanish_asked(question))
+    else:
+        sentences = [question[a:b] for a, b in split_sentences(question)]
+        asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
     return asked if len(asked.split()) >= 4 else question
+
+
+_SENTENCE_END = re.compile(r"(?<!\bEE)(?<!\bUU)[.!?](?=\s)")  # not the stops of "EE. UU."
+
+
+def _spanish_asked(question: str) -> list[str]:
+    """Each sentence holding a "¿...?": from the previous sentence end to the question mark."""
+    out = []
+    for m in re.finditer(r"¿[^?]*\?", question):
+        ends = [e.end() for e in _SENTENCE_END.finditer(question, 0, m.start())]
+        out.append(question[ends[-1] if ends else 0:m.end()].strip())
+    return out
 
 
 _MONTHS = frozenset(re.findall(r"\w+", "january february march april may june july august september october "
@@ -808,8 +824,10 @@ def analyze(
     eng = _UNITED_STATES.sub("U.S.", (english or text).strip())
     asked = asked_part(text)
     # a gloss keeps no question marks: the asked part is found in the question as typed, then glossed
-    asked_eng = eng if not english else _UNITED_STATES.sub("U.S.", english_gloss(asked)) \
-        if asked != text and english_gloss(asked) else eng
+    asked_eng = asked
+    if english:
+        glossed = english_gloss(asked) if asked != text else ""
+        asked_eng = _UNITED_STATES.sub("U.S.", glossed) if glossed else eng
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng, english_grammar=not english)
     unit, unit_word = _asked_unit(counted)
