@@ -327,7 +327,7 @@ _SUBJECT_PRONOUNS = frozenset({"it", "It", "they", "They", "he", "He", "she", "S
 # "this" and "that" are left out of the determiners: "does that cover cabotage" has a pronoun subject
 _DETERMINERS = frozenset({"the", "a", "an", "these", "those", "its", "their", "his", "her", "our", "your", "any",
                           "each", "every", "some"})
-_OBJECT_OPENERS = _DETERMINERS | {"it", "them", "that", "this"}
+_OBJECT_OPENERS = _DETERMINERS | {"it", "them"}
 # function words that are verbs themselves: a subject run that meets one has its verb
 _VERB_STOPWORDS = AUXILIARIES | {"say", "says", "said", "be", "been", "being", "doing"}
 # Words that open a modifier of the subject ("the drawback cap in Article 2.5 apply", "the chapter
@@ -364,16 +364,24 @@ def _name(word: str) -> bool:
         and not re.search(r"(?:an|ese|ish)$", word) and bool(terms) and not all(t in SCOPE_VOCABULARY for t in terms)
 
 
-def _verb_follows(tokens: list[tuple[str, str]], k: int) -> bool:
-    """Whether the word at `k`, after a do-support subject and its verb, fits a verb before it: an
-    object's first word or a preposition that does not open a modifier of the subject
-    (`_POSTNOMINAL`). Not the clause's end: "Did the rule cover sugar?" ends with its object."""
-    if k >= len(tokens) or _clause_break(tokens[k][1]):
-        return False
-    word = tokens[k][0].lower()
-    if word not in STOPWORDS or word in _VERB_STOPWORDS or word in _ADVERBS or word in {"and", "or", "nor"}:
-        return False
-    return word not in _POSTNOMINAL and not word.endswith("ly")
+def _follows_verb(tokens: list[tuple[str, str]], k: int, *, strict: bool, after_name: bool = False) -> bool:
+    """Whether the word at `k` fits right after a verb ending a do-support run: an object's first
+    word ("... pay any duty"); unless `strict`, also the question's end ("... canes pay?") or a
+    preposition that does not open a modifier of a noun ("... belong to"; not "in", "on", "with",
+    "that": "the customs broker at the border", "the chapter that Mexico proposed"; after a name
+    those a verb takes, "to", "on", "under", "with", are let through: "does Sheinbaum belong to").
+    A run followed by a content word keeps it: "did Mexico ban glyphosate" may be "Mexico ban" +
+    object or a noun phrase, and the shapes here cannot tell."""
+    if k >= len(tokens):
+        return not strict
+    word, gap = tokens[k][0].lower(), tokens[k][1]
+    if _clause_break(gap):
+        return not strict and bool(re.search(r"[?.!;]", gap)) and not re.search(r"[,(]", gap)
+    if word in _OBJECT_OPENERS:
+        return True
+    return not strict and word in STOPWORDS and word not in _VERB_STOPWORDS and word not in _ADVERBS \
+        and (word not in _POSTNOMINAL or after_name and word in {"to", "on", "under", "with"}) \
+        and word not in {"and", "or", "nor"} and not word.endswith("ly")
 
 
 def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
@@ -434,28 +442,27 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
             names = 0
             while j == i + 1 and names < len(run) and _name(tokens[run[names]][0]):
                 names += 1
-            if 0 < names < len(run):  # "did Mexico ban glyphosate"
-                if _bare_verb(tokens[run[names]][0]) and content[run[names]]:
-                    verbs.add(run[names])
+            if 0 < names < len(run):  # "does Canada charge any duty", "which party does Sheinbaum belong to"
+                verb = run[names]
+                if verb + 1 == k and _bare_verb(tokens[verb][0]) and content[verb] \
+                        and _follows_verb(tokens, k, strict=False, after_name=True):
+                    verbs.add(verb)
                 continue
-            after_plural = next((y for x, y in zip(run, run[1:], strict=False) if y == x + 1
-                                 and _plural(tokens[x][0]) and _bare_verb(tokens[y][0])
-                                 and (y + 1 >= n or brk[y + 1] or lower[y + 1] in STOPWORDS)
-                                 and lower[y + 1:y + 2] != ["of"] and not set(lower[y + 1:y + 2]) & _VERB_STOPWORDS),
-                                None)
-            if after_plural is not None:  # "do U.S.-origin canes pay"
-                if content[after_plural]:
-                    verbs.add(after_plural)
+            after_plural = next((y for x, y in zip(run, run[1:], strict=False) if y == x + 1 == k - 1
+                                 and _plural(tokens[x][0]) and _bare_verb(tokens[y][0])), None)
+            if after_plural is not None and content[after_plural] and _follows_verb(tokens, k, strict=False):
+                verbs.add(after_plural)  # "what duty do U.S.-origin canes pay?"
                 continue
             words = sum(content[x] for x in run)
             possessive = tokens[run[0]][0].endswith(("'s", "’s"))
             if 2 + possessive <= len(run) and words <= 4 and content[run[-1]] and _bare_verb(tokens[run[-1]][0]) \
-                    and any(content[x] for x in run[:-1]) and _verb_follows(tokens, k):
-                verbs.add(run[-1])  # "does the duty-free volume grow between ..."
+                    and any(content[x] for x in run[:-1]) and _follows_verb(tokens, k, strict=True):
+                verbs.add(run[-1])  # "does the duty-free volume grow the ..."
         elif w in {"what", "which"} and (i == 0 or brk[i] or lower[i - 1] in _CLAUSE_OPENERS):
             end = clause_end[i]
-            if any(lower[k] in AUXILIARIES for k in range(i + 1, end)):
-                continue
+            asked_end = next((k for k in range(i + 1, n) if re.search(r"[?!;,]", tokens[k][1])), n)
+            if any(lower[k] in AUXILIARIES for k in range(i + 1, max(end, asked_end))):
+                continue  # "what steel products the U.S. imports ... are covered"
             j = i + 1
             while j < end and lower[j] in _DETERMINERS:
                 j += 1
@@ -600,24 +607,15 @@ class QueryAnalysis:
 def asked_part(question: str) -> str:
     """The sentences of a question that ask (end with "?"); the whole text when none does, or
     when what is asked is too short to stand alone ("Per the brief, Mexico is special. Why?")."""
-    if "¿" in question:  # Spanish marks where a question starts: "Con la Proclamación 10925, ¿quién ...?"
-        asked = " ".join(_spanish_asked(question))
-    else:
-        sentences = [question[a:b] for a, b in split_sentences(question)]
-        asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
+    sentences = [question[a:b] for a, b in split_sentences(question)]
+    merged: list[str] = []
+    for sentence in sentences:  # the segmenter cuts "¿EE. UU. tiene ...?" after "EE."
+        if merged and merged[-1].rstrip().endswith("EE."):
+            merged[-1] = f"{merged[-1]} {sentence}"
+        else:
+            merged.append(sentence)
+    asked = " ".join(s for s in merged if s.rstrip().endswith("?"))
     return asked if len(asked.split()) >= 4 else question
-
-
-_SENTENCE_END = re.compile(r"(?<!\bEE)(?<!\bUU)[.!?](?=\s)")  # not the stops of "EE. UU."
-
-
-def _spanish_asked(question: str) -> list[str]:
-    """Each sentence holding a "¿...?": from the previous sentence end to the question mark."""
-    out = []
-    for m in re.finditer(r"¿[^?]*\?", question):
-        ends = [e.end() for e in _SENTENCE_END.finditer(question, 0, m.start())]
-        out.append(question[ends[-1] if ends else 0:m.end()].strip())
-    return out
 
 
 _MONTHS = frozenset(re.findall(r"\w+", "january february march april may june july august september october "
