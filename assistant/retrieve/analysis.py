@@ -821,11 +821,7 @@ def analyze(
     # one name for one party: the documents write "the U.S." and "the United States" alike
     eng = _UNITED_STATES.sub("U.S.", (english or text).strip())
     asked = asked_part(text)
-    # a gloss keeps no question marks: the asked part is found in the question as typed, then glossed
-    asked_eng = asked
-    if english:
-        glossed = english_gloss(asked) if asked != text else ""
-        asked_eng = _UNITED_STATES.sub("U.S.", glossed) if glossed else eng
+    asked_eng = asked_part(eng) if english else asked
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng, english_grammar=not english)
     unit, unit_word = _asked_unit(counted)
