@@ -389,11 +389,12 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
     into it ("what duty do U.S.-origin canes pay", "which line of the schedule covers them"): a
     passage that states the duty never says "canes pay". English grammar, two shapes:
     - do-support, "do/does/did <subject> <verb>": after a pronoun, the first word; after a proper
-      name with no article ("did Mexico ban glyphosate"), the word after the name; after a plural
-      ("do automakers certify origin"), the bare word after it; else the last word of a subject
-      of two to four content words when a preposition or an object's first word follows it;
-    - a question word's own subject, "what/which <subject> <verb-s/-ed> the/them/that ...", in a
-      clause of its own with no auxiliary.
+      name with no article ("does Canada charge any duty"), the word after the name, and after a
+      plural ("do U.S.-origin canes pay?"), the bare word after it, each when the question's end,
+      an object's first word or a verb's preposition follows (`_follows_verb`); else the last word
+      of a subject of two to four content words when an object's first word follows it;
+    - a question word's own subject, "what/which <subject> <verb-s/-ed> the/them/...", in a clause
+      of its own with no auxiliary.
     Without a part-of-speech model (none ships its weights in a wheel here) these shapes are
     conservative: an ambiguous run is left whole. `tokens`: (word, gap before it)."""
     n = len(tokens)
