@@ -241,11 +241,17 @@ def fold(text: str) -> str:
     return "".join(ch for ch in t if not unicodedata.combining(ch)).lower()
 
 
+# A name with a lowercase word hyphened on is a modifier made of the name: "U.S.-built",
+# "Mexican-made", "Texas-based" name the United States, Mexico and Texas.
+_HYPHENED_MODIFIER = re.compile(r"(?<=\w.)-[a-zá-úñ][\w’'.\-]*$")
+
+
 def names(sentence: str) -> set[str]:
-    """Capitalised words past the sentence's first word, and acronyms anywhere, folded."""
+    """Capitalised words past the sentence's first word, and acronyms anywhere, folded; a
+    modifier made of a name ("U.S.-built") is the name."""
     out = set()
     for i, m in enumerate(_NAME.finditer(sentence)):
-        word = m.group(0).rstrip(".’'")
+        word = _HYPHENED_MODIFIER.sub("", m.group(0)).rstrip(".’'")
         if i == 0 and m.start() < 3 and not _ACRONYM.match(word):
             continue
         w = fold(word).strip(".-")

@@ -461,8 +461,27 @@ def test_a_premises_names_set_the_scene():
                 "covers the fish, and what rate applies?")
     assert "mississippi" not in a.asked_names and "toronto" not in a.asked_names
     assert "canada" in a.asked_names and "mississippi" in a.names
-    # a name no document uses counts wherever it is (evidence.name_evidence)
     assert "tesla" in analyze("Consider Tesla's new plant. How many cars will it build this year?").names
+
+
+def test_only_the_asked_parts_names_are_looked_for_and_a_name_made_modifier_is_the_name(brief_assistant):
+    """A premise's names no document uses set the scene too ("Railcar plants in Zacatecas build tank
+    cars. What rate ...?"); "U.S.-built" names the U.S.; a name of stop words ("IT") has no idf to
+    call it unknown."""
+    from assistant.answer.evidence import name_evidence
+    from assistant.domain import Chunk, ScoredChunk
+    from assistant.textutil import names
+
+    snap = brief_assistant.reader.snapshot()
+    line = Chunk("c1", "brief", "Brief", "brief", "Mexico is the largest trading partner of the U.S.", 0, 0, 1)
+    top = [ScoredChunk(line, 1.0, rank=1)]
+    premise = analyze("Railcar plants in Zacatecas build tank cars. What share of trade does Mexico have?")
+    assert "zacatecas" in premise.names and name_evidence(premise, top, snap) == ((), ())
+    asked = analyze("What share of trade do the railcar plants of Zacatecas have?")
+    assert name_evidence(asked, top, snap) == (("zacatecas",), ())
+    assert names("Both Mexican-built cars and U.S.-made parts of a Texas-based firm") == {"mexican", "u.s", "texas"}
+    assert names("the T-MEC and Coca-Cola") == {"t-mec", "coca-cola"}
+    assert name_evidence(analyze("What share of trade does IT equipment have?"), top, snap) == ((), ("it",))
 
 
 def test_a_spanish_question_is_the_sentence_around_its_question_marks():
