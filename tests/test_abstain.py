@@ -462,6 +462,9 @@ def test_a_premises_names_set_the_scene():
     assert "mississippi" not in a.asked_names and "toronto" not in a.asked_names
     assert "canada" in a.asked_names and "mississippi" in a.names
     assert "tesla" in analyze("Consider Tesla's new plant. How many cars will it build this year?").names
+    # a sentence after the question still belongs to what is asked
+    later = analyze("How many cars will the new plant build next year? I mean the Tesla plant in Monterrey.")
+    assert {"tesla", "monterrey"} <= set(later.asked_names)
 
 
 def test_only_the_asked_parts_names_are_looked_for_and_a_name_made_modifier_is_the_name(brief_assistant):

@@ -564,7 +564,7 @@ class QueryAnalysis:
     numbers: frozenset[str] = frozenset()
     asked_numbers: frozenset[str] = frozenset()  # those of the asked part (a premise's left out)
     names: tuple[str, ...] = ()  # capitalised words and acronyms, folded ("rrm", "sheinbaum")
-    asked_names: tuple[str, ...] = ()  # those of the asked part (a premise's left out)
+    asked_names: tuple[str, ...] = ()  # those from the first asking sentence on (a premise's left out)
     years: tuple[str, ...] = ()
     outcome: bool = False  # asks what happened (not what a text says)
     asks_finding: bool = False  # asks what a report or an inquiry concluded
@@ -605,18 +605,34 @@ class QueryAnalysis:
         return replace(self, search_text=search_text)
 
 
+def _asking_sentences(question: str) -> tuple[list[str], list[bool]]:
+    """The question's sentences and which of them ask (end with "?"); the segmenter cuts
+    "¿EE. UU. tiene ...?" after "EE.", and those pieces are joined again."""
+    merged: list[str] = []
+    for a, b in split_sentences(question):
+        if merged and merged[-1].rstrip().endswith("EE."):
+            merged[-1] = f"{merged[-1]} {question[a:b]}"
+        else:
+            merged.append(question[a:b])
+    return merged, [s.rstrip().endswith("?") for s in merged]
+
+
 def asked_part(question: str) -> str:
     """The sentences of a question that ask (end with "?"); the whole text when none does, or
     when what is asked is too short to stand alone ("Per the brief, Mexico is special. Why?")."""
-    sentences = [question[a:b] for a, b in split_sentences(question)]
-    merged: list[str] = []
-    for sentence in sentences:  # the segmenter cuts "¿EE. UU. tiene ...?" after "EE."
-        if merged and merged[-1].rstrip().endswith("EE."):
-            merged[-1] = f"{merged[-1]} {sentence}"
-        else:
-            merged.append(sentence)
-    asked = " ".join(s for s in merged if s.rstrip().endswith("?"))
+    sentences, asks = _asking_sentences(question)
+    asked = " ".join(s for s, q in zip(sentences, asks, strict=True) if q)
     return asked if len(asked.split()) >= 4 else question
+
+
+def after_premise(question: str) -> str:
+    """The question from its first asking sentence on: what a premise before it sets out ("A Texas
+    firm ships canes to Ontario. Which line ...?") is the scene, while a sentence after it still
+    belongs to what is asked ("... build next year? I mean Tesla's plant.")."""
+    if asked_part(question) == question:
+        return question
+    sentences, asks = _asking_sentences(question)
+    return " ".join(sentences[asks.index(True):])
 
 
 _MONTHS = frozenset(re.findall(r"\w+", "january february march april may june july august september october "
@@ -875,7 +891,7 @@ def analyze(
         numbers=frozenset(numbers(text)),
         asked_numbers=frozenset(numbers(asked)),
         names=() if english else question_names(text),
-        asked_names=() if english else question_names(asked),
+        asked_names=() if english else question_names(after_premise(text)),
         years=tuple(dict.fromkeys(_YEAR.findall(text))),
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
         asks_finding=finding and not names_brief,
