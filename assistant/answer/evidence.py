@@ -184,12 +184,13 @@ def _spelled_out(name: str, joined_tokens: str, snap: Snapshot) -> bool:
 
 def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(names no document uses, names some document uses but no top passage contains), of the
-    asked part: a premise's names set the scene ("A Texas company ships canes to Ontario. Which line
-    of Canada's schedule ...?"), and the tariff line that answers never repeats them, even when no
-    document knows the place. Of the tuning singles and pairs (rounds 1-25), 234 answerable and 14
-    unanswerable questions have a premise name no document uses. A name made of stop words only
-    ("U.S.", "IT") has no idf to tell: it is absent, not unknown."""
-    if not a.names:
+    question from its first asking sentence on (`QueryAnalysis.asked_names`): a premise's names set
+    the scene ("A Texas company ships canes to Ontario. Which line of Canada's schedule ...?"), and
+    the tariff line that answers never repeats them, even when no document knows the place. Of the
+    tuning singles and pairs (rounds 1-24), 234 answerable and 14 unanswerable questions have a
+    premise name no document uses. A name made of stop words only ("U.S.", "IT") has no idf to
+    tell: it is absent, not unknown."""
+    if not a.asked_names:
         return (), ()
     text = strip_footnote_marks("\n".join(sc.chunk.read_text for sc in top))
     folded = fold(text)
@@ -197,8 +198,7 @@ def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> t
     initials: set[str] | None = None
     joined = ""
     unknown, absent = [], []
-    asked = set(a.asked_names)
-    for n in sorted(a.names):
+    for n in sorted(a.asked_names):
         if name_present(n, words, folded):
             continue
         if n.isalpha() and len(n) <= 5:
@@ -206,8 +206,6 @@ def name_evidence(a: QueryAnalysis, top: list[ScoredChunk], snap: Snapshot) -> t
                 initials, joined = _initials(text), f" {' '.join(tokenize(text))} "
             if n in initials or _spelled_out(n, joined, snap):
                 continue
-        if n not in asked:
-            continue
         terms = tokenize(n)
         if terms and not any(snap.lexical.idf(t) for t in terms):
             unknown.append(n)

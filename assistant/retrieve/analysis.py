@@ -605,34 +605,35 @@ class QueryAnalysis:
         return replace(self, search_text=search_text)
 
 
-def _asking_sentences(question: str) -> tuple[list[str], list[bool]]:
-    """The question's sentences and which of them ask (end with "?"); the segmenter cuts
-    "¿EE. UU. tiene ...?" after "EE.", and those pieces are joined again."""
-    merged: list[str] = []
+@lru_cache(maxsize=1024)
+def _asked(question: str) -> tuple[str, str]:
+    """(the sentences that ask, the question from the first of them on); the whole question for
+    both when none asks or what is asked is too short to stand alone. The segmenter cuts
+    "¿EE. UU. tiene ...?" after "EE.": those pieces are joined again."""
+    sentences: list[str] = []
     for a, b in split_sentences(question):
-        if merged and merged[-1].rstrip().endswith("EE."):
-            merged[-1] = f"{merged[-1]} {question[a:b]}"
+        if sentences and sentences[-1].rstrip().endswith("EE."):
+            sentences[-1] = f"{sentences[-1]} {question[a:b]}"
         else:
-            merged.append(question[a:b])
-    return merged, [s.rstrip().endswith("?") for s in merged]
+            sentences.append(question[a:b])
+    asks = [s.rstrip().endswith("?") for s in sentences]
+    asked = " ".join(s for s, q in zip(sentences, asks, strict=True) if q)
+    if len(asked.split()) < 4:
+        return question, question
+    return asked, " ".join(sentences[asks.index(True):])
 
 
 def asked_part(question: str) -> str:
     """The sentences of a question that ask (end with "?"); the whole text when none does, or
     when what is asked is too short to stand alone ("Per the brief, Mexico is special. Why?")."""
-    sentences, asks = _asking_sentences(question)
-    asked = " ".join(s for s, q in zip(sentences, asks, strict=True) if q)
-    return asked if len(asked.split()) >= 4 else question
+    return _asked(question)[0]
 
 
 def after_premise(question: str) -> str:
     """The question from its first asking sentence on: what a premise before it sets out ("A Texas
     firm ships canes to Ontario. Which line ...?") is the scene, while a sentence after it still
     belongs to what is asked ("... build next year? I mean Tesla's plant.")."""
-    if asked_part(question) == question:
-        return question
-    sentences, asks = _asking_sentences(question)
-    return " ".join(sentences[asks.index(True):])
+    return _asked(question)[1]
 
 
 _MONTHS = frozenset(re.findall(r"\w+", "january february march april may june july august september october "
