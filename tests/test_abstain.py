@@ -237,6 +237,21 @@ def test_what_a_report_concluded_needs_a_passage_that_reports_a_finding():
     assert not states_finding("The Commission shall determine whether the surge causes harm and report that finding.")
 
 
+def test_whether_something_was_actually_done_is_a_realized_event():
+    """Asked in the past or the perfect, a realized question asks whether something was done, which a
+    rule does not record; what a text did or has is asked of the text."""
+    for q in ("Has Ottawa actually issued any such waiver in the last three years?",
+              "Since the agreement took effect, which ports did the parties actually designate?",
+              "¿En qué años lo ha aplicado de verdad el gobierno?"):
+        assert analyze_question(q).realized_event, q
+    for q in ("What did Article 2.9 actually require of the parties?",  # the text's own content
+              "Has the treaty actually changed the customs user fee?",
+              "Who actually sits on the Committee on Trade in Goods?",  # present: what the rule sets up
+              "What do the parties have to publish under Article 2.15?",  # no realized cue
+              "Do the parties actually have to notify each other first?"):
+        assert not analyze_question(q).realized_event, q
+
+
 def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():
     """A rate is no answer to "how much revenue has CBP collected": the figure must be an amount."""
     assert analyze("How much Section 232 tariff revenue has CBP collected since April 2025?").money

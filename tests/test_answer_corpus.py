@@ -189,6 +189,15 @@ def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assis
     assert d.rule != "identifier" and not d.refuse, d.text
 
 
+def test_whether_a_rule_was_actually_used_is_refused_when_only_rules_are_found(full_assistant):
+    # the treaty sets out the notification; no indexed document records one being made
+    q = "Under Article 2.13, which import licensing procedures has Canada actually notified to its partners?"
+    d = full_assistant.decision(q)
+    assert d.refuse and "record of what has actually been done" in d.text and q.split(", ")[1] in d.text, d.text
+    # the brief reports what the labor mechanism delivered: answered
+    assert not full_assistant.decision("What did the Rapid Response Mechanism actually deliver for workers?").refuse
+
+
 def test_a_tally_to_date_is_refused_as_one_the_documents_cannot_give(full_assistant):
     # the implementing law sets up the panels; no document counts the panels convened since
     d = full_assistant.decision("How many binational panels have been convened so far under the USMCA?")

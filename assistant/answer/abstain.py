@@ -18,7 +18,9 @@ gets the same one. In order:
    parts are covered is answered, and the uncovered parts are listed in `not_covered`. A question
    on a party's schedule whose lines are not indexed (only Canada's are; Chapter 2 holds the U.S.
    and Mexican general notes and appendices) is refused when it names a good only tariff lines
-   name: its line is not in the index.
+   name: its line is not in the index. A question on whether something was actually done ("Has
+   Canada actually sent that notice?") is refused when its top passages are all rules (treaty,
+   statute, tariff schedule), which record nothing that happened under them.
 
 Every refusal names what is missing; none says only "the documents do not answer this".
 """
@@ -78,6 +80,9 @@ OFF_TOPIC_DENSE = 0.33
 # A question on what a report concluded needs a finding in one of this many top passages (set by
 # hand, the answer's own span; not fitted).
 FINDING_PASSAGES = 3
+# Document kinds that set out rules and record no events: a treaty, a statute, a tariff schedule.
+# The brief, a proclamation's preamble and the cited sources report what happened.
+PRESCRIPTIVE_KINDS = frozenset({"treaty", "tariff", "law"})
 # The multilingual cosine above which a translated question's untranslated words are left to the
 # model (`_read_through_the_model`). Fitted on the Spanish questions of dev, tuning, heldout,
 # calibration, round1, es_twins, spanish_pairs_tuning and round1_spanish_pairs (docs/benchmarks.md).
@@ -304,6 +309,11 @@ def _decide(
             item = f"the findings of {of}"
             return Decision(True, f"{where} give {item}.", "no passage reports a finding", (item,), "coverage",
                             cov, details)
+    if a.realized_event and all(sc.chunk.kind in PRESCRIPTIVE_KINDS for sc in ret.chunks[:FINDING_PASSAGES]):
+        # "Has Canada actually sent that notice?" answered by the paragraph that provides for it
+        item = f"a record of what has actually been done (“{a.asked.strip()}”)"
+        return Decision(True, f"{where} give {item}: the passages found set out rules, not what has been done "
+                        "under them.", "a realized event asked of rules only", (item,), "coverage", cov, details)
     if p > above:
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"weak evidence (score {p:.2f} > {above:.2f})",

@@ -180,6 +180,16 @@ def _asks_finding(text: str) -> tuple[bool, str]:
 _REALIZED = re.compile(r"\b(so far|to date|actually|actual|in practice|currently|right now|as of now|hasta ahora|"
                        r"actualmente|en realidad|en la pr[aá]ctica|efectivamente|hasta la fecha|realmente|"
                        r"de verdad)\b", re.I)
+# A realized question asked in the past or perfect ("Has Canada actually sent that notice?", "which
+# ones did Mexico actually notify?", "¿En qué años lo ha notificado de verdad?"): it asks whether
+# something was done, which a rule does not record. Not when the text is what did or has something
+# ("What did Article 2.4 actually require?"). On the tuning singles (twenty-fifth session) 12
+# realized questions ask so: 10 unanswerable; the 2 answerable ones ask what an RRM settlement and a
+# proclamation delivered, which the brief and the proclamation report (the refusal rule reads the
+# kind of the passages found, assistant/answer/abstain.py).
+_DONE = re.compile(r"\b(?:did|has|have|had)\s+(?!to\b)(?!(?:the\s+|this\s+|that\s+|its\s+)?(?:article|section|annex|chapter|"
+                   r"paragraph|law|act|proclamation|schedule|brief|report|treaty|agreement|usmca|text|provision|"
+                   r"rule)s?\b)|\b(?:ha|han|hubo)\s+\w+(?:ado|ido|to|cho|so)\b", re.I)
 _ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
                            r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
 
@@ -570,6 +580,7 @@ class QueryAnalysis:
     asks_finding: bool = False  # asks what a report or an inquiry concluded
     finding_of: str = ""  # what it asks the findings of, as typed ("the ITC's report")
     realized: bool = False  # asks how things stand up to now ("so far", "actually", "currently")
+    realized_event: bool = False  # and whether something was done ("Has Canada actually sent ...?")
     concepts: tuple[Concept, ...] = ()
     parts: tuple[QuestionPart, ...] = ()
     translated: bool = False  # `english` is a gloss of another language
@@ -840,6 +851,7 @@ def analyze(
     eng = _UNITED_STATES.sub("U.S.", (english or text).strip())
     asked = asked_part(text)
     asked_eng = asked_part(eng) if english else asked
+    realized = bool(_REALIZED.search(text) or _REALIZED.search(eng))
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng, english_grammar=not english)
     unit, unit_word = _asked_unit(counted)
@@ -897,7 +909,8 @@ def analyze(
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
         asks_finding=finding and not names_brief,
         finding_of=finding_of,
-        realized=bool(_REALIZED.search(text) or _REALIZED.search(eng)),
+        realized=realized,
+        realized_event=realized and bool(_DONE.search(asked)),
         concepts=in_words_typed(concepts_of(asked_eng, english_grammar=grammar)),
         parts=parts,
         translated=bool(english) and english.strip() != text,
