@@ -242,14 +242,31 @@ def test_whether_something_was_actually_done_is_a_realized_event():
     rule does not record; what a text did or has is asked of the text."""
     for q in ("Has Ottawa actually issued any such waiver in the last three years?",
               "Since the agreement took effect, which ports did the parties actually designate?",
-              "¿En qué años lo ha aplicado de verdad el gobierno?"):
-        assert analyze_question(q).realized_event, q
-    for q in ("What did Article 2.9 actually require of the parties?",  # the text's own content
+              "Hasn’t Mexico actually notified its procedures yet?",
+              "Which ports were actually designated so far?",
+              "Since 2020, have any two parties actually agreed to faster cuts?",  # an agreement since
+              "¿En qué años lo ha aplicado de verdad el gobierno?",
+              "¿México realmente notificó sus procedimientos?"):
+        a = analyze_question(q)
+        assert a.realized_events == (q,) and a.only_realized_events, q
+    for q in ("What did Article 2.9 actually require of the parties?",  # a text's own content
               "Has the treaty actually changed the customs user fee?",
+              "What did the implementing legislation actually require of the USTR?",
               "Who actually sits on the Committee on Trade in Goods?",  # present: what the rule sets up
+              "Which Canadian tariff lines currently have an in-quota rate of zero?",  # "have" as a verb
+              "What powers does the Free Trade Commission actually have under Article 30.2?",
+              "What did Canada actually agree to on dairy quotas?",  # the schedule is the agreement
+              "¿Qué han acordado realmente las partes sobre los lácteos?",
               "What do the parties have to publish under Article 2.15?",  # no realized cue
-              "Do the parties actually have to notify each other first?"):
-        assert not analyze_question(q).realized_event, q
+              "Do the parties actually have to notify each other first?",
+              # the cue is in a premise: what is asked is the rule
+              "Canada has actually filed two complaints so far. What role does the Commission have?"):
+        assert not analyze_question(q).realized_events, q
+    # beside a question on the rule itself: only that part is the event
+    a = analyze_question("What does Article 2.13 require each party to notify? And has Canada actually notified "
+                         "its procedures so far?")
+    assert a.realized_events == ("And has Canada actually notified its procedures so far?",)
+    assert not a.only_realized_events
 
 
 def test_money_a_government_takes_in_or_pays_out_is_an_amount_of_money():

@@ -180,16 +180,35 @@ def _asks_finding(text: str) -> tuple[bool, str]:
 _REALIZED = re.compile(r"\b(so far|to date|actually|actual|in practice|currently|right now|as of now|hasta ahora|"
                        r"actualmente|en realidad|en la pr[aá]ctica|efectivamente|hasta la fecha|realmente|"
                        r"de verdad)\b", re.I)
-# A realized question asked in the past or perfect ("Has Canada actually sent that notice?", "which
-# ones did Mexico actually notify?", "¿En qué años lo ha notificado de verdad?"): it asks whether
-# something was done, which a rule does not record. Not when the text is what did or has something
-# ("What did Article 2.4 actually require?"). On the tuning singles (twenty-fifth session) 12
-# realized questions ask so: 10 unanswerable; the 2 answerable ones ask what an RRM settlement and a
-# proclamation delivered, which the brief and the proclamation report (the refusal rule reads the
-# kind of the passages found, assistant/answer/abstain.py).
-_DONE = re.compile(r"\b(?:did|has|have|had)\s+(?!to\b)(?!(?:the\s+|this\s+|that\s+|its\s+)?(?:article|section|annex|chapter|"
-                   r"paragraph|law|act|proclamation|schedule|brief|report|treaty|agreement|usmca|text|provision|"
-                   r"rule)s?\b)|\b(?:ha|han|hubo)\s+\w+(?:ado|ido|to|cho|so)\b", re.I)
+# An asking sentence with a realized cue, in the past or the perfect ("Has Canada actually sent that
+# notice?", "Which ones did Mexico actually notify?", "¿En qué años lo ha notificado de verdad?"):
+# it asks whether something was done, which a rule does not record. Not when a text is what did or
+# has something ("What did the implementing legislation actually require?"), not "have" as a main
+# verb ("Which lines currently have a zero rate?"), and not what a party agreed or committed to
+# ("What did Canada actually agree to on dairy?": the schedule is the agreement) unless the sentence
+# asks since when or so far ("Since 2020, have two parties actually agreed to ..."). On the tuning
+# singles (twenty-fifth session, rounds 1-26) 12 realized questions ask so: 10 unanswerable; the 2
+# answerable ones ask what an RRM settlement and a proclamation delivered, which the brief and the
+# proclamation report (the refusal rule reads the kind of the passages found: abstain.py).
+_A_TEXT = (r"(?:[\w'’.\-]+\s+){0,3}?(?:article|section|annex|chapter|paragraph|law|act|legislation|statute|"
+           r"protocol|code|proclamation|schedule|brief|report|treaty|agreement|usmca|t-mec|text|provision|"
+           r"rule|letter)s?\b")
+_DONE = re.compile(
+    rf"\bdid(?:n['’]t)?\s+(?!{_A_TEXT})"
+    rf"|\b(?:has|have|had)(?:n['’]t)?\s+(?!to\b)(?!{_A_TEXT})(?:[\w'’\-]+\s+){{0,5}}?(?:\w+ed|\w+en|been|done|"
+    r"made|met|sent|paid|set|held|put|spent|built|brought|won)\b"
+    r"|\b(?:was|were)(?:n['’]t)?\s+(?:[\w'’\-]+\s+){0,2}?\w+ed\b"
+    r"|\b(?:ha|han|hubo)\s+(?:\w+\s+)?\w+(?:ado|ido|to|cho|so)\b|\b\w+(?:ó|aron|ieron)\b", re.I)
+_AGREED = re.compile(r"\b(?:agree[ds]?|commit(?:s|ted)?|undert(?:ake|ook|aken)|accept(?:ed)?|bound|bind|negotiated?|"
+                     r"signed|establish(?:ed)?|require[ds]?|provided?|promised?|acord\w*|compromet\w*|"
+                     r"comprometi\w*|establec\w*|exig\w*|dispuest\w*|fijad\w*|previst\w*)\b", re.I)
+_SO_FAR = re.compile(r"\b(?:since|so far|to date|yet|hasta ahora|hasta la fecha|desde)\b", re.I)
+
+
+def asks_whether_done(sentence: str) -> bool:
+    """An asking sentence that asks whether something was actually done (see `_DONE`)."""
+    return bool(_REALIZED.search(sentence) and _DONE.search(sentence)
+                and (not _AGREED.search(sentence) or _SO_FAR.search(sentence)))
 _ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
                            r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
 
@@ -580,7 +599,10 @@ class QueryAnalysis:
     asks_finding: bool = False  # asks what a report or an inquiry concluded
     finding_of: str = ""  # what it asks the findings of, as typed ("the ITC's report")
     realized: bool = False  # asks how things stand up to now ("so far", "actually", "currently")
-    realized_event: bool = False  # and whether something was done ("Has Canada actually sent ...?")
+    # The asking sentences that ask whether something was actually done ("Has Canada actually sent
+    # that notice?"), and whether every asking sentence does
+    realized_events: tuple[str, ...] = ()
+    only_realized_events: bool = False
     concepts: tuple[Concept, ...] = ()
     parts: tuple[QuestionPart, ...] = ()
     translated: bool = False  # `english` is a gloss of another language
@@ -617,10 +639,10 @@ class QueryAnalysis:
 
 
 @lru_cache(maxsize=1024)
-def _asked(question: str) -> tuple[str, str]:
-    """(the sentences that ask, the question from the first of them on); the whole question for
-    both when none asks or what is asked is too short to stand alone. The segmenter cuts
-    "¿EE. UU. tiene ...?" after "EE.": those pieces are joined again."""
+def _asked(question: str) -> tuple[str, str, tuple[str, ...]]:
+    """(the sentences that ask, the question from the first of them on, the asking sentences); the
+    whole question for all three when none asks or what is asked is too short to stand alone. The
+    segmenter cuts "¿EE. UU. tiene ...?" after "EE.": those pieces are joined again."""
     sentences: list[str] = []
     for a, b in split_sentences(question):
         if sentences and sentences[-1].rstrip().endswith("EE."):
@@ -630,8 +652,13 @@ def _asked(question: str) -> tuple[str, str]:
     asks = [s.rstrip().endswith("?") for s in sentences]
     asked = " ".join(s for s, q in zip(sentences, asks, strict=True) if q)
     if len(asked.split()) < 4:
-        return question, question
-    return asked, " ".join(sentences[asks.index(True):])
+        return question, question, (question,)
+    return asked, " ".join(sentences[asks.index(True):]), tuple(s for s, q in zip(sentences, asks, strict=True) if q)
+
+
+def asking_sentences(question: str) -> tuple[str, ...]:
+    """The sentences of `asked_part`, one by one."""
+    return _asked(question)[2]
 
 
 def asked_part(question: str) -> str:
@@ -852,6 +879,7 @@ def analyze(
     asked = asked_part(text)
     asked_eng = asked_part(eng) if english else asked
     realized = bool(_REALIZED.search(text) or _REALIZED.search(eng))
+    events = tuple(s.strip() for s in asking_sentences(text) if asks_whether_done(s))
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng, english_grammar=not english)
     unit, unit_word = _asked_unit(counted)
@@ -910,7 +938,8 @@ def analyze(
         asks_finding=finding and not names_brief,
         finding_of=finding_of,
         realized=realized,
-        realized_event=realized and bool(_DONE.search(asked)),
+        realized_events=events,
+        only_realized_events=bool(events) and len(events) == len(asking_sentences(text)),
         concepts=in_words_typed(concepts_of(asked_eng, english_grammar=grammar)),
         parts=parts,
         translated=bool(english) and english.strip() != text,
