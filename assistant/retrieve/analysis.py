@@ -190,9 +190,12 @@ _REALIZED = re.compile(r"\b(so far|to date|actually|actual|in practice|currently
 # singles (twenty-fifth session, rounds 1-26) 12 realized questions ask so: 10 unanswerable; the 2
 # answerable ones ask what an RRM settlement and a proclamation delivered, which the brief and the
 # proclamation report (the refusal rule reads the kind of the passages found: abstain.py).
+# a text as the subject: its name, an identifier, then the verb ("did Article 2.9 actually require",
+# "has the treaty changed"), not a name that qualifies another noun ("have two USMCA countries agreed")
 _A_TEXT = (r"(?:[\w'’.\-]+\s+){0,3}?(?:article|section|annex|chapter|paragraph|law|act|legislation|statute|"
            r"protocol|code|proclamation|schedule|brief|report|treaty|agreement|usmca|t-mec|text|provision|"
-           r"rule|letter)s?\b")
+           r"rule|letter)s?(?:\s+[\w.\-()]*\d[\w.\-()]*)?\s+(?:actually|really|currently|ever|in fact|say|"
+           r"require|provide|set|list|cover|mean|change|bind|do|\w+ed|\w+en)\b")
 _DONE = re.compile(
     rf"\bdid(?:n['’]t)?\s+(?!{_A_TEXT})"
     rf"|\b(?:has|have|had)(?:n['’]t)?\s+(?!to\b)(?!{_A_TEXT})(?:[\w'’\-]+\s+){{0,5}}?(?:\w+ed|\w+en|been|done|"
