@@ -318,6 +318,11 @@ def _decide(
     if a.realized_events and all(sc.chunk.kind in PRESCRIPTIVE_KINDS for sc in ret.chunks[:EVENT_PASSAGES]):
         # "Has Canada actually sent that notice?" answered by the paragraph that provides for it
         events = tuple(f"a record of what has actually been done (“{s}”)" for s in a.realized_events)
+        if a.only_realized_events and a.asks_for_figure:
+            # a tally ("How many panels have been convened so far?") is named as the tally it is
+            tail, item = _what_is_missing(a, feats, cov)
+            return Decision(True, f"{where} {tail}.", "a realized event asked of rules only", (item,), "realized",
+                            cov, details)
         if a.only_realized_events:
             return Decision(True, f"{where} give {_listed(list(events), 'or')}: the passages found set out "
                             "rules, not what has been done under them.", "a realized event asked of rules only",
