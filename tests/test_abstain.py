@@ -250,6 +250,7 @@ def test_whether_something_was_actually_done_is_a_realized_event():
         a = analyze_question(q)
         assert a.realized_events == (q,) and a.only_realized_events, q
     for q in ("What did Article 2.9 actually require of the parties?",  # a text's own content
+              "From which shipments do the provisions actually apply, and when did that section take effect?",
               "Has the treaty actually changed the customs user fee?",
               "What did the implementing legislation actually require of the USTR?",
               "Who actually sits on the Committee on Trade in Goods?",  # present: what the rule sets up

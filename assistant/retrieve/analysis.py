@@ -180,6 +180,9 @@ def _asks_finding(text: str) -> tuple[bool, str]:
 _REALIZED = re.compile(r"\b(so far|to date|actually|actual|in practice|currently|right now|as of now|hasta ahora|"
                        r"actualmente|en realidad|en la pr[aá]ctica|efectivamente|hasta la fecha|realmente|"
                        r"de verdad)\b", re.I)
+_ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
+                           r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
+
 # An asking sentence with a realized cue, in the past or the perfect ("Has Canada actually sent that
 # notice?", "Which ones did Mexico actually notify?", "¿En qué años lo ha notificado de verdad?"):
 # it asks whether something was done, which a rule does not record. Not when a text is what did or
@@ -187,15 +190,17 @@ _REALIZED = re.compile(r"\b(so far|to date|actually|actual|in practice|currently
 # verb ("Which lines currently have a zero rate?"), and not what a party agreed or committed to
 # ("What did Canada actually agree to on dairy?": the schedule is the agreement) unless the sentence
 # asks since when or so far ("Since 2020, have two parties actually agreed to ..."). On the tuning
-# singles (twenty-fifth session, rounds 1-26) 12 realized questions ask so: 10 unanswerable; the 2
-# answerable ones ask what an RRM settlement and a proclamation delivered, which the brief and the
-# proclamation report (the refusal rule reads the kind of the passages found: abstain.py).
+# singles (twenty-fifth session, rounds 1-26) 47 questions ask so, 45 of them unanswerable; the 2
+# answerable ones ask what an RRM settlement delivered and when a tariff started to bite, which the
+# brief and a proclamation report (the refusal rule reads the kind of the passages found:
+# abstain.py).
 # a text as the subject: its name, an identifier, then the verb ("did Article 2.9 actually require",
-# "has the treaty changed"), not a name that qualifies another noun ("have two USMCA countries agreed")
+# "has the treaty changed", "when did that section take effect"), not a name that qualifies another
+# noun ("have two USMCA countries agreed")
 _A_TEXT = (r"(?:[\w'’.\-]+\s+){0,3}?(?:article|section|annex|chapter|paragraph|law|act|legislation|statute|"
            r"protocol|code|proclamation|schedule|brief|report|treaty|agreement|usmca|t-mec|text|provision|"
            r"rule|letter)s?(?:\s+[\w.\-()]*\d[\w.\-()]*)?\s+(?:actually|really|currently|ever|in fact|say|"
-           r"require|provide|set|list|cover|mean|change|bind|do|\w+ed|\w+en)\b")
+           r"require|provide|set|list|cover|mean|change|bind|do|take|took|enter|\w+ed|\w+en)\b")
 _DONE = re.compile(
     rf"\bdid(?:n['’]t)?\s+(?!{_A_TEXT})"
     rf"|\b(?:has|have|had)(?:n['’]t)?\s+(?!to\b)(?!{_A_TEXT})(?:[\w'’\-]+\s+){{0,5}}?(?:\w+ed|\w+en|been|done|"
@@ -212,8 +217,7 @@ def asks_whether_done(sentence: str) -> bool:
     """An asking sentence that asks whether something was actually done (see `_DONE`)."""
     return bool(_REALIZED.search(sentence) and _DONE.search(sentence)
                 and (not _AGREED.search(sentence) or _SO_FAR.search(sentence)))
-_ABOUT_A_TEXT = re.compile(r"\b(brief|law|act|proclamation|article|section|annex|say|says|said|expects?|"
-                           r"predicts?|requires?|required|deadline|scheduled|must|shall)\b", re.I)
+
 
 # ---- identifiers -----------------------------------------------------------------------------
 
@@ -881,7 +885,6 @@ def analyze(
     eng = _UNITED_STATES.sub("U.S.", (english or text).strip())
     asked = asked_part(text)
     asked_eng = asked_part(eng) if english else asked
-    realized = bool(_REALIZED.search(text) or _REALIZED.search(eng))
     events = tuple(s.strip() for s in asking_sentences(text) if asks_whether_done(s))
     slot = answer_slot(text) or answer_slot(eng)
     counted = _counted(eng, english_grammar=not english)
@@ -940,7 +943,7 @@ def analyze(
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
         asks_finding=finding and not names_brief,
         finding_of=finding_of,
-        realized=realized,
+        realized=bool(_REALIZED.search(text) or _REALIZED.search(eng)),
         realized_events=events,
         only_realized_events=bool(events) and len(events) == len(asking_sentences(text)),
         concepts=in_words_typed(concepts_of(asked_eng, english_grammar=grammar)),
