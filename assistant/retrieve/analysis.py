@@ -599,8 +599,9 @@ class QueryAnalysis:
     schedules: tuple[str, ...] = ()  # parties whose tariff schedule is asked about
     numbers: frozenset[str] = frozenset()
     asked_numbers: frozenset[str] = frozenset()  # those of the asked part (a premise's left out)
-    names: tuple[str, ...] = ()  # capitalised words and acronyms, folded ("rrm", "sheinbaum")
-    asked_names: tuple[str, ...] = ()  # those from the first asking sentence on (a premise's left out)
+    # capitalised words and acronyms, folded ("rrm", "sheinbaum"), from the first asking sentence on
+    # (a premise's names set the scene: `answer.evidence.name_evidence`)
+    asked_names: tuple[str, ...] = ()
     years: tuple[str, ...] = ()
     outcome: bool = False  # asks what happened (not what a text says)
     asks_finding: bool = False  # asks what a report or an inquiry concluded
@@ -937,7 +938,6 @@ def analyze(
         schedules=schedules,
         numbers=frozenset(numbers(text)),
         asked_numbers=frozenset(numbers(asked)),
-        names=() if english else question_names(text),
         asked_names=() if english else question_names(after_premise(text)),
         years=tuple(dict.fromkeys(_YEAR.findall(text))),
         outcome=bool(_OUTCOME.search(text)) and not _ABOUT_A_TEXT.search(text),
