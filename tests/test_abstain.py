@@ -10,8 +10,9 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.answer import abstain
+from assistant.answer import abstain, evidence
 from assistant.answer.evidence import EvidenceFeatures
+from assistant.domain import Chunk, ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.pipeline import Assistant
 from assistant.retrieve.analysis import analyze, analyze_question, answer_slot, question_names
@@ -531,3 +532,33 @@ def test_a_spanish_question_is_the_sentence_around_its_question_marks():
         "¿Qué fracción les aplica en la lista de Canadá?"
     assert "Quincy" in asked_part("Según el informe del Quincy Institute (pág. 4), ¿qué recomienda sobre migración?")
     assert "cuota" in asked_part("¿Qué arancel aplica al queso? Y cuál es la cuota?")
+
+
+def test_a_premise_question_is_judged_on_what_it_asks():
+    """The multilingual feature of a question with a premise is its asked part's best cosine with a
+    top passage (shifted to the whole question's scale), not the whole question's."""
+    def top(cid: str, cos: float) -> ScoredChunk:
+        return ScoredChunk(Chunk(cid, "d", "t", "brief", "x", 0, 0, 1), 1.0, multilingual=cos)
+
+    passages = [top("a", 0.86), top("b", 0.84)]
+    assert evidence._multilingual(passages, None) == 0.86
+    assert evidence._multilingual(passages, {}) == 0.86
+    assert evidence._multilingual(passages, {"a": 0.70, "b": 0.78}) == pytest.approx(0.78 + evidence.PREMISE_SHIFT)
+    assert evidence._multilingual(passages, {"z": 0.9}) == 0.86  # only the top passages count
+
+
+def test_a_premise_that_paraphrases_the_brief_does_not_carry_what_it_asks(full_assistant, brief_assistant):
+    """The premise restates the brief (Stellantis's tariff furloughs), so the whole question sits
+    close to that passage; what is asked (workers idled at a Windsor plant) no document mentions.
+    Read as a whole (before), the full index answered it with the furlough sentence."""
+    windsor = ("The brief says the auto tariffs forced Stellantis to pause production. "
+               "How many workers were idled at its Windsor plant?")
+    d = full_assistant.decision(windsor)
+    assert d.refuse and d.rule == "coverage" and d.details["premise"] and "Windsor" in d.text
+    # the same premise before a question the brief answers is answered, on either index (before,
+    # the brief's own index refused it: the whole question was further from the furlough passage
+    # than what it asks)
+    answered = ("The brief says the auto tariffs forced Stellantis to pause production. "
+                "At how many U.S. plants did Stellantis announce furloughs?")
+    assert not full_assistant.decision(answered).refuse
+    assert not brief_assistant.decision(answered).refuse

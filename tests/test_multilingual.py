@@ -392,3 +392,39 @@ def test_answer_sentences_are_scored_on_the_words_retrieval_searched(fast_assist
         assert set(fast_assistant._sentence_query(english, ret)[0]) == set(tokenize(english.english))
     finally:
         translate._gloss.cache_clear()
+
+
+def test_a_premise_question_carries_the_multilingual_cosine_of_what_it_asks(fast_assistant):
+    """Refusal reads how close the passages are to what is asked, not to a premise that may
+    paraphrase one of them: retrieval scores the question from its first asking sentence on against
+    the stored vectors of the passages the multilingual channel found. A question without a premise,
+    or with a sentence after the question ("I need the count."), carries nothing extra."""
+    for question in ("How many points does the pipeline network cross the border at?",
+                     "How many points does the pipeline network cross the border at? I need the count."):
+        plain = fast_assistant.retrieve_analysed(fast_assistant.analyze(question), 5)
+        assert plain.chunks and plain.asked_multilingual == {}
+    a = fast_assistant.analyze("The brief describes pipelines crossing the border. How many points do they "
+                               "cross it at? I need the count.")
+    ret = fast_assistant.retrieve_analysed(a, 5)
+    found = {sc.chunk.id: sc.multilingual for sc in ret.chunks if sc.multilingual is not None}
+    stored = fast_assistant.multilingual_vectors.vectors(found)
+    assert found and set(ret.asked_multilingual) == set(found) == set(stored)
+    asked = fast_assistant.multilingual_embedder.embed_query("How many points do they cross it at? I need the count.")
+    for cid, cos in ret.asked_multilingual.items():
+        assert found[cid] == pytest.approx(float(stored[cid] @ ret.multilingual_vector), abs=1e-5)  # one scale
+        assert cos == pytest.approx(float(stored[cid] @ asked), abs=1e-5)
+    assert any(abs(found[c] - ret.asked_multilingual[c]) > 1e-4 for c in found)
+
+
+def test_refusal_reads_the_premise_free_cosine(fast_assistant, monkeypatch):
+    """The decision's multilingual feature is the best cosine of what is asked over the top
+    passages, shifted by `PREMISE_SHIFT` (the toy model stands in for the fitted one here)."""
+    from assistant.answer import abstain, evidence
+
+    monkeypatch.setattr(abstain, "MULTILINGUAL_FITTED_ON", ML_MODEL_NAME)
+    question = "The brief describes pipelines crossing the border. How many points do they cross it at?"
+    ret = fast_assistant.retrieve_analysed(fast_assistant.analyze(question), fast_assistant.settings.top_k)
+    top = {sc.chunk.id for sc in ret.chunks[:evidence.EVIDENCE_PASSAGES]}
+    want = max(c for cid, c in ret.asked_multilingual.items() if cid in top) + evidence.PREMISE_SHIFT
+    d = fast_assistant.decision(question)
+    assert d.details["premise"] and d.details["multilingual"] == pytest.approx(want, abs=1e-3)

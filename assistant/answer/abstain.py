@@ -277,12 +277,14 @@ def _decide(
     sentences = evidence_sentences([sc.chunk for sc in ret.chunks], snap)
     a = _read_through_the_model(a, ret)
     feats, cov = features(a, ret.chunks, sentences, snap, ret.query_vector, ret.scope, embed,
-                          lexical_covered=LEXICAL_COVERED, dense_covered=DENSE_COVERED, measure_all=measure_all)
+                          lexical_covered=LEXICAL_COVERED, dense_covered=DENSE_COVERED, measure_all=measure_all,
+                          asked_multilingual=ret.asked_multilingual)
     if ret.multilingual_model != MULTILINGUAL_FITTED_ON:
         feats = replace(feats, multilingual=0.0)
     p = evidence_score(feats)
     above = ABSTAIN_ABOVE if feats.multilingual else ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL
-    details = {**feats.to_dict(), "score": round(p, 4)}
+    # "premise": the multilingual feature was read on what is asked, not on the whole question
+    details = {**feats.to_dict(), "score": round(p, 4), "premise": bool(ret.asked_multilingual)}
     where = "The brief does not" if ret.scope == frozenset({"brief"}) else "The indexed documents do not"
     unindexed = unindexed_schedules(a, snap)
     schedules = _listed([f"the tariff schedule of {p}" for p in unindexed], "or") if unindexed else ""

@@ -198,6 +198,19 @@ class VectorStore:
             out.update(self.collection.get(ids=ids[i : i + _BATCH], include=[])["ids"])
         return out
 
+    def vectors(self, ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these ids (ids without one are left out)."""
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(ids), _BATCH):
+            got = self.collection.get(ids=ids[i : i + _BATCH], include=["embeddings"])
+            if not got["ids"]:
+                continue
+            # Chroma returns them in its own order: each id with its own row
+            rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+            out.update(zip(got["ids"], rows, strict=True))
+        return out
+
     def all_ids(self) -> set[str]:
         out: set[str] = set()
         offset = 0

@@ -14,6 +14,12 @@ sum(weight / (rrf_k + rank)) over the channels that found it. Routing by the que
 Without the multilingual channel (setting off, or an index built without it) the retriever is the
 two-channel BM25 + MiniLM one, every question on its search text.
 
+A question that opens with a premise ("The brief says X. How many Y ...?") is embedded by the
+multilingual model a second time from its first asking sentence on, on the same worker thread, and
+that vector's cosines with the passages the channel found go with the retrieval
+(`Retrieval.asked_multilingual`): refusal reads what is asked, not a premise that may paraphrase a
+passage.
+
 Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
 key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
 searched only when the question is about a tariff line or rate or names a party's schedule, or
@@ -34,9 +40,9 @@ from assistant.index.embeddings import Embedder
 from assistant.index.lexical import tokenize
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
-from assistant.retrieve.analysis import QueryAnalysis, analyze_question
+from assistant.retrieve.analysis import QueryAnalysis, after_premise, analyze_question
 from assistant.settings import Settings
-from assistant.textutil import footnote_marks
+from assistant.textutil import collapse, footnote_marks
 
 BM25, MINILM, MULTILINGUAL = "bm25", "dense", "multilingual"  # channel names (a single channel's mode)
 MODES = ("hybrid", MINILM, BM25, MULTILINGUAL)
@@ -112,6 +118,18 @@ class Retrieval:
     # the refusal decision reads the turn with its thread too.
     context_vector: np.ndarray | None = None
     multilingual_model: str = ""  # the model of `multilingual_vector` ("" when not searched)
+    # A question that opens with a premise: per passage the multilingual channel found, the cosine
+    # of the question from its first asking sentence on, which refusal reads (empty: no premise, or
+    # that channel not searched).
+    asked_multilingual: dict[str, float] = field(default_factory=dict)
+
+
+def _after_premise(typed: str) -> str:
+    """What the multilingual channel embeds of a question that opens with a premise: the question
+    from its first asking sentence on ("" when nothing precedes it; a sentence after it, "I need the
+    cite.", belongs to what is asked)."""
+    asked = after_premise(typed)
+    return asked if collapse(asked) != collapse(typed) else ""
 
 
 @dataclass
@@ -257,6 +275,8 @@ class HybridRetriever:
         scope = frozenset(kinds) if kinds == {"brief"} and not q.kinds else None
         runs: dict[str, list[tuple[str, float]]] = {}
         ml_pending = self._multilingual_vector(q.typed) if MULTILINGUAL in weights else None
+        asked_text = _after_premise(q.typed) if ml_pending is not None else ""
+        asked_pending = self._multilingual_vector(asked_text) if asked_text else None
         t0 = time.perf_counter()
         if BM25 in weights:
             lexical = snap.lexical.search_tokens(
@@ -327,7 +347,20 @@ class HybridRetriever:
         ml_model = "" if ml_vector is None else str(
             getattr(self.multilingual_embedder, "name", None) or getattr(self.multilingual_embedder, "model_name", "")
         )
-        return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model)
+        asked: dict[str, float] = {}
+        if asked_pending is not None:
+            # the same feature on the asked text: the passages the multilingual channel found
+            found = [sc.chunk.id for sc in chunks if sc.multilingual is not None]
+            if found:
+                assert self.multilingual_vectors is not None
+                t4 = time.perf_counter()
+                asked_vector = asked_pending.result()
+                stored = self.multilingual_vectors.vectors(found)
+                asked = {cid: float(v @ asked_vector) for cid, v in stored.items()}
+                timings["asked_multilingual_ms"] = (time.perf_counter() - t4) * 1000
+            else:
+                asked_pending.cancel()
+        return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model, asked)
 
     def _as_if_seen(self, fused: dict[str, _Fused], weights: dict[str, float], snap: Snapshot) -> None:
         """A passage indexed without vectors (a tariff line) is seen by the lexical runs only, so the
