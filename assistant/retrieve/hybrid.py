@@ -92,6 +92,14 @@ class Query:
         in English, else the search text."""
         return self.a.text if self.a.language != ENGLISH else self.text
 
+    @property
+    def typed_after_premise(self) -> str:
+        """What the multilingual channel embeds of a question that opens with a premise: `typed`
+        from its first asking sentence on ("" when nothing precedes it; a sentence after it, "I
+        need the cite.", belongs to what is asked)."""
+        asked = after_premise(self.typed)
+        return asked if collapse(asked) != collapse(self.typed) else ""
+
     @classmethod
     def of(cls, analysis: QueryAnalysis, k: int = 8, kinds: set[str] | None = None,
            documents: set[str] | None = None, mode: str = "hybrid") -> Query:
@@ -122,14 +130,6 @@ class Retrieval:
     # of the question from its first asking sentence on, which refusal reads (empty: no premise, or
     # that channel not searched).
     asked_multilingual: dict[str, float] = field(default_factory=dict)
-
-
-def _after_premise(typed: str) -> str:
-    """What the multilingual channel embeds of a question that opens with a premise: the question
-    from its first asking sentence on ("" when nothing precedes it; a sentence after it, "I need the
-    cite.", belongs to what is asked)."""
-    asked = after_premise(typed)
-    return asked if collapse(asked) != collapse(typed) else ""
 
 
 @dataclass
@@ -275,7 +275,7 @@ class HybridRetriever:
         scope = frozenset(kinds) if kinds == {"brief"} and not q.kinds else None
         runs: dict[str, list[tuple[str, float]]] = {}
         ml_pending = self._multilingual_vector(q.typed) if MULTILINGUAL in weights else None
-        asked_text = _after_premise(q.typed) if ml_pending is not None else ""
+        asked_text = q.typed_after_premise if ml_pending is not None else ""
         asked_pending = self._multilingual_vector(asked_text) if asked_text else None
         t0 = time.perf_counter()
         if BM25 in weights:
