@@ -562,3 +562,22 @@ def test_a_premise_that_paraphrases_the_brief_does_not_carry_what_it_asks(full_a
                 "At how many U.S. plants did Stellantis announce furloughs?")
     assert not full_assistant.decision(answered).refuse
     assert not brief_assistant.decision(answered).refuse
+
+
+@pytest.mark.parametrize("turn, asked", [
+    ("OK, and can a company use drawback to claw back AD or CVD duties it paid?",
+     "and can a company use drawback to claw back AD or CVD duties it paid?"),
+    ("Fine, but what volume does it allow in quota year 9?", "but what volume does it allow in quota year 9?"),
+    ("Got it. What tonnage does that allowance reach?", "What tonnage does that allowance reach?"),
+    ("Bien. ¿En qué fracción entran los parapentes?", "¿En qué fracción entran los parapentes?"),
+])
+def test_an_acknowledgement_that_opens_a_turn_is_no_concept(turn, asked):
+    """A short reply before the question acknowledges the last answer: a refusal named it ("... do
+    not discuss CVD duties, claw back AD or OK."). The question as typed is kept."""
+    a = analyze_question(turn)
+    assert a.text == asked and a.question == turn
+    typed = {w.lower() for c in a.concepts for w in (c.typed or c.text).split()}
+    assert not typed & {"ok", "fine", "got", "bien", "well", "good"}
+    # the same words inside a question, or without the comma or full stop, stay
+    assert analyze_question("Is the rate fine, or does it change in year 9?").text.startswith("Is the rate fine")
+    assert analyze_question("Right of first refusal: does Chapter 2 grant one?").text.startswith("Right of")

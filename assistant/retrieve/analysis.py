@@ -835,13 +835,31 @@ def asks_for_source(text: str) -> bool:
     return bool(_ASKS_FOR_SOURCE.search(text))
 
 
+# A short reply that opens a turn ("OK, and ...", "Fine, but ...", "Got it. What ...?", "Bien.
+# ¿...?") acknowledges the last answer: it is no part of what is asked, and read as a concept it
+# was named in refusals ("... do not discuss CVD duties, claw back AD or OK."). Closed-class words,
+# like the stop words; only at the start of a turn, before a comma or a full stop.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^\W*(?:ok(?:ay)?|fine|right|all right|alright|got it|great|thanks|thank you|understood|perfect|good|"
+    r"bien|bueno|vale|perfecto|entendido|de acuerdo|gracias|muy bien|claro)\s*[,.!]\s*(?=\S)",
+    re.I,
+)
+
+
+def without_acknowledgement(text: str) -> str:
+    """The turn without a short reply that opens it ("OK, and can ..." -> "and can ...")."""
+    m = _ACKNOWLEDGEMENT.match(text)
+    return text[m.end():] if m else text
+
+
 def analyze_question(
     question: str, standalone: str | None = None, context: str = "", *, follow_up: bool = False
 ) -> QueryAnalysis:
     """The product's analysis of a question: its language (py3langid, `retrieve.language`) and, in
     a language with a glossary, its English gloss (`retrieve.translate`), then `analyze`.
-    `context`: the thread's standalone questions up to the previous one ("" for none)."""
-    text = (standalone or question).strip()
+    `context`: the thread's standalone questions up to the previous one ("" for none). A short
+    reply that opens the turn ("OK, ...") is left out."""
+    text = without_acknowledgement((standalone or question).strip())
     language = detect_language(text)
     english = english_gloss(text) if language in GLOSSED else None
     # machine translation and cognates help matching, not coverage (translate.english_gloss)
@@ -861,7 +879,7 @@ def analyze_question(
                   if c.text.lower() not in seen)
     thread = replace(a, english=f"{a.english} {context_english}", concepts=a.concepts + added)
     question = question.strip()
-    rewritten = collapse(question) != collapse(text)
+    rewritten = collapse(without_acknowledgement(question)) != collapse(text)
     typed_turn = _UNITED_STATES.sub("U.S.", question) if rewritten and language == "en" and \
         detect_language(question) == "en" else ""
     return replace(a, thread=thread, follow_up=follow_up, typed_turn=typed_turn)
