@@ -749,10 +749,30 @@ _CONDITION = re.compile(
     r"d[oó]nde|por qu[eé])\b)", re.I)
 
 
+# "When does a gift set count as originating?", "when are imports treated as a substantial share":
+# a "when" in the present whose clause classifies something (counts as, qualifies, becomes, is
+# treated/considered/deemed as, is mandatory or required) asks under what conditions, not for a
+# date; in the past or future it asks when the status began ("When did it become law?"). Other
+# present clauses still ask dates ("When does the quota reach zero?"): they name an event. Read on
+# the tuning singles and conversations: 5 of the 8 conditional "when" questions use one, none of
+# the 13 date ones.
+_STATUS = re.compile(
+    r"\b(?:counts?\s+as|qualif(?:y|ies)|becomes?|(?:treated|considered|deemed|regarded)\s+as|mandatory|"
+    r"required|eligible|cuentan?\s+(?:\w+\s+){0,3}como|califican?|se\s+consideran?|obligatori[oa]s?)\b", re.I)
+_PAST_OR_FUTURE = re.compile(r"\s*(?:did|was|were|has|have|had|will|would)\b", re.I)
+
+
 def answer_slot(question: str) -> str:
     if _QUANTITY.search(question):
         return "quantity"
-    return "date" if _DATE.search(_CONDITION.sub("", question, count=1)) else ""
+    text = _CONDITION.sub("", question, count=1)
+    for m in _DATE.finditer(text):
+        clause = re.split(r"[?,;]", text[m.end():], maxsplit=1)[0]
+        if re.sub(r"^\W+", "", m.group(0)).lower().startswith(("when", "cu")) and _STATUS.search(clause) \
+                and not _PAST_OR_FUTURE.match(text[m.start() + len(m.group(0).split()[0]):]):
+            continue  # the conditions of a status, not its date
+        return "date"
+    return ""
 
 
 def identifiers_of(question: str) -> tuple[str, ...]:
