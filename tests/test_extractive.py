@@ -181,18 +181,3 @@ def test_a_quota_table_shows_the_year_the_question_names_in_figures_or_in_words(
     assert "Quota Year 5:" not in table_rows(table, "¿Qué volumen en el décimo año del TRQ-CA5?")
     # a number word away from "year" names no row ("once" the quota fills; "one" importer)
     assert "Quota Year 10:" not in table_rows(table, "Once the quota fills, what does one importer pay after ten days?")
-
-
-def test_a_residual_tariff_line_does_not_cover_the_goods_it_excludes(full_assistant):
-    """"Other (other than: Pure-bred breeding animals)" names the goods of the line beside it; a
-    question about those goods is answered from that line, not from the residue."""
-    snap = full_assistant.reader.snapshot()
-    lines = {c.meta.get("tariff_item"): c for c in snap.chunks.values() if c.kind == "tariff"
-             and c.meta.get("tariff_item") in ("0101.21.00", "0101.29.00")}
-    assert "(other than: Pure-bred breeding animals)" in lines["0101.29.00"].text
-    a = analyze("What does Canada's schedule charge on pure-bred breeding horses from the United States?")
-    cands = [Candidate(c, 1, c.text[c.text.rfind("\n") + 1:]) for c in lines.values()]
-    score_candidates(a, cands, query_weights(a.english, snap), None)
-    by_item = {c.chunk.meta["tariff_item"]: c for c in cands}
-    assert by_item["0101.21.00"].score > by_item["0101.29.00"].score
-    assert "pure" not in extractive._terms(by_item["0101.29.00"])

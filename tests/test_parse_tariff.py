@@ -11,7 +11,7 @@ import pytest
 from assistant.ingest.base import DocumentInfo, ParsedDocument
 from assistant.ingest.detect import choose_parser
 from assistant.ingest.loaders import load
-from assistant.ingest.tariff import normalize_tariff_item, parse, without_exclusions
+from assistant.ingest.tariff import normalize_tariff_item, parse
 from assistant.textutil import collapse
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -87,9 +87,6 @@ def test_other_lines_get_their_context(lines):
     assert other.meta["description_full"] == "Other (other than: Pure-bred breeding animals)"
     assert "(Other (other than: Pure-bred breeding animals))" in other.text
     assert "Asses" in lines["0101.90.00"].meta["description_full"]
-    # what the line excludes is left out where its words are matched against a question
-    kept = without_exclusions(other.text)
-    assert "Pure-bred" not in kept and "tariff item 0101.29.00 (Other" in kept and "has the rate 0" in kept
 
 
 def test_offsets_point_at_the_row(schedule):

@@ -34,7 +34,6 @@ import numpy as np
 from assistant.domain import Chunk, ScoredChunk, SourceRef
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
-from assistant.ingest.tariff import without_exclusions
 from assistant.retrieve.analysis import QueryAnalysis
 from assistant.textutil import (
     NUMBER_WORDS,
@@ -167,10 +166,7 @@ def score_candidates(
         return
     wants_number = a.asks_for_figure
     for c in cands:
-        # a residual tariff line lists the goods it excludes: their words are not what it covers
-        text = without_exclusions(c.text) if c.chunk.meta.get("tariff_item") else c.text
-        c.terms = frozenset(tokenize(text))
-        c.lexical = coverage(weights, text + " " + c.chunk.section)
+        c.lexical = coverage(weights, c.text + " " + c.chunk.section)
         c.dense = float(c.vector @ q) if (q is not None and c.vector is not None) else c.chunk_dense
         if c.chunk.meta.get("tariff_item") and c.vector is None and not c.dense:
             c.dense = c.lexical  # a tariff line has no vector: judged on its words alone

@@ -204,26 +204,8 @@ def _resolve(item: str, own: str, parents: list[str], siblings: dict[str, list[s
         if sibs:
             shown = "; ".join(s if len(s) <= 80 else s[:77] + "..." for s in sibs[:4])
             more = "; ..." if len(sibs) > 4 else ""
-            return f"{own} {_EXCLUSIONS}{shown}{more})"
+            return f"{own} (other than: {shown}{more})"
     return own
-
-
-_EXCLUSIONS = "(other than: "
-
-
-def without_exclusions(text: str) -> str:
-    """`text` without the "(other than: ...)" lists `_resolve` gives a residual "Other" line: they
-    name the goods the line does not cover, so a question about those goods must not find its
-    words in this line."""
-    out, start = [], 0
-    while (i := text.find(_EXCLUSIONS, start)) >= 0:
-        depth, j = 1, i + len(_EXCLUSIONS)
-        while j < len(text) and depth:
-            depth += {"(": 1, ")": -1}.get(text[j], 0)
-            j += 1
-        out.append(text[start:i])
-        start = j
-    return "".join(out) + text[start:]
 
 
 def _sentence(
