@@ -152,9 +152,12 @@ def test_answer_slots_are_read_from_the_question():
     assert answer_slot("When did the review start, and who chaired it?") == "date"
     # a "when" of a status in the present asks for its conditions; in the past, for its date
     assert answer_slot("When does a used car count as originating?") == ""
-    assert answer_slot("¿Cuándo se considera originaria una mercancía?") == ""
-    assert answer_slot("When did the agreement become binding?") == "date"
+    assert answer_slot("In a safeguard case, when are imports not treated as a substantial share?") == ""
+    assert answer_slot("When exactly did the labelling rule become mandatory?") == "date"
     assert answer_slot("When does the quota reach zero?") == "date"
+    assert answer_slot("When does the requirement become effective?") == "date"
+    assert answer_slot("When is the mandatory joint review?") == "date"
+    assert answer_slot("When is Mexico required to publish its regulations?") == "date"
     # a volume, a quantity, a ratio to something else are measures too
     assert answer_slot("What was the trade deficit as a share of output last year?") == "quantity"
     assert answer_slot("What volume may enter under the quota in its fifth year?") == "quantity"

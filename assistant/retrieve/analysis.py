@@ -750,16 +750,18 @@ _CONDITION = re.compile(
 
 
 # "When does a gift set count as originating?", "when are imports treated as a substantial share":
-# a "when" in the present whose clause classifies something (counts as, qualifies, becomes, is
-# treated/considered/deemed as, is mandatory or required) asks under what conditions, not for a
-# date; in the past or future it asks when the status began ("When did it become law?"). Other
-# present clauses still ask dates ("When does the quota reach zero?"): they name an event. Read on
-# the tuning singles and conversations: 5 of the 8 conditional "when" questions use one, none of
-# the 13 date ones.
+# a "when" in the present whose clause classifies something (counts as, qualifies, is treated/
+# considered/deemed/regarded, is mandatory) asks under what conditions, not for a date; in the past
+# or future it asks when the status began ("When did it become mandatory?"). Other present clauses
+# still ask dates ("When does the quota reach zero?", "When does the requirement become
+# mandatory?", "When is Mexico required to publish ...?": a phase-in or a deadline), and so does a
+# status word that describes a noun ("When is the mandatory joint review?"). Read on the English
+# tuning singles and conversations: 4 of the 8 conditional "when" questions use one, none of the
+# 13 date ones. Spanish questions are read through their English gloss, which keeps the date.
 _STATUS = re.compile(
-    r"\b(?:counts?\s+as|qualif(?:y|ies)|becomes?|(?:treated|considered|deemed|regarded)\s+as|mandatory|"
-    r"required|eligible|cuentan?\s+(?:\w+\s+){0,3}como|califican?|se\s+consideran?|obligatori[oa]s?)\b", re.I)
-_PAST_OR_FUTURE = re.compile(r"\s*(?:did|was|were|has|have|had|will|would)\b", re.I)
+    r"(?<!\bthe )(?<!\ba )(?<!\ban )(?<!\bthat )(?<!\bwhich )(?<!\bwho )"
+    r"\b(?:counts?\s+as|qualif(?:y|ies)\b(?!\s+as\b)|(?:treated|considered|deemed|regarded)\b|(?<!\bbecome )(?<!\bbecomes )mandatory)", re.I)
+_WHEN_PAST_OR_FUTURE = re.compile(r"\W*when\s+(?:\w+ly\s+)?(?:did|was|were|has|have|had|will)\b|\W*when['’]d\b", re.I)
 
 
 def answer_slot(question: str) -> str:
@@ -768,8 +770,8 @@ def answer_slot(question: str) -> str:
     text = _CONDITION.sub("", question, count=1)
     for m in _DATE.finditer(text):
         clause = re.split(r"[?,;]", text[m.end():], maxsplit=1)[0]
-        if re.sub(r"^\W+", "", m.group(0)).lower().startswith(("when", "cu")) and _STATUS.search(clause) \
-                and not _PAST_OR_FUTURE.match(text[m.start() + len(m.group(0).split()[0]):]):
+        if re.sub(r"^\W+", "", m.group(0)).lower().startswith("when") and _STATUS.search(clause) \
+                and not _WHEN_PAST_OR_FUTURE.match(text, m.start()):
             continue  # the conditions of a status, not its date
         return "date"
     return ""
