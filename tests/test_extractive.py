@@ -181,3 +181,27 @@ def test_a_quota_table_shows_the_year_the_question_names_in_figures_or_in_words(
     assert "Quota Year 5:" not in table_rows(table, "¿Qué volumen en el décimo año del TRQ-CA5?")
     # a number word away from "year" names no row ("once" the quota fills; "one" importer)
     assert "Quota Year 10:" not in table_rows(table, "Once the quota fills, what does one importer pay after ten days?")
+
+
+def test_a_further_tariff_line_is_shown_as_its_row_and_fits_the_short_answer(full_assistant):
+    """Two tariff lines that may both fit: the lead quotes the first line's sentence (which says
+    how a line reads), the second comes as its row, verbatim and cited with it as the quote, so
+    that it fits the word budget that its 56-word sentence would overrun."""
+    snap = full_assistant.reader.snapshot()
+    lines = {c.meta.get("tariff_item"): c for c in snap.chunks.values() if c.kind == "tariff"
+             and c.meta.get("tariff_item") in ("2710.19.20", "3826.00.00")}
+    a = analyze("Which line of Canada's schedule takes petroleum greases and oils?")
+    sentence = {k: c.text[c.text.rfind("\n") + 1:] for k, c in lines.items()}
+    assert sum(len(t.split()) for t in sentence.values()) > extractive.WORD_BUDGET
+    first = Candidate(lines["2710.19.20"], 1, sentence["2710.19.20"], score=0.6)
+    second = Candidate(lines["3826.00.00"], 2, sentence["3826.00.00"], score=0.4)
+    shaped = shape([first, second], a, lambda t: False)
+    assert shaped.lead == [first] and shaped.points == [second]
+    text, cited = compose_short(shaped, a)
+    row = lines["3826.00.00"].text.splitlines()[0]
+    assert row.startswith("3826.00.00 Biodiesel") and f"- {row}" in text and sentence["3826.00.00"] not in text
+    assert cited[1] == (lines["3826.00.00"], [row])
+    # under a lead that is no tariff line, a line is quoted as its sentence, as everything else
+    brief = next(c for c in snap.chunks.values() if c.kind == "brief")
+    other = Candidate(brief, 1, "A sentence of the brief that leads the answer.", score=0.9)
+    assert not shape([other, second], a, lambda t: False).rows

@@ -451,6 +451,9 @@ _CLAUSE_BREAK = re.compile(r"(?<=[;:—–])\s+|,\s+(?=(?:and|but|while|which|al
 class Shaped:
     lead: list[Candidate]
     points: list[Candidate]
+    # the lead quotes a tariff line's sentence, which says how a line reads: further lines come as
+    # their rows (`tariff_row`)
+    rows: bool = False
 
 
 def _terms(c: Candidate) -> set[str]:
@@ -488,6 +491,7 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
         if missing and any(t & _terms(c) for t in missing) and not any(_repeats(c, o) for o in lead):
             lead.append(c)  # a second part of the question, answered by another sentence
     points: list[Candidate] = []
+    rows = bool(tariff_row(lead[0]))
     words = sum(_shown_words(c, a) for c in lead)
     per_passage: dict[str, int] = {}
     for c in lead:
@@ -500,7 +504,7 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
         pool.remove(c)
         if per_passage.get(c.chunk.id, 0) >= MAX_PER_PASSAGE or any(_repeats(c, o) for o in lead + points):
             continue
-        n = _shown_words(c, a)
+        n = _shown_words(c, a, row=rows)
         if words + n > WORD_BUDGET:
             continue
         points.append(c)
@@ -508,7 +512,7 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
         per_passage[c.chunk.id] = per_passage.get(c.chunk.id, 0) + 1
     lead = _with_antecedents(_with_figure_references(lead, cands), cands)
     points = [p for p in _with_antecedents(points, cands) if p not in lead]
-    return Shaped(lead, points)
+    return Shaped(lead, points, rows)
 
 
 def _quoted_whole(c: Candidate) -> bool:
@@ -516,8 +520,17 @@ def _quoted_whole(c: Candidate) -> bool:
     return bool(c.chunk.meta.get("table") or c.chunk.meta.get("tariff_item"))
 
 
-def _shown_words(c: Candidate, a: QueryAnalysis) -> int:
-    """Words the sentence takes in the short answer: a long quote counts as trimmed."""
+def tariff_row(c: Candidate) -> str:
+    """A tariff line as its row ("3826.00.00 Biodiesel and mixtures thereof ... 0 0"): item,
+    description and rates, verbatim, in a third of the words of its sentence (`ingest.tariff`)."""
+    return c.chunk.text.split("\n", 1)[0] if c.chunk.meta.get("tariff_item") and "\n" in c.chunk.text else ""
+
+
+def _shown_words(c: Candidate, a: QueryAnalysis, *, row: bool = False) -> int:
+    """Words the sentence takes in the short answer: a long quote counts as trimmed, a tariff
+    line shown as its row (`row`) as the row."""
+    if row and tariff_row(c):
+        return len(tariff_row(c).split())
     text = _as_answer_sentence(c, a.english)
     return len((text if _quoted_whole(c) else trim(text, a)).split())
 
@@ -564,15 +577,17 @@ def compose_short(
     quotes: dict[str, list[str]] = {}
     chunks: dict[str, Chunk] = {}
 
-    def cite(c: Candidate, text: str) -> str:
+    def cite(c: Candidate, text: str, quote: str = "") -> str:
         n = numbers_by_chunk.setdefault(c.chunk.id, len(numbers_by_chunk) + 1)
         chunks[c.chunk.id] = c.chunk
         quotes.setdefault(c.chunk.id, [])
-        if c.text not in quotes[c.chunk.id]:
-            quotes[c.chunk.id].append(c.text)
+        if (quote or c.text) not in quotes[c.chunk.id]:
+            quotes[c.chunk.id].append(quote or c.text)
         return _with_marker(text, n)
 
-    def render(c: Candidate, labelled: bool) -> str:
+    def render(c: Candidate, labelled: bool, row: bool = False) -> str:
+        if row and tariff_row(c):
+            return tariff_row(c)  # the lead has said how a line reads; a further line is its row
         text = _as_answer_sentence(c, a.english)
         if not _quoted_whole(c):
             text = trim(text, a)
@@ -587,7 +602,8 @@ def compose_short(
         seen_chunks.add(c.chunk.id)
     lines = [" ".join(lead_parts)]
     for c in shaped.points:
-        lines.append("- " + cite(c, render(c, c.chunk.id not in seen_chunks)))
+        text = render(c, c.chunk.id not in seen_chunks, row=shaped.rows)
+        lines.append("- " + cite(c, text, tariff_row(c) if shaped.rows else ""))
         seen_chunks.add(c.chunk.id)
     if sources and a.asks_for_source:
         for c in shaped.lead + shaped.points:
