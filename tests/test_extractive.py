@@ -201,7 +201,15 @@ def test_a_further_tariff_line_is_shown_as_its_row_and_fits_the_short_answer(ful
     row = lines["3826.00.00"].text.splitlines()[0]
     assert row.startswith("3826.00.00 Biodiesel") and f"- {row}" in text and sentence["3826.00.00"] not in text
     assert cited[1] == (lines["3826.00.00"], [row])
-    # under a lead that is no tariff line, a line is quoted as its sentence, as everything else
+    # under a lead that is no tariff line, a line is quoted as its sentence, as everything else;
+    # so is a line whose rates differ from the lead's, or whose own description is only "Other"
     brief = next(c for c in snap.chunks.values() if c.kind == "brief")
     other = Candidate(brief, 1, "A sentence of the brief that leads the answer.", score=0.9)
     assert not shape([other, second], a, lambda t: False).rows
+    more = {c.meta["tariff_item"]: c for c in snap.chunks.values() if c.kind == "tariff"
+            and c.meta["tariff_item"] in ("0105.11.21", "0105.11.22", "0101.29.00")}
+    assert more["0105.11.21"].meta["rates"] != more["0105.11.22"].meta["rates"]
+    assert more["0101.29.00"].meta["description"] == "Other"
+    assert not extractive.shown_as_row(Candidate(more["0105.11.21"], 2, "x"), [Candidate(more["0105.11.22"], 1, "y")])
+    assert not extractive.shown_as_row(Candidate(more["0101.29.00"], 2, "x"), [first])
+    assert extractive.shown_as_row(second, [first])

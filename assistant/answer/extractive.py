@@ -451,9 +451,8 @@ _CLAUSE_BREAK = re.compile(r"(?<=[;:—–])\s+|,\s+(?=(?:and|but|while|which|al
 class Shaped:
     lead: list[Candidate]
     points: list[Candidate]
-    # the lead quotes a tariff line's sentence, which says how a line reads: further lines come as
-    # their rows (`tariff_row`)
-    rows: bool = False
+    # the points shown as their tariff rows (`shown_as_row`)
+    rows: frozenset[str] = frozenset()
 
 
 def _terms(c: Candidate) -> set[str]:
@@ -491,7 +490,7 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
         if missing and any(t & _terms(c) for t in missing) and not any(_repeats(c, o) for o in lead):
             lead.append(c)  # a second part of the question, answered by another sentence
     points: list[Candidate] = []
-    rows = bool(tariff_row(lead[0]))
+    rows: set[str] = set()
     words = sum(_shown_words(c, a) for c in lead)
     per_passage: dict[str, int] = {}
     for c in lead:
@@ -504,15 +503,18 @@ def shape(cands: list[Candidate], a: QueryAnalysis, states_figure: Callable[[str
         pool.remove(c)
         if per_passage.get(c.chunk.id, 0) >= MAX_PER_PASSAGE or any(_repeats(c, o) for o in lead + points):
             continue
-        n = _shown_words(c, a, row=rows)
+        row = shown_as_row(c, lead)
+        n = _shown_words(c, a, row=row)
         if words + n > WORD_BUDGET:
             continue
         points.append(c)
+        if row:
+            rows.add(c.chunk.id)
         words += n
         per_passage[c.chunk.id] = per_passage.get(c.chunk.id, 0) + 1
     lead = _with_antecedents(_with_figure_references(lead, cands), cands)
     points = [p for p in _with_antecedents(points, cands) if p not in lead]
-    return Shaped(lead, points, rows)
+    return Shaped(lead, points, frozenset(rows))
 
 
 def _quoted_whole(c: Candidate) -> bool:
@@ -524,6 +526,21 @@ def tariff_row(c: Candidate) -> str:
     """A tariff line as its row ("3826.00.00 Biodiesel and mixtures thereof ... 0 0"): item,
     description and rates, verbatim, in a third of the words of its sentence (`ingest.tariff`)."""
     return c.chunk.text.split("\n", 1)[0] if c.chunk.meta.get("tariff_item") and "\n" in c.chunk.text else ""
+
+
+_ROW_COLUMNS = ("schedule", "rates", "base_rate", "staging")
+
+
+def shown_as_row(c: Candidate, lead: list[Candidate]) -> bool:
+    """A tariff line under a lead that quotes the sentence of a line of the same schedule with the
+    same rates is shown as its row: that sentence has said what the row's rate columns mean. Not a
+    line whose own description is only "Other" (its row would not say what it covers), nor one
+    whose rates differ ("* 0" under a "0 0" lead reads as nothing)."""
+    meta = c.chunk.meta
+    if not tariff_row(c) or meta.get("description") != meta.get("description_full"):
+        return False
+    return any(o.chunk.meta.get("tariff_item") and all(o.chunk.meta.get(k) == meta.get(k) for k in _ROW_COLUMNS)
+               for o in lead)
 
 
 def _shown_words(c: Candidate, a: QueryAnalysis, *, row: bool = False) -> int:
@@ -602,8 +619,9 @@ def compose_short(
         seen_chunks.add(c.chunk.id)
     lines = [" ".join(lead_parts)]
     for c in shaped.points:
-        text = render(c, c.chunk.id not in seen_chunks, row=shaped.rows)
-        lines.append("- " + cite(c, text, tariff_row(c) if shaped.rows else ""))
+        row = c.chunk.id in shaped.rows
+        text = render(c, c.chunk.id not in seen_chunks, row=row)
+        lines.append("- " + cite(c, text, tariff_row(c) if row else ""))
         seen_chunks.add(c.chunk.id)
     if sources and a.asks_for_source:
         for c in shaped.lead + shaped.points:
