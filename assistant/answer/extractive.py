@@ -546,7 +546,7 @@ def shown_as_row(c: Candidate, lead: list[Candidate]) -> bool:
 def _shown_words(c: Candidate, a: QueryAnalysis, *, row: bool = False) -> int:
     """Words the sentence takes in the short answer: a long quote counts as trimmed, a tariff
     line shown as its row (`row`) as the row."""
-    if row and tariff_row(c):
+    if row:
         return len(tariff_row(c).split())
     text = _as_answer_sentence(c, a.english)
     return len((text if _quoted_whole(c) else trim(text, a)).split())
@@ -603,7 +603,7 @@ def compose_short(
         return _with_marker(text, n)
 
     def render(c: Candidate, labelled: bool, row: bool = False) -> str:
-        if row and tariff_row(c):
+        if row:
             return tariff_row(c)  # the lead has said how a line reads; a further line is its row
         text = _as_answer_sentence(c, a.english)
         if not _quoted_whole(c):
@@ -621,7 +621,7 @@ def compose_short(
     for c in shaped.points:
         row = c.chunk.id in shaped.rows
         text = render(c, c.chunk.id not in seen_chunks, row=row)
-        lines.append("- " + cite(c, text, tariff_row(c) if row else ""))
+        lines.append("- " + cite(c, text, text if row else ""))  # a row is quoted as shown
         seen_chunks.add(c.chunk.id)
     if sources and a.asks_for_source:
         for c in shaped.lead + shaped.points:
