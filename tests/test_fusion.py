@@ -6,7 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.retrieve.hybrid import BM25, EXPANDED, MINILM, MULTILINGUAL, HybridRetriever, _Fused
+from assistant.retrieve.hybrid import (
+    BM25,
+    EXPANDED,
+    MINILM,
+    MULTILINGUAL,
+    UNSEEN_SCORED,
+    HybridRetriever,
+    _Fused,
+)
 
 
 def _retriever(scaling: float) -> HybridRetriever:
@@ -77,3 +85,39 @@ def test_a_figure_question_finds_a_table_right_above_the_passage_leading_in_to_i
     assert out[0][1].score > out[1][1].score
     above = [("table", _Fused(3.0)), ("lead", _Fused(2.0))]
     assert [cid for cid, _ in HybridRetriever._with_tables_led_in(above, snap)] == ["table", "lead"]
+
+
+class _Passages:
+    """A multilingual embedder that records what it embeds: each text's vector is fixed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed_passages(self, texts):
+        import numpy as np
+
+        self.seen.extend(texts)
+        return np.array([[0.6, 0.8] if "line" in t else [1.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_passages_indexed_without_vectors_get_their_multilingual_cosine_at_query_time():
+    # the refusal reads the best multilingual cosine of the first passages; a tariff line has no
+    # stored vector, so its cosine is computed from its text; the ranking and the others' stay
+    import numpy as np
+
+    from assistant.domain import ScoredChunk
+
+    r = _retriever(1.0)
+    r.multilingual_embedder = _Passages()
+
+    def chunk(cid: str, kind: str) -> SimpleNamespace:
+        return SimpleNamespace(id=cid, kind=kind, search_text=f"{cid} text")
+
+    chunks = [ScoredChunk(chunk(f"line{i}", "tariff"), 1.0 - i / 10) for i in range(7)]
+    chunks.insert(1, ScoredChunk(chunk("prose", "treaty"), 0.95, multilingual=0.81))
+    r._score_unseen(chunks, np.array([0.0, 1.0], dtype=np.float32))
+    assert chunks[0].multilingual == pytest.approx(0.8) and chunks[1].multilingual == 0.81
+    first = chunks[:UNSEEN_SCORED]
+    assert all(sc.multilingual is not None for sc in first)
+    assert all(sc.multilingual is None for sc in chunks[UNSEEN_SCORED:]), "only the first passages are embedded"
+    assert r.multilingual_embedder.seen == [sc.chunk.search_text for sc in first if sc.chunk.kind == "tariff"]

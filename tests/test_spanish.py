@@ -250,3 +250,18 @@ def test_a_question_that_names_a_partys_schedule_searches_its_tariff_lines(full_
     whose lines are indexed (only Canada's are) named as the place to look."""
     ret = full_assistant.retrieve_analysed(full_assistant.analyze(question), 10)
     assert any(sc.chunk.kind == "tariff" for sc in ret.chunks) is lines, [sc.chunk.id for sc in ret.chunks]
+
+
+def test_tariff_lines_found_for_a_spanish_question_carry_their_multilingual_cosine(full_assistant):
+    # the lines have no stored vectors; the refusal reads the best multilingual cosine of the first
+    # passages, so the lines' own cosine is computed when they are found (hybrid.UNSEEN_SCORED)
+    from assistant.retrieve.hybrid import UNSEEN_SCORED
+
+    q = ("Productores de Guanajuato quieren exportar a Canadá lentejas y garbanzos secos. "
+         "¿Qué fracción cubre esos productos y con qué tasa entran?")
+    found = full_assistant.retrieve(q)
+    lines = [sc for sc in found[:UNSEEN_SCORED] if sc.chunk.kind == "tariff"]
+    assert lines and all(sc.multilingual is not None and sc.multilingual > 0.7 for sc in lines)
+    assert all(sc.multilingual is None for sc in found[UNSEEN_SCORED:] if sc.chunk.kind == "tariff")
+    d = full_assistant.decision(q)
+    assert not d.refuse and d.details["multilingual"] >= max(sc.multilingual for sc in lines) - 1e-6
