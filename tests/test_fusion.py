@@ -103,21 +103,34 @@ class _Passages:
 def test_passages_indexed_without_vectors_get_their_multilingual_cosine_at_query_time():
     # the refusal reads the best multilingual cosine of the first passages; a tariff line has no
     # stored vector, so its cosine is computed from its text; the ranking and the others' stay
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
 
     from assistant.domain import ScoredChunk
 
     r = _retriever(1.0)
     r.multilingual_embedder = _Passages()
+    r._worker, r._unseen_vectors = ThreadPoolExecutor(1), {}
 
     def chunk(cid: str, kind: str) -> SimpleNamespace:
-        return SimpleNamespace(id=cid, kind=kind, search_text=f"{cid} text")
+        # the refusal reads `read_text` (no search-only terms): that is what is embedded
+        return SimpleNamespace(id=cid, kind=kind, read_text=f"{cid} text", search_text=f"HS names {cid} text")
 
-    chunks = [ScoredChunk(chunk(f"line{i}", "tariff"), 1.0 - i / 10) for i in range(7)]
-    chunks.insert(1, ScoredChunk(chunk("prose", "treaty"), 0.95, multilingual=0.81))
-    r._score_unseen(chunks, np.array([0.0, 1.0], dtype=np.float32))
+    def found() -> list[ScoredChunk]:
+        out = [ScoredChunk(chunk(f"line{i}", "tariff"), 1.0 - i / 10) for i in range(7)]
+        out.insert(1, ScoredChunk(chunk("prose", "treaty"), 0.95, multilingual=0.81))
+        return out
+
+    chunks = found()
+    vectors = r._score_unseen(chunks, np.array([0.0, 1.0], dtype=np.float32))
     assert chunks[0].multilingual == pytest.approx(0.8) and chunks[1].multilingual == 0.81
     first = chunks[:UNSEEN_SCORED]
     assert all(sc.multilingual is not None for sc in first)
     assert all(sc.multilingual is None for sc in chunks[UNSEEN_SCORED:]), "only the first passages are embedded"
-    assert r.multilingual_embedder.seen == [sc.chunk.search_text for sc in first if sc.chunk.kind == "tariff"]
+    assert r.multilingual_embedder.seen == [sc.chunk.read_text for sc in first if sc.chunk.kind == "tariff"]
+    assert set(vectors) == {sc.chunk.id for sc in first if sc.chunk.kind == "tariff"}, "for the asked-part cosine"
+    again = found()
+    r._score_unseen(again, np.array([0.0, 1.0], dtype=np.float32))
+    assert again[0].multilingual == pytest.approx(0.8)
+    assert len(r.multilingual_embedder.seen) == UNSEEN_SCORED - 1, "a line seen before is not embedded again"

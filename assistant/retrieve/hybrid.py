@@ -18,7 +18,9 @@ A question that opens with a premise ("The brief says X. How many Y ...?") is em
 multilingual model a second time from its first asking sentence on, on the same worker thread, and
 that vector's cosines with the passages the channel found go with the retrieval
 (`Retrieval.asked_multilingual`): refusal reads what is asked, not a premise that may paraphrase a
-passage.
+passage. A passage stored without vectors (a tariff line) has no such cosines; the first
+UNSEEN_SCORED of them are embedded from their text at query time, so that refusal judges a question
+a line answers on that line (the ranking does not change).
 
 Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
 key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
@@ -59,6 +61,7 @@ MAX_EXACT = 3  # passages of one named article/section boosted to the top
 # a question answered by tariff lines on the prose around them. The first UNSEEN_SCORED such
 # passages are embedded at query time and scored like the rest (not fused: the ranking stays).
 UNSEEN_SCORED = 6
+UNSEEN_CACHE = 4096  # such passage vectors kept between questions (about 1.5 KB each)
 # A question asking for a source: each of the first NOTE_CLAIMS passages brings the footnotes of its
 # sentence closest to the question, at most NOTES_PER_CLAIM. Set once, not swept; measured with
 # `eval` on dev, tuning, heldout and round1 (round1 citation questions hit@5 0.56 -> 0.69, the
@@ -131,7 +134,8 @@ class Retrieval:
     # the refusal decision reads the turn with its thread too.
     context_vector: np.ndarray | None = None
     multilingual_model: str = ""  # the model of `multilingual_vector` ("" when not searched)
-    # A question that opens with a premise: per passage the multilingual channel found, the cosine
+    # A question that opens with a premise: per passage the multilingual channel found (and per line
+    # scored at query time, `HybridRetriever._score_unseen`), the cosine
     # of the question from its first asking sentence on, which refusal reads (empty: no premise, or
     # that channel not searched).
     asked_multilingual: dict[str, float] = field(default_factory=dict)
@@ -228,6 +232,7 @@ class HybridRetriever:
         self.last_timings: dict[str, float] = {}
         # its thread starts with the first question
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="multilingual-query")
+        self._unseen_vectors: dict[str, np.ndarray] = {}  # `_score_unseen`: passage text -> vector
 
     def _multilingual_vector(self, text: str) -> Future[np.ndarray]:
         """The multilingual question vector, computed on the retriever's worker thread while BM25
@@ -352,35 +357,52 @@ class HybridRetriever:
         ml_model = "" if ml_vector is None else str(
             getattr(self.multilingual_embedder, "name", None) or getattr(self.multilingual_embedder, "model_name", "")
         )
+        unseen: dict[str, np.ndarray] = {}
+        if ml_vector is not None:
+            t5 = time.perf_counter()
+            unseen = self._score_unseen(chunks, ml_vector)
+            timings["unseen_multilingual_ms"] = (time.perf_counter() - t5) * 1000
         asked: dict[str, float] = {}
         if asked_pending is not None:
-            # the same feature on the asked text: the passages the multilingual channel found
-            found = [sc.chunk.id for sc in chunks if sc.multilingual is not None]
-            if found:
+            # the same feature on the asked text: the passages the multilingual channel found, and
+            # the lines scored above from their text
+            found = [sc.chunk.id for sc in chunks if sc.multilingual is not None and sc.chunk.id not in unseen]
+            if found or unseen:
                 assert self.multilingual_vectors is not None
                 t4 = time.perf_counter()
                 asked_vector = asked_pending.result()
-                stored = self.multilingual_vectors.vectors(found)
+                stored = {**(self.multilingual_vectors.vectors(found) if found else {}), **unseen}
                 asked = {cid: float(v @ asked_vector) for cid, v in stored.items()}
                 timings["asked_multilingual_ms"] = (time.perf_counter() - t4) * 1000
             else:
                 asked_pending.cancel()
-        if ml_vector is not None:
-            t5 = time.perf_counter()
-            self._score_unseen(chunks, ml_vector)
-            timings["unseen_multilingual_ms"] = (time.perf_counter() - t5) * 1000
         return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model, asked)
 
-    def _score_unseen(self, chunks: list[ScoredChunk], ml_vector: np.ndarray) -> None:
+    def _score_unseen(self, chunks: list[ScoredChunk], ml_vector: np.ndarray) -> dict[str, np.ndarray]:
         """The multilingual cosine of the first UNSEEN_SCORED passages indexed without vectors
-        (lexical-only kinds), from their text embedded now as the index would have."""
+        (lexical-only kinds), from the text the refusal reads (`Chunk.read_text`: a tariff line's
+        search-only terms never count as evidence), embedded on the worker thread so that sessions
+        queue, and kept per passage text (UNSEEN_CACHE). Returns the vectors, by passage id."""
         unseen = [i for i, sc in enumerate(chunks[:UNSEEN_SCORED])
                   if sc.multilingual is None and sc.chunk.kind in self.lexical_only_kinds]
         if not unseen or self.multilingual_embedder is None:
-            return
-        vecs = self.multilingual_embedder.embed_passages([chunks[i].chunk.search_text for i in unseen])
-        for i, v in zip(unseen, vecs, strict=True):
+            return {}
+        texts = [chunks[i].chunk.read_text for i in unseen]
+        known = {t: v for t in texts if (v := self._unseen_vectors.get(t)) is not None}
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        if todo:
+            fresh = dict(zip(todo, self._worker.submit(self.multilingual_embedder.embed_passages, todo).result(),
+                             strict=True))
+            if len(self._unseen_vectors) + len(fresh) > UNSEEN_CACHE:
+                self._unseen_vectors.clear()
+            self._unseen_vectors.update(fresh)
+            known.update(fresh)
+        out: dict[str, np.ndarray] = {}
+        for i, text in zip(unseen, texts, strict=True):
+            v = known[text]
             chunks[i] = replace(chunks[i], multilingual=float(v @ ml_vector))
+            out[chunks[i].chunk.id] = v
+        return out
 
     def _as_if_seen(self, fused: dict[str, _Fused], weights: dict[str, float], snap: Snapshot) -> None:
         """A passage indexed without vectors (a tariff line) is seen by the lexical runs only, so the
