@@ -18,9 +18,9 @@ A question that opens with a premise ("The brief says X. How many Y ...?") is em
 multilingual model a second time from its first asking sentence on, on the same worker thread, and
 that vector's cosines with the passages the channel found go with the retrieval
 (`Retrieval.asked_multilingual`): refusal reads what is asked, not a premise that may paraphrase a
-passage. A passage stored without vectors (a tariff line) has no such cosines; the first
-UNSEEN_SCORED of them are embedded from their text at query time, so that refusal judges a question
-a line answers on that line (the ranking does not change).
+passage. A passage stored without vectors (a tariff line) has no such cosines; for a question in
+another language the first UNSEEN_SCORED of them are embedded from their text at query time, so
+that refusal judges a question a line answers on that line (the ranking does not change).
 
 Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
 key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
@@ -58,9 +58,14 @@ PRF_TERMS = 10
 MAX_EXACT = 3  # passages of one named article/section boosted to the top
 # A passage indexed without vectors (a tariff line) has no multilingual cosine, so the refusal,
 # which reads the best cosine of the first passages (answer.evidence.EVIDENCE_PASSAGES, 6), judged
-# a question answered by tariff lines on the prose around them. The first UNSEEN_SCORED such
+# a question answered by tariff lines on the prose around them. For a question in another
+# language (whose untranslated words only that cosine can vouch for) the first UNSEEN_SCORED such
 # passages are embedded at query time and scored like the rest (not fused: the ranking stays).
-UNSEEN_SCORED = 6
+# Not for English: on the tuning sets it changed 1 of 305 English tariff-line answers, and it
+# costs time (e5 embeds a line in about 120 ms here). Two lines decide the same 234 Spanish
+# tariff-line pairs as six (refused 30 -> 20 either way); retrieval p50 / p95 of 30 of them 97 / 132
+# ms before, 330 / 640 with two, 522 / 994 with six (docs/benchmarks.md, twenty-eighth session).
+UNSEEN_SCORED = 2
 UNSEEN_CACHE = 4096  # such passage vectors kept between questions (about 1.5 KB each)
 # A question asking for a source: each of the first NOTE_CLAIMS passages brings the footnotes of its
 # sentence closest to the question, at most NOTES_PER_CLAIM. Set once, not swept; measured with
@@ -358,7 +363,7 @@ class HybridRetriever:
             getattr(self.multilingual_embedder, "name", None) or getattr(self.multilingual_embedder, "model_name", "")
         )
         unseen: dict[str, np.ndarray] = {}
-        if ml_vector is not None:
+        if ml_vector is not None and a.language != ENGLISH:
             t5 = time.perf_counter()
             unseen = self._score_unseen(chunks, ml_vector)
             timings["unseen_multilingual_ms"] = (time.perf_counter() - t5) * 1000
