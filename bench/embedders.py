@@ -151,6 +151,11 @@ class _Memo:
             self.vectors[text] = self.embedder.embed_query(text)
         return self.vectors[text]
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (`embed_passages` for the lines scored at query time, `name`) is the
+        embedder's own."""
+        return getattr(self.embedder, name)
+
 
 class MemoRetriever(HybridRetriever):
     """`HybridRetriever` whose channel searches are memoized per (channel, vector, filters): the
