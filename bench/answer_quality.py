@@ -22,7 +22,8 @@ bench/questions/round20.jsonl, bench/questions/round21.jsonl, bench/questions/ro
 bench/questions/round23.jsonl, bench/questions/round24.jsonl,
 bench/questions/round25.jsonl, bench/questions/round26.jsonl,
 bench/questions/round27.jsonl, bench/questions/round28.jsonl,
-bench/questions/round29.jsonl, bench/questions/round30.jsonl)
+bench/questions/round29.jsonl, bench/questions/round30.jsonl,
+bench/questions/round31.jsonl)
 give fitting figures; a sealed set (bench/questions/sealed*.jsonl) is run once, at the end of a piece of
 work, and never fitted on:
 
