@@ -98,10 +98,22 @@ class Settings(BaseSettings):
     lexical_only_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["tariff"])
     # A passage indexed without vectors (a tariff line) is scored as if the dense channels had ranked
     # it where BM25 did: its fused score times (all channels' weight / the lexical runs' weight) ** this
-    # (0: off). Fitted on the 1,047 answerable single questions and pair twins of all tuning sets
-    # (0 / 0.5 / 0.75 / 1; 0.75 is chosen whichever set is left out): hit@5 0.874 -> 0.888, MRR@10
-    # 0.750 -> 0.757; round8 Spanish pairs hit@5 0.545 -> 0.636 (docs/benchmarks.md).
+    # (0: off), for lines that join a question on prose by matching it strongly (the question's own
+    # lines: `asked_lines_scaling`; both at 0 turn the scaling off). Fitted on the 1,047 answerable
+    # single questions and pair twins of all tuning sets (0 / 0.5 / 0.75 / 1, then one exponent for
+    # both; 0.75 is chosen whichever set is left out): hit@5 0.874 -> 0.888, MRR@10 0.750 -> 0.757;
+    # round8 Spanish pairs hit@5 0.545 -> 0.636 (docs/benchmarks.md).
     unseen_channel_scaling: float = 0.75
+    # The same exponent for passages of a lexical-only kind searched because the question asks for
+    # them (a tariff item or rate, a party's schedule named, or the user's kind filter): there the
+    # lines are what is asked, so they compete with the full weight of every channel (0: off).
+    # Fitted on the 2,346 answerable single questions and pair twins of the 64 tuning files up to
+    # round 30 (0.5 / 0.75 / 1 / 1.25 / 1.5 / 2 with the lines
+    # joining other questions kept at 0.75; every fold of leave-one-file-out chooses 1.0): hit@5
+    # 0.868 -> 0.870, MRR@10 0.731 -> 0.735; the 726 tariff-line questions hit@1 0.730 -> 0.751,
+    # MRR@10 0.779 -> 0.794. 1.0 for the joining lines too: tariff 0.798 but the other 1,620
+    # questions' MRR@10 0.708 -> 0.704 (docs/benchmarks.md, twenty-ninth session).
+    asked_lines_scaling: float = 1.0
     note_prior: float = 0.3  # weight of a footnote passage unless the question asks for a source
     brief_prior: float = 0.2  # relative boost of the brief's passages in the fused ranking
 

@@ -11,6 +11,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answer import abstain, evidence
+from assistant.answer.coverage import EvidenceSentence
 from assistant.answer.evidence import EvidenceFeatures
 from assistant.domain import Chunk, ScoredChunk
 from assistant.index.lexical import tokenize
@@ -101,6 +102,34 @@ def test_the_fitted_score_rises_as_the_evidence_weakens(multilingual):
     assert abstain.evidence_score(_features(coverage=1.0, dense=0.9, multilingual=multilingual)) <= strong
     weights = abstain.WEIGHTS if multilingual else abstain.WEIGHTS_WITHOUT_MULTILINGUAL
     assert len(weights) == len(_features().vector()) + 1
+
+
+def test_a_tariff_lines_cosine_counts_as_the_multilingual_feature_on_the_passages_scale():
+    # A line has no stored vector; its cosine, computed at query time, sits below the prose
+    # passages' (evidence.LINE_SHIFT). Alone among the top passages it still selects the model fitted
+    # with the multilingual feature, not the one for an index without that channel.
+    line_only = _features(multilingual=0.0, line_multilingual=0.85)
+    assert line_only.best_multilingual == pytest.approx(0.85 + evidence.LINE_SHIFT)
+    assert abstain.evidence_score(line_only) == pytest.approx(
+        abstain.evidence_score(_features(multilingual=0.85 + evidence.LINE_SHIFT)))
+    assert abstain.evidence_score(line_only) < abstain.ABSTAIN_ABOVE
+    # the better of the two is read: a prose passage closer than the shifted line decides
+    assert _features(multilingual=0.9, line_multilingual=0.85).best_multilingual == 0.9
+
+
+def test_the_nearest_sentence_is_not_read_from_tariff_lines_without_vectors():
+    # Lines are indexed without vectors (their sentence vectors are zeros): a question answered by
+    # lines alone is not "off topic" for want of a sentence near it.
+    def sentence(kind: str, vector: np.ndarray) -> EvidenceSentence:
+        c = Chunk(f"c-{kind}", "d", "t", kind, "text", 0, 0, 4)
+        return EvidenceSentence(c, "text", frozenset({"text"}), vector)
+
+    line = sentence("tariff", np.zeros(4, dtype=np.float32))
+    prose = sentence("treaty", np.ones(4, dtype=np.float32) / 2)
+    lines = [ScoredChunk(line.chunk, 1.0)]
+    assert not abstain.nearest_sentence_read([line], lines)
+    assert abstain.nearest_sentence_read([line, prose], lines)
+    assert abstain.nearest_sentence_read([line], [ScoredChunk(line.chunk, 1.0, dense=0.4)])
 
 
 def test_a_figure_question_needs_a_figure_about_its_topic(brief_assistant):

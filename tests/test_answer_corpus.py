@@ -61,6 +61,16 @@ def test_a_tariff_line_is_found_by_the_name_of_its_heading(full_assistant):
     assert any(h.chunk.meta.get("hs_heading") == "0101" for h in hits), [h.chunk.location for h in hits]
 
 
+def test_lines_a_question_asks_for_are_not_pushed_down_by_prose_the_dense_channels_like(full_assistant):
+    # Radiators are HS 8708.91; the dense channels, blind to tariff lines, vote for the auto-parts
+    # prose of Annex 2-C. A question that asks for the schedule's charge weighs the lines as if
+    # every channel had ranked them where BM25 did (settings.asked_lines_scaling).
+    question = "What does Canada's schedule charge on radiators for motor vehicles from Mexico?"
+    hits = full_assistant.retrieve(question, 3)
+    assert any(str(h.chunk.meta.get("tariff_item", "")).startswith("8708.91") for h in hits), \
+        [h.chunk.location for h in hits]
+
+
 def test_a_quota_table_is_found_by_its_name(full_assistant):
     # the table holds only years and tonnes; its paragraph's title names the quota
     for question, label in [

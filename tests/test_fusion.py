@@ -17,10 +17,9 @@ from assistant.retrieve.hybrid import (
 )
 
 
-def _retriever(scaling: float) -> HybridRetriever:
+def _retriever() -> HybridRetriever:
     r = HybridRetriever.__new__(HybridRetriever)  # the fusion step alone: no index, no model
     r.lexical_only_kinds = frozenset({"tariff"})
-    r.unseen_scaling = scaling
     r.rrf_k = 5
     return r
 
@@ -37,14 +36,14 @@ def test_a_passage_without_vectors_scores_as_if_every_channel_ranked_it_where_bm
     # BM25 ranks the tariff line first and the prose passage second; the dense channels, which
     # cannot see the line, rank the prose first. Without scaling the line loses on BM25's vote
     # alone; with full scaling it scores what it would if every channel had ranked it first.
-    r = _retriever(1.0)
+    r = _retriever()
     runs = {BM25: [("line", 9.0), ("prose", 8.0)]}
     if EXPANDED in weights:
         runs[EXPANDED] = [("line", 9.0), ("prose", 8.0)]
     runs.update({name: [("prose", 0.9)] for name in weights if name not in (BM25, EXPANDED)})
     fused = r._fuse(runs, weights)
     assert fused["line"].score < fused["prose"].score
-    r._as_if_seen(fused, weights, _snap())
+    r._as_if_seen(fused, weights, _snap(), 1.0)
     everywhere_first = sum(w / (r.rrf_k + 1) for w in weights.values())
     assert fused["line"].score == pytest.approx(everywhere_first)
     assert fused["line"].score > fused["prose"].score
@@ -53,11 +52,11 @@ def test_a_passage_without_vectors_scores_as_if_every_channel_ranked_it_where_bm
 
 def test_no_scaling_when_off_or_when_bm25_is_the_only_channel():
     fused = {"line": _Fused(score=0.1)}
-    _retriever(0.0)._as_if_seen(fused, {BM25: 1.0, MINILM: 0.5}, _snap())
-    _retriever(1.0)._as_if_seen(fused, {BM25: 1.0}, _snap())
+    _retriever()._as_if_seen(fused, {BM25: 1.0, MINILM: 0.5}, _snap(), 0.0)
+    _retriever()._as_if_seen(fused, {BM25: 1.0}, _snap(), 1.0)
     assert fused["line"].score == pytest.approx(0.1)
     half = {"line": _Fused(score=0.1)}
-    _retriever(0.5)._as_if_seen(half, {BM25: 1.0, MULTILINGUAL: 3.0}, _snap())
+    _retriever()._as_if_seen(half, {BM25: 1.0, MULTILINGUAL: 3.0}, _snap(), 0.5)
     assert half["line"].score == pytest.approx(0.1 * 4.0 ** 0.5)
 
 
@@ -109,7 +108,7 @@ def test_passages_indexed_without_vectors_get_their_multilingual_cosine_at_query
 
     from assistant.domain import ScoredChunk
 
-    r = _retriever(1.0)
+    r = _retriever()
     r.multilingual_embedder = _Passages()
     r._worker, r._unseen_vectors = ThreadPoolExecutor(1), {}
 

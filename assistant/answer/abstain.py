@@ -34,9 +34,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from assistant.answer.coverage import Coverage, evidence_sentences, states_finding
-from assistant.answer.evidence import EvidenceFeatures, features, specificity
-from assistant.domain import Chunk
+from assistant.answer.coverage import Coverage, EvidenceSentence, evidence_sentences, states_finding
+from assistant.answer.evidence import EVIDENCE_PASSAGES, EvidenceFeatures, features, specificity
+from assistant.domain import Chunk, ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
 from assistant.retrieve.analysis import QueryAnalysis, treaty_chapters
@@ -278,11 +278,11 @@ def _decide(
     a = _read_through_the_model(a, ret)
     feats, cov = features(a, ret.chunks, sentences, snap, ret.query_vector, ret.scope, embed,
                           lexical_covered=LEXICAL_COVERED, dense_covered=DENSE_COVERED, measure_all=measure_all,
-                          asked_multilingual=ret.asked_multilingual)
+                          asked_multilingual=ret.asked_multilingual, scored_at_query=ret.scored_at_query)
     if ret.multilingual_model != MULTILINGUAL_FITTED_ON:
-        feats = replace(feats, multilingual=0.0)
+        feats = replace(feats, multilingual=0.0, line_multilingual=0.0)
     p = evidence_score(feats)
-    above = ABSTAIN_ABOVE if feats.multilingual else ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL
+    above = ABSTAIN_ABOVE if feats.best_multilingual else ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL
     # "premise": the multilingual feature was read on what is asked, not on the whole question
     details = {**feats.to_dict(), "score": round(p, 4), "premise": bool(ret.asked_multilingual)}
     where = "The brief does not" if ret.scope == frozenset({"brief"}) else "The indexed documents do not"
@@ -303,7 +303,8 @@ def _decide(
         item = _listed(outside, "or")
         return Decision(True, f"The brief does not discuss {item}; other indexed documents do.",
                         f"only documents outside the brief use {item}", (item,), "out-of-scope", cov, details)
-    off_topic = bool(cov.concepts) and not any(c.covered for c in cov.concepts) and feats.dense < OFF_TOPIC_DENSE
+    off_topic = bool(cov.concepts) and not any(c.covered for c in cov.concepts) \
+        and nearest_sentence_read(sentences, ret.chunks) and feats.dense < OFF_TOPIC_DENSE
     if off_topic:
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"off topic (nearest sentence {feats.dense:.2f})",
@@ -334,6 +335,14 @@ def _decide(
         return Decision(True, f"{where} {tail}.", f"weak evidence (score {p:.2f} > {above:.2f})",
                         (item,), "coverage", cov, details)
     return Decision(False, "", "", _uncovered_parts(a, cov) + unanswered + events, "", cov, details)
+
+
+def nearest_sentence_read(sentences: Sequence[EvidenceSentence], chunks: Sequence[ScoredChunk]) -> bool:
+    """Whether the evidence's nearest sentence to the question was measured at all: top passages
+    that are all tariff lines (indexed without vectors: their sentence vectors are zeros) have no
+    sentence to measure, and are left to the score and its multilingual feature."""
+    return any(s.vector is not None and s.vector.any() for s in sentences) \
+        or any(sc.dense is not None for sc in chunks[:EVIDENCE_PASSAGES])
 
 
 def _read_through_the_model(a: QueryAnalysis, ret: Retrieval) -> QueryAnalysis:
@@ -390,7 +399,7 @@ def evidence_score(f: EvidenceFeatures, weights: tuple[float, ...] | None = None
     """P(the passages do not answer the question) under the fitted logistic model (the one without
     the multilingual feature when that channel was not searched)."""
     if weights is None:
-        weights = WEIGHTS if f.multilingual else WEIGHTS_WITHOUT_MULTILINGUAL
+        weights = WEIGHTS if f.best_multilingual else WEIGHTS_WITHOUT_MULTILINGUAL
     z = weights[0] + float(np.dot(weights[1:], f.vector()))
     return float(1.0 / (1.0 + np.exp(-z)))
 
@@ -487,6 +496,7 @@ def explain(a: QueryAnalysis, d: Decision) -> dict[str, object]:
         "parts": [p.text for p in a.parts],
         "refuse": d.refuse,
         "rule": d.rule,
+        "reason": d.reason,
         "text": d.text,
         "not_covered": list(d.not_covered),
         "concepts": [] if cov is None else [

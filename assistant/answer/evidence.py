@@ -20,6 +20,9 @@ question's vector from retrieval):
   finding that 60 percent ... What share holds a university degree?") it is the cosine of the
   question from its first asking sentence on, plus `PREMISE_SHIFT`: a premise that paraphrases a
   passage raises the whole question's cosine whether or not the passage answers what is asked.
+  A tariff line has no stored vector: the first lines are embedded at query time when the question
+  is not in English or no top passage has vectors, and their cosine (`line_multilingual`) is read
+  shifted by `LINE_SHIFT`, the gap between lines' and prose passages' cosines.
 - `realized_figure`: the question asks for a figure or date as things actually stand up to now
   ("How many cases have been filed so far?"): the documents set out rules and plans, seldom tallies.
 - `uncovered_specificity`: how specific the most specific uncovered concept is (7 - its rarest
@@ -57,6 +60,14 @@ EVIDENCE_PASSAGES = 6  # the passages an answer is drawn from
 # refitted. Fitted on those questions and the 46 unanswerable ones with a premise (0 / 0.013 / 0.02 /
 # 0.03): 0.02 refuses 4 more unanswerable ones (21 -> 25 of 46) and no more answerable ones (6 of 190).
 PREMISE_SHIFT = 0.02
+# A tariff line's multilingual cosine (its text embedded at query time) sits below the cosines of the
+# prose passages the refusal weights were fitted on: a line is a heading and a few words of
+# description. Added to it so that a question the lines answer reads on the passages' scale: the
+# median gap on the answerable single questions of the 33 single-question tuning files up to round 30
+# (prose 0.869 over 960 questions, lines 0.849 over 100; unanswerable ones' lines 0.798 over 14).
+# Not swept; a sweep (0 to 0.12) refuses 23 -> 20 of 990 answerable and 296 -> 295 of 514
+# unanswerable questions (docs/benchmarks.md, thirtieth session).
+LINE_SHIFT = 0.02
 GENERAL_ZIPF_CEILING = 7.0  # Zipf frequencies run from 0 (unseen) to about 7.5 ("the")
 
 
@@ -74,6 +85,15 @@ class EvidenceFeatures:
     uncovered: int = 0
     multilingual: float = 0.0  # the multilingual model's best cosine with a top passage (0: not searched)
     realized_figure: float = 0.0
+    # the same for the top passages scored at query time (tariff lines; 0: none scored)
+    line_multilingual: float = 0.0
+
+    @property
+    def best_multilingual(self) -> float:
+        """The multilingual feature the model weighs: the best cosine of a passage with vectors or
+        of a line scored at query time, the line's shifted onto the passages' scale (LINE_SHIFT)."""
+        line = self.line_multilingual + LINE_SHIFT if self.line_multilingual else 0.0
+        return max(self.multilingual, line)
 
     def vector(self) -> np.ndarray:
         """The inputs of the evidence score, in the order of `FEATURES`."""
@@ -87,7 +107,7 @@ class EvidenceFeatures:
             min(len(self.absent_numbers), 2),
             self.uncovered_specificity / GENERAL_ZIPF_CEILING,
             min(self.uncovered, 3),
-            self.multilingual,
+            self.best_multilingual,
             self.realized_figure,
         ])
 
@@ -131,10 +151,13 @@ def features(
     dense_covered: float,
     measure_all: bool = False,
     asked_multilingual: dict[str, float] | None = None,
+    scored_at_query: frozenset[str] = frozenset(),
 ) -> tuple[EvidenceFeatures, Coverage]:
     """The evidence features of the analysed question against the top passages, and the per-concept
     coverage they were computed from. `asked_multilingual`: per passage, the multilingual cosine of
-    what is asked when a premise precedes it (`Retrieval.asked_multilingual`)."""
+    what is asked when a premise precedes it (`Retrieval.asked_multilingual`); `scored_at_query`: the
+    passages whose multilingual cosine was computed from their text at query time (tariff lines,
+    `Retrieval.scored_at_query`)."""
     terms = [t for t in tokenize(a.english) if t not in QUESTION_VOCABULARY and t not in SCOPE_VOCABULARY]
     weights = term_weights(terms, snap, scope)
     if a.translated:  # a gloss keeps unknown words as typed: they are not evidence of anything
@@ -171,8 +194,9 @@ def features(
         absent_numbers=absent_numbers(a, top),
         uncovered_specificity=max((specificity(c.concept.text) for c in uncovered), default=0.0),
         uncovered=len(uncovered),
-        multilingual=_multilingual(top, asked_multilingual),
+        multilingual=_multilingual([sc for sc in top if sc.chunk.id not in scored_at_query], asked_multilingual),
         realized_figure=float(a.realized and a.asks_for_figure),
+        line_multilingual=_multilingual([sc for sc in top if sc.chunk.id in scored_at_query], asked_multilingual),
     ), cov
 
 

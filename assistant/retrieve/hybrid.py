@@ -66,6 +66,9 @@ MAX_EXACT = 3  # passages of one named article/section boosted to the top
 # tariff-line pairs as six (refused 30 -> 20 either way); retrieval p50 / p95 of 30 of them 97 / 132
 # ms before, 330 / 640 with two, 522 / 994 with six (docs/benchmarks.md, twenty-eighth session).
 UNSEEN_SCORED = 2
+# An English question is scored so only when none of the passages refusal reads has a cosine of its
+# own (all tariff lines): without it, refusal would read none (answer.evidence.EVIDENCE_PASSAGES).
+REFUSAL_PASSAGES = 6
 UNSEEN_CACHE = 4096  # such passage vectors kept between questions (about 1.5 KB each)
 # A question asking for a source: each of the first NOTE_CLAIMS passages brings the footnotes of its
 # sentence closest to the question, at most NOTES_PER_CLAIM. Set once, not swept; measured with
@@ -144,6 +147,10 @@ class Retrieval:
     # of the question from its first asking sentence on, which refusal reads (empty: no premise, or
     # that channel not searched).
     asked_multilingual: dict[str, float] = field(default_factory=dict)
+    # Passages indexed without vectors (tariff lines) whose multilingual cosine was computed at
+    # query time from their text: a line's cosine sits on a scale of its own (refusal shifts it,
+    # `answer.evidence.LINE_SHIFT`).
+    scored_at_query: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -233,6 +240,7 @@ class HybridRetriever:
         self.note_prior = settings.note_prior
         self.lexical_only_kinds = frozenset(settings.lexical_only_kinds)
         self.unseen_scaling = settings.unseen_channel_scaling
+        self.asked_lines_scaling = settings.asked_lines_scaling
         self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
         # its thread starts with the first question
@@ -320,8 +328,11 @@ class HybridRetriever:
         context_vector = None
         if a.context and q.mode == "hybrid" and self.context_weight > 0:
             context_vector = self._add_context(fused, q, snap, kinds, weights, lines_may_join)
-        if self.unseen_scaling and self.lexical_only_kinds:
-            self._as_if_seen(fused, weights, snap)
+        if self.lexical_only_kinds:
+            # lines searched because the question asks for them compete at full weight; lines that
+            # join a question on prose by matching it strongly, at `unseen_scaling`
+            scaling = self.unseen_scaling if lines_may_join else self.asked_lines_scaling
+            self._as_if_seen(fused, weights, snap, scaling)
         if not a.asks_for_source:
             # a footnote passage competes with the claim it supports only when sources are asked for
             for cid, f in fused.items():
@@ -363,7 +374,8 @@ class HybridRetriever:
             getattr(self.multilingual_embedder, "name", None) or getattr(self.multilingual_embedder, "model_name", "")
         )
         unseen: dict[str, np.ndarray] = {}
-        if ml_vector is not None and a.language != ENGLISH:
+        if ml_vector is not None and (a.language != ENGLISH or not any(
+                sc.multilingual is not None for sc in chunks[:REFUSAL_PASSAGES])):
             t5 = time.perf_counter()
             unseen = self._score_unseen(chunks, ml_vector)
             timings["unseen_multilingual_ms"] = (time.perf_counter() - t5) * 1000
@@ -381,7 +393,8 @@ class HybridRetriever:
                 timings["asked_multilingual_ms"] = (time.perf_counter() - t4) * 1000
             else:
                 asked_pending.cancel()
-        return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model, asked)
+        return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model, asked,
+                         frozenset(unseen))
 
     def _score_unseen(self, chunks: list[ScoredChunk], ml_vector: np.ndarray) -> dict[str, np.ndarray]:
         """The multilingual cosine of the first UNSEEN_SCORED passages indexed without vectors
@@ -409,16 +422,17 @@ class HybridRetriever:
             out[chunks[i].chunk.id] = v
         return out
 
-    def _as_if_seen(self, fused: dict[str, _Fused], weights: dict[str, float], snap: Snapshot) -> None:
+    def _as_if_seen(self, fused: dict[str, _Fused], weights: dict[str, float], snap: Snapshot,
+                    scaling: float) -> None:
         """A passage indexed without vectors (a tariff line) is seen by the lexical runs only, so the
         dense channels' votes can never add to its score; scaled by the share of the fusion's weight
-        the lexical runs hold (to the power `unseen_scaling`), it competes as if every channel had
+        the lexical runs hold (to the power `scaling`; 1: fully), it competes as if every channel had
         ranked it where BM25 did."""
         lexical = sum(w for name, w in weights.items() if name in (BM25, EXPANDED))
         total = sum(weights.values())
-        if not lexical or total <= lexical:
+        if not scaling or not lexical or total <= lexical:
             return
-        factor = (total / lexical) ** self.unseen_scaling
+        factor = (total / lexical) ** scaling
         for cid, f in fused.items():
             if snap.chunks[cid].kind in self.lexical_only_kinds:
                 f.score *= factor
@@ -555,7 +569,8 @@ class HybridRetriever:
         user's filter as given; the brief alone for a question about the brief; otherwise all
         kinds, tariff lines only when asked for (a tariff item or rate, a schedule named) or matching
         as strongly as the best prose, and never when every schedule named is one whose lines are
-        not indexed (Canada's lines cannot answer for Mexico's schedule)."""
+        not indexed (Canada's lines cannot answer for Mexico's schedule). The flag also chooses how
+        fully lines are weighed against prose (`_as_if_seen`: joining lines or asked ones)."""
         if q.kinds:
             return set(q.kinds), False
         present = set(snap.kinds.tolist())
