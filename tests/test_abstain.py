@@ -112,9 +112,12 @@ def test_a_tariff_lines_cosine_counts_as_the_multilingual_feature_on_the_passage
     assert line_only.best_multilingual == pytest.approx(0.85 + evidence.LINE_SHIFT)
     assert abstain.evidence_score(line_only) == pytest.approx(
         abstain.evidence_score(_features(multilingual=0.85 + evidence.LINE_SHIFT)))
-    assert abstain.evidence_score(line_only) < abstain.ABSTAIN_ABOVE
     # the better of the two is read: a prose passage closer than the shifted line decides
     assert _features(multilingual=0.9, line_multilingual=0.85).best_multilingual == 0.9
+    # a question with a premise: the line's cosine of what is asked, shifted for both reasons
+    line = ScoredChunk(Chunk("line", "d", "t", "tariff", "0101.21.00 Pure-bred breeding animals", 0, 0, 9), 1.0,
+                       multilingual=0.84)
+    assert evidence._multilingual([line], {"line": 0.82}) == pytest.approx(0.82 + evidence.PREMISE_SHIFT)
 
 
 def test_the_nearest_sentence_is_not_read_from_tariff_lines_without_vectors():

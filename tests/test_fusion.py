@@ -133,3 +133,33 @@ def test_passages_indexed_without_vectors_get_their_multilingual_cosine_at_query
     r._score_unseen(again, np.array([0.0, 1.0], dtype=np.float32))
     assert again[0].multilingual == pytest.approx(0.8)
     assert len(r.multilingual_embedder.seen) == UNSEEN_SCORED - 1, "a line seen before is not embedded again"
+
+
+def test_lines_a_question_asks_for_are_weighed_fully_and_joining_lines_partly():
+    r = _retriever()
+    r.unseen_scaling, r.asked_lines_scaling = 0.75, 1.0
+    assert r._line_scaling(lines_may_join=False) == 1.0
+    assert r._line_scaling(lines_may_join=True) == 0.75
+
+
+def test_an_english_question_scores_its_lines_only_when_no_passage_refusal_reads_has_a_cosine():
+    from assistant.answer.evidence import EVIDENCE_PASSAGES
+    from assistant.domain import Chunk, ScoredChunk
+    from assistant.retrieve.analysis import analyze_question
+    from assistant.retrieve.hybrid import REFUSAL_PASSAGES, _lines_scored
+
+    assert REFUSAL_PASSAGES == EVIDENCE_PASSAGES  # the passages refusal reads
+
+    def scored(kind: str, rank: int, cosine: float | None) -> ScoredChunk:
+        return ScoredChunk(Chunk(f"{kind}{rank}", "d", "t", kind, "text", rank, 0, 4), 1.0 / rank,
+                           rank=rank, multilingual=cosine)
+
+    english = analyze_question("What rate does Canada's schedule set for lentils?")
+    spanish = analyze_question("¿Qué tasa fija el calendario de Canadá para las lentejas?")
+    lines = [scored("tariff", i, None) for i in range(1, 7)]
+    with_prose = lines[:5] + [scored("treaty", 6, 0.8)]
+    below = lines + [scored("treaty", 7, 0.8)]
+    assert _lines_scored(english, lines) and _lines_scored(english, below)
+    assert not _lines_scored(english, with_prose)
+    assert _lines_scored(spanish, with_prose)
+

@@ -264,4 +264,4 @@ def test_tariff_lines_found_for_a_spanish_question_carry_their_multilingual_cosi
     assert lines and all(sc.multilingual is not None for sc in lines)
     assert all(sc.multilingual is None for sc in found[UNSEEN_SCORED:] if sc.chunk.kind == "tariff")
     d = full_assistant.decision(q)
-    assert not d.refuse and d.details["multilingual"] >= max(sc.multilingual for sc in lines) - 1e-3
+    assert not d.refuse and d.details["line_multilingual"] >= max(sc.multilingual for sc in lines) - 1e-3

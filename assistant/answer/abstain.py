@@ -284,7 +284,8 @@ def _decide(
     p = evidence_score(feats)
     above = ABSTAIN_ABOVE if feats.best_multilingual else ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL
     # "premise": the multilingual feature was read on what is asked, not on the whole question
-    details = {**feats.to_dict(), "score": round(p, 4), "premise": bool(ret.asked_multilingual)}
+    details = {**feats.to_dict(), "best_multilingual": round(feats.best_multilingual, 4), "score": round(p, 4),
+               "premise": bool(ret.asked_multilingual)}
     where = "The brief does not" if ret.scope == frozenset({"brief"}) else "The indexed documents do not"
     unindexed = unindexed_schedules(a, snap)
     schedules = _listed([f"the tariff schedule of {p}" for p in unindexed], "or") if unindexed else ""
@@ -354,6 +355,7 @@ def _read_through_the_model(a: QueryAnalysis, ret: Retrieval) -> QueryAnalysis:
     no document uses)."""
     if not a.translated or not ret.chunks:
         return a
+    # raw cosines, lines' unshifted: MULTILINGUAL_TRUST was fitted on them
     best = max((sc.multilingual or 0.0 for sc in ret.chunks), default=0.0)
     if best < MULTILINGUAL_TRUST:
         return a

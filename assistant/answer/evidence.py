@@ -20,9 +20,11 @@ question's vector from retrieval):
   finding that 60 percent ... What share holds a university degree?") it is the cosine of the
   question from its first asking sentence on, plus `PREMISE_SHIFT`: a premise that paraphrases a
   passage raises the whole question's cosine whether or not the passage answers what is asked.
-  A tariff line has no stored vector: the first lines are embedded at query time when the question
-  is not in English or no top passage has vectors, and their cosine (`line_multilingual`) is read
-  shifted by `LINE_SHIFT`, the gap between lines' and prose passages' cosines.
+  A tariff line has no stored vector: the lines among the first passages are embedded at query time
+  when the question is not in English or none of the first EVIDENCE_PASSAGES has a multilingual
+  cosine (`Retrieval.scored_at_query`), and their cosine (`line_multilingual`) is read shifted by
+  `LINE_SHIFT`, the gap between lines' and prose passages' cosines; the model weighs the better of
+  the two (`best_multilingual`).
 - `realized_figure`: the question asks for a figure or date as things actually stand up to now
   ("How many cases have been filed so far?"): the documents set out rules and plans, seldom tallies.
 - `uncovered_specificity`: how specific the most specific uncovered concept is (7 - its rarest
@@ -65,8 +67,10 @@ PREMISE_SHIFT = 0.02
 # description. Added to it so that a question the lines answer reads on the passages' scale: the
 # median gap on the answerable single questions of the 33 single-question tuning files up to round 30
 # (prose 0.869 over 960 questions, lines 0.849 over 100; unanswerable ones' lines 0.798 over 14).
-# Not swept; a sweep (0 to 0.12) refuses 23 -> 20 of 990 answerable and 296 -> 295 of 514
-# unanswerable questions (docs/benchmarks.md, thirtieth session).
+# Set from that gap, not swept. On those files (1,504 decided by the score, lines and today's
+# weights) answerable refused 25 -> 23 of 990 with it, unanswerable 296 of 514 either way; a sweep
+# from 0 to 0.12 would give 24 -> 20 and 296 -> 295 (docs/benchmarks.md, thirtieth session).
+# Spanish questions' lines, read unshifted before, now read shifted too.
 LINE_SHIFT = 0.02
 GENERAL_ZIPF_CEILING = 7.0  # Zipf frequencies run from 0 (unseen) to about 7.5 ("the")
 
@@ -83,7 +87,9 @@ class EvidenceFeatures:
     absent_numbers: tuple[str, ...] = ()
     uncovered_specificity: float = 0.0
     uncovered: int = 0
-    multilingual: float = 0.0  # the multilingual model's best cosine with a top passage (0: not searched)
+    # the multilingual model's best cosine with a top passage that has stored vectors (0: not
+    # searched, or none has)
+    multilingual: float = 0.0
     realized_figure: float = 0.0
     # the same for the top passages scored at query time (tariff lines; 0: none scored)
     line_multilingual: float = 0.0
@@ -115,6 +121,7 @@ class EvidenceFeatures:
         return {k: v if isinstance(v, (tuple, str, int)) else round(float(v), 4) for k, v in asdict(self).items()}
 
 
+# The "multilingual" input is `EvidenceFeatures.best_multilingual` (prose or shifted line cosine).
 FEATURES = ("coverage", "dense", "unknown_share", "slot_gap", "unknown_names", "absent_names", "absent_numbers",
             "uncovered_specificity", "uncovered", "multilingual", "realized_figure")
 

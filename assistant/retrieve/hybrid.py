@@ -19,8 +19,10 @@ multilingual model a second time from its first asking sentence on, on the same 
 that vector's cosines with the passages the channel found go with the retrieval
 (`Retrieval.asked_multilingual`): refusal reads what is asked, not a premise that may paraphrase a
 passage. A passage stored without vectors (a tariff line) has no such cosines; for a question in
-another language the first UNSEEN_SCORED of them are embedded from their text at query time, so
-that refusal judges a question a line answers on that line (the ranking does not change).
+another language, or an English one none of whose first REFUSAL_PASSAGES passages has a
+multilingual cosine, the lines among the first UNSEEN_SCORED passages are embedded from their text
+at query time, so that refusal judges a question a line answers on that line (the ranking does not
+change; `Retrieval.scored_at_query` names them).
 
 Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
 key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
@@ -61,13 +63,16 @@ MAX_EXACT = 3  # passages of one named article/section boosted to the top
 # a question answered by tariff lines on the prose around them. For a question in another
 # language (whose untranslated words only that cosine can vouch for) the first UNSEEN_SCORED such
 # passages are embedded at query time and scored like the rest (not fused: the ranking stays).
-# Not for English: on the tuning sets it changed 1 of 305 English tariff-line answers, and it
-# costs time (e5 embeds a line in about 120 ms here). Two lines decide the same 234 Spanish
+# Not for English whenever a line is among them: on the tuning sets it changed 1 of 305 English
+# tariff-line answers, and it costs time (e5 embeds a line in about 120 ms here). Two lines decide the same 234 Spanish
 # tariff-line pairs as six (refused 30 -> 20 either way); retrieval p50 / p95 of 30 of them 97 / 132
 # ms before, 330 / 640 with two, 522 / 994 with six (docs/benchmarks.md, twenty-eighth session).
 UNSEEN_SCORED = 2
-# An English question is scored so only when none of the passages refusal reads has a cosine of its
-# own (all tariff lines): without it, refusal would read none (answer.evidence.EVIDENCE_PASSAGES).
+# An English question is scored so only when none of the passages refusal reads has a multilingual
+# cosine (lines, or passages that channel did not find): without it, refusal would read none. The
+# same count as answer.evidence.EVIDENCE_PASSAGES (a test keeps them equal; retrieval does not
+# import from the answer layer). A line ranked first with prose that has a cosine further down is
+# still judged on that prose.
 REFUSAL_PASSAGES = 6
 UNSEEN_CACHE = 4096  # such passage vectors kept between questions (about 1.5 KB each)
 # A question asking for a source: each of the first NOTE_CLAIMS passages brings the footnotes of its
@@ -151,6 +156,13 @@ class Retrieval:
     # query time from their text: a line's cosine sits on a scale of its own (refusal shifts it,
     # `answer.evidence.LINE_SHIFT`).
     scored_at_query: frozenset[str] = frozenset()
+
+
+def _lines_scored(a: QueryAnalysis, chunks: list[ScoredChunk]) -> bool:
+    """Whether the first lines found get their multilingual cosine at query time: for a question
+    not in English (only that cosine can vouch for its untranslated words), and for an English one
+    none of whose first REFUSAL_PASSAGES passages has a cosine (refusal would read none)."""
+    return a.language != ENGLISH or not any(sc.multilingual is not None for sc in chunks[:REFUSAL_PASSAGES])
 
 
 @dataclass
@@ -329,10 +341,7 @@ class HybridRetriever:
         if a.context and q.mode == "hybrid" and self.context_weight > 0:
             context_vector = self._add_context(fused, q, snap, kinds, weights, lines_may_join)
         if self.lexical_only_kinds:
-            # lines searched because the question asks for them compete at full weight; lines that
-            # join a question on prose by matching it strongly, at `unseen_scaling`
-            scaling = self.unseen_scaling if lines_may_join else self.asked_lines_scaling
-            self._as_if_seen(fused, weights, snap, scaling)
+            self._as_if_seen(fused, weights, snap, self._line_scaling(lines_may_join))
         if not a.asks_for_source:
             # a footnote passage competes with the claim it supports only when sources are asked for
             for cid, f in fused.items():
@@ -374,8 +383,7 @@ class HybridRetriever:
             getattr(self.multilingual_embedder, "name", None) or getattr(self.multilingual_embedder, "model_name", "")
         )
         unseen: dict[str, np.ndarray] = {}
-        if ml_vector is not None and (a.language != ENGLISH or not any(
-                sc.multilingual is not None for sc in chunks[:REFUSAL_PASSAGES])):
+        if ml_vector is not None and _lines_scored(a, chunks):
             t5 = time.perf_counter()
             unseen = self._score_unseen(chunks, ml_vector)
             timings["unseen_multilingual_ms"] = (time.perf_counter() - t5) * 1000
@@ -421,6 +429,12 @@ class HybridRetriever:
             chunks[i] = replace(chunks[i], multilingual=float(v @ ml_vector))
             out[chunks[i].chunk.id] = v
         return out
+
+    def _line_scaling(self, lines_may_join: bool) -> float:
+        """The exponent of `_as_if_seen`: lines searched because the question asks for them are
+        what is asked and compete at every channel's full weight (`asked_lines_scaling`); lines
+        that join a question on prose by matching it strongly, at `unseen_scaling`."""
+        return self.unseen_scaling if lines_may_join else self.asked_lines_scaling
 
     def _as_if_seen(self, fused: dict[str, _Fused], weights: dict[str, float], snap: Snapshot,
                     scaling: float) -> None:
