@@ -133,6 +133,10 @@ def test_the_nearest_sentence_is_not_read_from_tariff_lines_without_vectors():
     assert not abstain.nearest_sentence_read([line], lines)
     assert abstain.nearest_sentence_read([line, prose], lines)
     assert abstain.nearest_sentence_read([line], [ScoredChunk(line.chunk, 1.0, dense=0.4)])
+    # a line leads, prose with vectors further down: that prose does not say what the answer is about
+    led = [ScoredChunk(line.chunk, 1.0, multilingual=0.83), ScoredChunk(prose.chunk, 0.5, dense=0.3)]
+    assert abstain.nearest_sentence_read([line, prose], led)
+    assert not abstain.nearest_sentence_read([line, prose], led, frozenset({line.chunk.id}))
 
 
 def test_a_figure_question_needs_a_figure_about_its_topic(brief_assistant):

@@ -305,7 +305,8 @@ def _decide(
         return Decision(True, f"The brief does not discuss {item}; other indexed documents do.",
                         f"only documents outside the brief use {item}", (item,), "out-of-scope", cov, details)
     off_topic = bool(cov.concepts) and not any(c.covered for c in cov.concepts) \
-        and nearest_sentence_read(sentences, ret.chunks) and feats.dense < OFF_TOPIC_DENSE
+        and nearest_sentence_read(sentences, ret.chunks, ret.scored_at_query if ret.lines_asked else frozenset()) \
+        and feats.dense < OFF_TOPIC_DENSE
     if off_topic:
         tail, item = _what_is_missing(a, feats, cov)
         return Decision(True, f"{where} {tail}.", f"off topic (nearest sentence {feats.dense:.2f})",
@@ -338,10 +339,17 @@ def _decide(
     return Decision(False, "", "", _uncovered_parts(a, cov) + unanswered + events, "", cov, details)
 
 
-def nearest_sentence_read(sentences: Sequence[EvidenceSentence], chunks: Sequence[ScoredChunk]) -> bool:
-    """Whether the evidence's nearest sentence to the question was measured at all: top passages
-    that are all tariff lines (indexed without vectors: their sentence vectors are zeros) have no
-    sentence to measure, and are left to the score and its multilingual feature."""
+def nearest_sentence_read(sentences: Sequence[EvidenceSentence], chunks: Sequence[ScoredChunk],
+                          asked_lines: frozenset[str] = frozenset()) -> bool:
+    """Whether the nearest sentence of the evidence tells if the question is on topic. Tariff lines
+    are indexed without vectors (their sentence vectors are zeros): top passages that are all lines
+    have no sentence to measure, and when a question that asks for a line gets one first (its
+    multilingual cosine read at query time; `asked_lines`: `Retrieval.scored_at_query` when
+    `Retrieval.lines_asked`) the prose further down says nothing of the answer. Either is left to
+    the score and its multilingual feature. A line that leads a question not asking for one (it
+    joined the prose by matching strongly) is no answer to vouch for: the prose is read."""
+    if chunks and chunks[0].chunk.id in asked_lines:
+        return False
     return any(s.vector is not None and s.vector.any() for s in sentences) \
         or any(sc.dense is not None for sc in chunks[:EVIDENCE_PASSAGES])
 

@@ -156,6 +156,9 @@ class Retrieval:
     # query time from their text: a line's cosine sits on a scale of its own (refusal shifts it,
     # `answer.evidence.LINE_SHIFT`).
     scored_at_query: frozenset[str] = frozenset()
+    # The question asks for passages of a lexical-only kind (a tariff item or rate, a schedule
+    # named, the user's filter), not merely lets strongly matching lines join its prose.
+    lines_asked: bool = False
 
 
 def _lines_scored(a: QueryAnalysis, chunks: list[ScoredChunk]) -> bool:
@@ -402,7 +405,7 @@ class HybridRetriever:
             else:
                 asked_pending.cancel()
         return Retrieval(chunks, snap, vector, scope, timings, ml_vector, weights, context_vector, ml_model, asked,
-                         frozenset(unseen))
+                         frozenset(unseen), not lines_may_join and (kinds is None or bool(kinds & self.lexical_only_kinds)))
 
     def _score_unseen(self, chunks: list[ScoredChunk], ml_vector: np.ndarray) -> dict[str, np.ndarray]:
         """The multilingual cosine of the first UNSEEN_SCORED passages indexed without vectors
