@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     # them (a tariff item or rate, a party's schedule named, or the user's kind filter): there the
     # lines are what is asked, so they compete with the full weight of every channel (0: off).
     # Fitted on the 2,346 answerable single questions and pair twins of the 64 tuning files up to
-    # round 30 (0.5 / 0.75 / 1 / 1.25 / 1.5 / 2 with the lines
-    # joining other questions kept at 0.75; every fold of leave-one-file-out chooses 1.0): hit@5
+    # round 30 (0.5 / 0.75 / 1 / 1.25 / 1.5 / 2 with the lines joining other questions kept at
+    # 0.75; every fold of leave-one-file-out chooses 1.0): hit@5
     # 0.868 -> 0.870, MRR@10 0.731 -> 0.735; the 726 tariff-line questions hit@1 0.730 -> 0.751,
     # MRR@10 0.779 -> 0.794. 1.0 for the joining lines too: tariff 0.798 but the other 1,620
     # questions' MRR@10 0.708 -> 0.704 (docs/benchmarks.md, twenty-ninth session).
