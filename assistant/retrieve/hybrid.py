@@ -65,8 +65,9 @@ MAX_EXACT = 3  # passages of one named article/section boosted to the top
 # passages are embedded at query time and scored like the rest (not fused: the ranking stays).
 # Not for English whenever a line is among them: on the tuning sets it changed 1 of 305 English
 # tariff-line answers, and it costs time (e5 embeds a line in about 120 ms here). Two lines decide
-# the same 234 Spanish tariff-line pairs as six (refused 30 -> 20 either way); retrieval p50 / p95 of 30 of them 97 / 132
-# ms before, 330 / 640 with two, 522 / 994 with six (docs/benchmarks.md, twenty-eighth session).
+# the same 234 Spanish tariff-line pairs as six (refused 30 -> 20 either way); retrieval p50 / p95
+# of 30 of them 97 / 132 ms before, 330 / 640 with two, 522 / 994 with six (docs/benchmarks.md,
+# twenty-eighth session).
 UNSEEN_SCORED = 2
 # An English question is scored so only when none of the passages refusal reads has a multilingual
 # cosine (lines, or passages that channel did not find): without it, refusal would read none. The
