@@ -162,4 +162,3 @@ def test_an_english_question_scores_its_lines_only_when_no_passage_refusal_reads
     assert _lines_scored(english, lines) and _lines_scored(english, below)
     assert not _lines_scored(english, with_prose)
     assert _lines_scored(spanish, with_prose)
-
