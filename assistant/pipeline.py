@@ -40,6 +40,7 @@ from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     MAX_POINTS,
     WORD_BUDGET,
+    Candidate,
     compose,
     compose_short,
     query_weights,
@@ -285,12 +286,15 @@ class Assistant:
         mode: str,
         *,
         measure_all: bool = False,
+        answering: bool = True,
     ) -> Evidence:
         a = q.analysis
         ret = self.retrieve_analysed(a, k, kinds=kinds, documents=documents, mode=mode)
         if not ret.chunks:
             return Evidence(ret, [], abstention.nothing_found(a))
         cands = sentence_candidates(ret.chunks, ret.snapshot, notes=a.asks_for_source)
+        if answering:  # the candidates are scored for an answer, not only for the decision
+            self._embed_lines(cands, ret.timings)
         weights, vector = self._sentence_query(a, ret)
         score_candidates(a, cands, weights, vector)
         decision = abstention.decide(a, ret, self._embed_concepts, measure_all=measure_all)
@@ -316,6 +320,21 @@ class Assistant:
             vector = mixed / (np.linalg.norm(mixed) or 1.0)
         return weights, vector
 
+    def _embed_lines(self, cands: list[Candidate], timings: dict[str, float]) -> None:
+        """A tariff line has no stored vector, so its sentence would be judged on its words alone
+        and lose to any prose sentence that shares the question's meaning but not its words
+        ("brewery residues" against "Brewing or distilling dregs"): the lines among the candidates
+        get the vector of what they cover (their full description) when the question comes in,
+        through the question path (one thread, cached: the same lines come back for related
+        questions; the sentence model embeds questions and passages alike)."""
+        lines = [c for c in cands if c.vector is None and c.chunk.meta.get("tariff_item")]
+        if not lines or not self.settings.embed_lines_at_query:
+            return
+        started = time.perf_counter()
+        for c in lines:
+            c.vector = self.embedder.embed_query(str(c.chunk.meta.get("description_full") or c.text))
+        timings["embed_lines_ms"] = (time.perf_counter() - started) * 1000
+
     def _embed_concepts(self, texts: list[str]) -> np.ndarray:
         return np.vstack([self.embedder.embed_query(t) for t in texts])
 
@@ -332,7 +351,7 @@ class Assistant:
         """The refusal decision for a question (answer or refuse, what is not covered, the evidence
         features in `details`), without composing an answer."""
         q = self._prepare(question, history, EXTRACTIVE)
-        return self._evidence(q, k, kinds, documents, mode).decision
+        return self._evidence(q, k, kinds, documents, mode, answering=False).decision
 
     def explain(
         self,
@@ -347,7 +366,7 @@ class Assistant:
         """What the refusal decision sees for a question, without composing an answer (used to fit
         the coverage thresholds, and by the UI to explain a refusal)."""
         q = self._prepare(question, history, EXTRACTIVE)
-        ev = self._evidence(q, k, kinds, documents, mode, measure_all=True)
+        ev = self._evidence(q, k, kinds, documents, mode, measure_all=True, answering=False)
         return abstention.explain(q.analysis, ev.decision)
 
     # ---- the answer's producers -----------------------------------------------------------

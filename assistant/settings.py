@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     # but a standalone question after an unrelated one lost its answer; with it −0.018 / 0 / 0.
     # Off: no measured gain.
     thread_sentence_weight: float = 0.0
+    # Tariff lines among the answer's candidate sentences are embedded (their full description) when
+    # the question comes in, so that they are scored by meaning as prose sentences are, not by their
+    # words alone (`Assistant._embed_lines`). Not fitted (on or off); measured on tuning sets
+    # (docs/benchmarks.md, thirty-first session): must-mention of the 221 tariff-line singles 0.729 ->
+    # 0.751, of the 246 Spanish tariff pairs 0.564 -> 0.589 (English twins 0.727 -> 0.782), of
+    # round 32's singles 0.75 -> 0.825; no must-mention lost on 81 other questions with lines among
+    # their passages, nor on dev. The refusal does not read these vectors.
+    embed_lines_at_query: bool = True
     # BM25 on the question expanded with the distinctive words of the first passages found
     # (pseudo-relevance feedback), per question language (0: off). Fitted on es_twins and
     # spanish_pairs_tuning (hit@5 +0.03 / +0.05), read on round1_spanish_pairs (hit@5 +0.04,

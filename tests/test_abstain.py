@@ -483,6 +483,20 @@ def test_the_figure_topic_is_the_words_the_passages_use(full_assistant):
     assert premise.details["slot_gap"] == pytest.approx(plain.details["slot_gap"], abs=0.2)
 
 
+@pytest.mark.parametrize(("question", "concepts"), [
+    ("Sawmills buy hardwood logs from Vermont and New York landowners.", ["New York landowners"]),
+    ("How much relief did Ford and General Motors get?", ["Ford", "General Motors"]),
+    # a stop word, a title-cased run: no name opens there
+    ("Does the treaty say Mexico And Canada must consult?", ["Mexico", "Canada must consult"]),
+    ("Is There A Quota For Cheese Under USMCA?", ["Quota", "Cheese"]),
+])
+def test_a_capitalised_question_word_that_opens_a_name_stays_in_it(question, concepts):
+    """ "New" is question vocabulary ("what's new"): a refusal named "York landowners" as what the
+    documents do not discuss."""
+    texts = [c.text for c in analyze_question(question).concepts]
+    assert all(c in texts for c in concepts), texts
+
+
 @pytest.mark.parametrize(("question", "concept", "verb"), [
     # do-support: after a plural, after a name, after a pronoun, before a preposition or an object
     ("What duty do U.S.-origin canes pay?", "U.S.-origin canes", "pay"),

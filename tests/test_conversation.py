@@ -163,6 +163,15 @@ def test_a_clause_before_the_question_is_not_its_subject():
     assert "repaired" not in out.split("What if")[1] and "Canadian engine" in out
 
 
+def test_a_topic_set_before_a_colon_is_what_it_refers_to():
+    # "<thing>: does it ...?" names its own antecedent; the previous question's subject stays out
+    prev = "Fruit growers in Washington State ship a lot of fresh produce to British Columbia."
+    assert rule_rewrite("Sweet corn specifically: does it enter duty-free, and under which item?", prev) == \
+        "Sweet corn specifically: does it enter duty-free, and under which item?"
+    assert rule_rewrite("Beet pulp: is it duty-free?", "Farmers in Idaho sell produce to Alberta.") == \
+        "Beet pulp: is it duty-free?"
+
+
 def test_he_is_a_person_not_the_place_the_question_names():
     prev = "Our Mexican sales engineer takes his demonstration laptop to a trade fair in Calgary. Is it duty-free?"
     out = rule_rewrite("Does he have to carry it across the border himself?", prev)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assistant.answer import extractive
+from assistant.answer.backends import EXTRACTIVE
 from assistant.answer.coverage import states_figure
 from assistant.answer.extractive import (
     Candidate,
@@ -213,3 +214,42 @@ def test_a_further_tariff_line_is_shown_as_its_row_and_fits_the_short_answer(ful
     assert not extractive.shown_as_row(Candidate(more["0105.11.21"], 2, "x"), [Candidate(more["0105.11.22"], 1, "y")])
     assert not extractive.shown_as_row(Candidate(more["0101.29.00"], 2, "x"), [first])
     assert extractive.shown_as_row(second, [first])
+
+
+def test_a_tariff_line_is_scored_by_what_it_covers_not_only_by_its_words(full_assistant, monkeypatch):
+    """A line has no stored vector: its sentence gets the vector of its description when the
+    question comes in, so the line that means what is asked in other words comes closer than one
+    that only shares a word with the question ("residues"); without it a line's similarity is its
+    word overlap. Done on the answer's path only (the decision alone does not score sentences),
+    and the setting turns it off."""
+    snap = full_assistant.reader.snapshot()
+    lines = {c.meta["tariff_item"]: c for c in snap.chunks.values() if c.kind == "tariff"
+             and c.meta.get("tariff_item") in ("2303.10.00", "2303.30.00")}
+    question = "Which tariff line takes the residues that breweries and distilleries leave?"
+    a = full_assistant.analyze(question)
+    vector = full_assistant.embedder.embed_query(question)
+
+    def similarity(embedded: bool) -> dict[str, float]:
+        cands = [Candidate(c, 1, c.text[c.text.rfind("\n") + 1:]) for c in lines.values()]
+        if embedded:
+            timings: dict[str, float] = {}
+            full_assistant._embed_lines(cands, timings)
+            assert all(c.vector is not None for c in cands) and "embed_lines_ms" in timings
+        score_candidates(a, cands, query_weights(a.english, snap), vector)
+        return {c.chunk.meta["tariff_item"]: c.dense for c in cands}
+
+    words_only, by_meaning = similarity(False), similarity(True)
+    assert words_only["2303.10.00"] > words_only["2303.30.00"]  # "residues" is in 2303.10's words only
+    assert by_meaning["2303.30.00"] > by_meaning["2303.10.00"]  # "Brewing or distilling dregs and waste"
+
+    q = full_assistant._prepare(question, None, EXTRACTIVE)
+
+    def line_vectors(**kw: bool) -> list[bool]:
+        ev = full_assistant._evidence(q, None, None, None, "hybrid", **kw)
+        return [c.vector is not None for c in ev.candidates if c.chunk.meta.get("tariff_item")]
+
+    assert line_vectors() and all(line_vectors())
+    assert not any(line_vectors(answering=False))
+    monkeypatch.setattr(full_assistant, "settings", full_assistant.settings.model_copy(
+        update={"embed_lines_at_query": False}))
+    assert line_vectors() and not any(line_vectors())

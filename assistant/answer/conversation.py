@@ -130,7 +130,7 @@ _SAYING = wordset("say says said think thinks argue argues suggest suggests reco
 _DOCUMENT_PART = re.compile(r"(?i)\b(?:section|introduction|conclusion|summary|secci[oó]n|introducci[oó]n|"
                             r"conclusi[oó]n)\b")
 # A clause boundary before a subject pronoun: "What is X, and how long does it last?" refers inside.
-_CLAUSE = re.compile(r"(?:,|;|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
+_CLAUSE = re.compile(r"(?:,|;|:|\b(?:and|but|because|before|after|when|while|if|unless|so|y|pero|porque|si|"
                      r"cuando)\b)", re.I)
 
 

@@ -70,7 +70,7 @@ class Candidate:
     dense: float = 0.0
     score: float = 0.0
     chunk_dense: float = 0.0  # the passage's similarity from retrieval
-    vector: np.ndarray | None = None  # the sentence's vector from the index
+    vector: np.ndarray | None = None  # the sentence's vector from the index (a line's: `Assistant._embed_lines`)
     terms: frozenset[str] | None = None  # its search terms, tokenized once
 
 
@@ -108,7 +108,8 @@ def sentence_candidates(retrieved: list[ScoredChunk], snap: Snapshot, *, notes: 
         c = sc.chunk
         if c.meta.get("tariff_item"):
             # a tariff line is its row, then one sentence that says the same (`ingest.tariff`): the
-            # sentence is what an answer quotes, whole; lines get no vectors (a zero row)
+            # sentence is what an answer quotes, whole; lines have no stored vectors (a zero row;
+            # `Assistant._embed_lines` embeds their description when the question comes in)
             spans, vecs = [(c.text.rfind("\n") + 1, len(c.text))], None
         elif c.id in snap.sentence_spans:
             spans, vecs = snap.sentences(c.id)
@@ -161,7 +162,7 @@ def score_candidates(
     a: QueryAnalysis, cands: list[Candidate], weights: dict[str, float], q: np.ndarray | None
 ) -> None:
     """Lexical coverage of the question's terms, embedding similarity with the question's vector `q`
-    (sentence vectors come from the index), and a bonus for numbers when a figure is asked for."""
+    (sentence vectors come from the index, a tariff line's from its description), and a bonus for numbers when a figure is asked for."""
     if not cands:
         return
     wants_number = a.asks_for_figure
@@ -169,7 +170,7 @@ def score_candidates(
         c.lexical = coverage(weights, c.text + " " + c.chunk.section)
         c.dense = float(c.vector @ q) if (q is not None and c.vector is not None) else c.chunk_dense
         if c.chunk.meta.get("tariff_item") and c.vector is None and not c.dense:
-            c.dense = c.lexical  # a tariff line has no vector: judged on its words alone
+            c.dense = c.lexical  # a line not embedded at query time: judged on its words alone
         c.score = LEXICAL_WEIGHT * c.lexical + (1 - LEXICAL_WEIGHT) * c.dense + RANK_PRIOR / c.rank
         if wants_number and numbers(strip_footnote_marks(c.text)) - a.numbers:
             c.score += NUMBER_BONUS

@@ -513,6 +513,19 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
     return verbs
 
 
+def _opens_name(tokens: list[tuple[str, str]], index: int) -> bool:
+    """A word of the question vocabulary ("new", "general") written with a capital inside a
+    sentence, after a word that is not, and followed by a capitalised word opens a name
+    ("landowners in New York", "General Motors"): splitting at it would cut the name to "York".
+    Not a stop word ("Mexico And Canada") nor a word in a title-cased run ("Is There A Quota")."""
+    word, gap = tokens[index]
+    lower = word.lower()
+    return 0 < index < len(tokens) - 1 and word[:1].isupper() and lower in QUESTION_VOCABULARY \
+        and lower not in STOPWORDS and lower not in SCOPE_VOCABULARY and lower not in _QUESTION_WORDS \
+        and not re.search(r"[.?!:;]", gap) and not tokens[index - 1][0][:1].isupper() \
+        and tokens[index + 1][0][:1].isupper() and not tokens[index + 1][1].strip()
+
+
 def concepts_of(text: str, *, english_grammar: bool = True) -> tuple[Concept, ...]:
     """Runs of content words, split at function words, question words, punctuation and the
     question's main verb (`_verb_positions`; `english_grammar=False` for a word-for-word gloss,
@@ -546,7 +559,8 @@ def concepts_of(text: str, *, english_grammar: bool = True) -> tuple[Concept, ..
         if lower in _JOINERS and run:
             pending_joiner = word
             continue
-        if lower in STOPWORDS or not _is_content(word):
+        # "New York", "New Brunswick": a capitalised stop word that opens a name is part of it
+        if (lower in STOPWORDS or not _is_content(word)) and not (english_grammar and _opens_name(tokens, index)):
             close()
             pending_joiner = ""
             continue
