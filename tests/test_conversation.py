@@ -170,6 +170,10 @@ def test_a_topic_set_before_a_colon_is_what_it_refers_to():
         "Sweet corn specifically: does it enter duty-free, and under which item?"
     assert rule_rewrite("Beet pulp: is it duty-free?", "Farmers in Idaho sell produce to Alberta.") == \
         "Beet pulp: is it duty-free?"
+    # whatever its number: speakers let "it" stand for a plural they have just named
+    assert rule_rewrite("Sweet cherries: is it duty-free?", prev) == "Sweet cherries: is it duty-free?"
+    # an opener before the colon names nothing: "it" still refers back
+    assert "Article 2.4" in rule_rewrite("Quick follow-up: does it apply to Mexico too?", "What does USMCA Article 2.4 require?")
 
 
 def test_he_is_a_person_not_the_place_the_question_names():

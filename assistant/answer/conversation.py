@@ -349,6 +349,8 @@ def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
         if p in _PERSONAL or subject_form:
             if _CLAUSE.search(before) and _antecedent(before, p):
                 continue
+            if p not in _PERSONAL and _fronted_topic(before):
+                continue  # "Sweet cherries specifically: does it ...": what the turn sets up, whatever its number
             if p in _PERSONAL and (_antecedent(before, p) or re.search(r"(?i)\bwho\b", before)):
                 continue
             return m
@@ -356,6 +358,14 @@ def _external_pronoun(rest: str, start: int = 0) -> re.Match[str] | None:
             continue
         return m
     return None
+
+
+def _fronted_topic(before: str) -> bool:
+    """The turn opens with a topic set off by a colon ("Alfalfa seed in particular: does it ..."):
+    the thing it names is what a pronoun after it stands for, even when speakers let "it" stand
+    for a plural ("Sweet cherries: is it duty-free?")."""
+    head, colon, _ = before.partition(":")
+    return bool(colon) and bool(slots.topics(head))
 
 
 def _antecedent(before: str, pronoun: str) -> bool:
