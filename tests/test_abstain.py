@@ -489,10 +489,13 @@ def test_the_figure_topic_is_the_words_the_passages_use(full_assistant):
     # a stop word, a title-cased run: no name opens there
     ("Does the treaty say Mexico And Canada must consult?", ["Mexico", "Canada must consult"]),
     ("Is There A Quota For Cheese Under USMCA?", ["Quota", "Cheese"]),
+    # a number grouped by thousands is one word, not "000 tonnes"
+    ("Which quota year is the first above 12,500 tonnes?", ["12,500 tonnes"]),
+    ("How full is the 9,600-tonne sugar quota?", ["9,600-tonne sugar quota"]),
 ])
-def test_a_capitalised_question_word_that_opens_a_name_stays_in_it(question, concepts):
-    """ "New" is question vocabulary ("what's new"): a refusal named "York landowners" as what the
-    documents do not discuss."""
+def test_a_name_or_a_grouped_number_stays_one_concept(question, concepts):
+    """ "New" is question vocabulary ("what's new"), and a comma cut "11,000": refusals named "York
+    landowners" and "000 tonnes" as what the documents do not discuss."""
     texts = [c.text for c in analyze_question(question).concepts]
     assert all(c in texts for c in concepts), texts
 

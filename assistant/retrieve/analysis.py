@@ -333,7 +333,9 @@ def party_name(word: str) -> str:
 
 # ---- concepts --------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[A-Za-zÀ-ÿ0-9§][\w’'.\-§]*[\w§]|[A-Za-zÀ-ÿ0-9]")
+# A number grouped by thousands ("11,000", "4,303.5", a range "2,000–3,000", "9,600-tonne") is one
+# word: cut at its comma, "000 tonnes" became a concept no sentence could cover.
+_WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:[–-]\d{1,3}(?:,\d{3})+(?:\.\d+)?)?(?![\d,])(?:-[A-Za-zÀ-ÿ][\w’']*)*|[A-Za-zÀ-ÿ0-9§][\w’'.\-§]*[\w§]|[A-Za-zÀ-ÿ0-9]")
 _JOINERS = frozenset({"of", "de", "del"})  # "rules of origin", "Secretary of Labor" stay one phrase
 
 
