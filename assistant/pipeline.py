@@ -331,12 +331,13 @@ class Assistant:
         if not lines or not self.settings.embed_lines_at_query:
             return
         started = time.perf_counter()
-        for c in lines:
-            c.vector = self.embedder.embed_query(str(c.chunk.meta.get("description_full") or c.text))
+        vectors = self.embedder.embed_queries([str(c.chunk.meta.get("description_full") or c.text) for c in lines])
+        for c, vector in zip(lines, vectors, strict=True):
+            c.vector = vector
         timings["embed_lines_ms"] = (time.perf_counter() - started) * 1000
 
     def _embed_concepts(self, texts: list[str]) -> np.ndarray:
-        return np.vstack([self.embedder.embed_query(t) for t in texts])
+        return self.embedder.embed_queries(texts)
 
     def decision(
         self,

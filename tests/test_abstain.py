@@ -185,6 +185,10 @@ def test_answer_slots_are_read_from_the_question():
     # a leading "when" clause is the condition of what is asked, not a date asked for
     assert answer_slot("When a panel is requested, who pays for the transcript?") == ""
     assert answer_slot("Cuando se solicita un panel, ¿quién paga la transcripción?") == ""
+    # ... and so in the English gloss of such a question, which keeps no comma to show it
+    gloss = "when panel requested who pays transcript"
+    assert analyze("Cuando se solicita un panel, ¿quién paga la transcripción?", language="es", english=gloss).slot == ""
+    assert analyze("¿Cuándo se solicitó el panel?", language="es", english="when requested panel").slot == "date"
     assert answer_slot("When did the review start, and who chaired it?") == "date"
     # a "when" of a status in the present asks for its conditions; in the past, for its date
     assert answer_slot("When does a used car count as originating?") == ""
@@ -509,6 +513,10 @@ def test_a_name_or_a_grouped_number_stays_one_concept(question, concepts):
     ("Does it coordinate with any development bank?", "development bank", "coordinate"),
     ("When did it actually start biting at the border?", "border", "start"),
     ("Do the quota volumes grow each year?", "quota volumes", "grow"),
+    # after a plural the verb takes a preposition; subjects joined by "and"/"or" share the verb
+    ("Do the national treatment rules apply to rough diamonds?", "national treatment rules", "apply"),
+    ("Do its cutters and its grinders land on one line?", "grinders", "land"),
+    ("Does the charged or empty status change the line?", "empty status", "change"),
     # a question word's own subject, a verb in -s before an object
     ("Which agency collects the 232 auto duties at the border?", "agency", "collects"),
     ("Which line of Canada's CUSMA schedule covers them?", "schedule", "covers"),

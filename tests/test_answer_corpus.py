@@ -263,3 +263,19 @@ def test_a_tariff_lines_rate_is_the_figure_a_question_on_what_a_good_pays_asks_f
     d = full_assistant.decision("Un laboratorio de Morelos vende a Canadá anticuerpos monoclonales ya dosificados "
                                 "para venta al por menor. ¿Con qué fracción entran y cuánto pagan con el T-MEC?")
     assert not d.refuse and d.details["slot_gap"] < 1.0, d.text
+
+
+def test_a_us_tariff_item_finds_its_table_1_provision_and_a_provision_its_quota(full_assistant):
+    """The U.S. TRQ appendix's Table 1 writes the U.S. item without dots ("Provided for in tariff
+    item 21069046"), a negotiator with them: the row is found by the item either way, the
+    provision's code finds its row and the paragraph that lists it, and a code no document has is
+    refused by name."""
+    hits = full_assistant.retrieve("Our syrup blend enters the U.S. under 2106.90.46: which Table 1 code is that?", 5)
+    assert "AG21069046\tProvided for in tariff item 21069046" in hits[0].chunk.text, [h.chunk.label for h in hits]
+    answer = full_assistant.ask("Our syrup blend enters the U.S. under 2106.90.46: which Table 1 code is that?")
+    assert "AG21069046: Article Description Provided for in tariff item 21069046" in answer.text, answer.text
+    top = [h.chunk.text for h in full_assistant.retrieve("Which U.S. quota for Canada takes in AG21069046?", 3)]
+    assert any("\tProvided for in tariff item 21069046" in t for t in top)
+    assert any("This paragraph applies to the following Table 1 provisions" in t and "AG21069046" in t for t in top)
+    refused = full_assistant.ask("Which U.S. quota for Canada takes in AG21069999?")
+    assert refused.abstained and "Table 1 provision AG21069999" in refused.text, refused.text

@@ -170,6 +170,14 @@ def test_a_year_by_year_table_names_the_asked_year_by_its_column():
     assert shown == "Quota Year 8: Aggregate Quantity (MT) 4,900"
 
 
+def test_a_later_window_of_a_long_table_is_read_under_the_tables_header():
+    """A long table is cut into windows of rows and only the first has the header row: a later one
+    is read under the header its chunk carries, not under its own first row."""
+    window = "AG18062073\tProvided for in tariff item 18062073\nAG18062077\tProvided for in tariff item 18062077"
+    shown = extractive.table_rows(window, "Which provision matches HTS 1806.20.77?", ["Heading\tArticle Description"])
+    assert shown == "AG18062077: Article Description Provided for in tariff item 18062077"
+
+
 def test_a_quota_table_shows_the_year_the_question_names_in_figures_or_in_words():
     """"year six", "el décimo año", "año cuota 14": the row of that year; the 5 of "TRQ-CA5" names
     no row."""

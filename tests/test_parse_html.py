@@ -130,6 +130,7 @@ def test_long_tables_are_cut_into_row_windows():
     assert all(word_count(b.text) <= 150 for b in blocks)
     assert blocks[0].text.startswith("N\tV\n0\t")
     assert all("N | V" in b.section for b in blocks[1:])  # later windows carry the header in their context
+    assert "header_rows" not in blocks[0].meta and all(b.meta["header_rows"] == ["N\tV"] for b in blocks[1:])
     assert [b.start for b in blocks] == sorted(b.start for b in blocks)
 
 

@@ -46,3 +46,21 @@ def test_a_model_that_is_not_a_mean_pooled_bert_is_refused(tmp_path):
     pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}))
     with pytest.raises(Unsupported):
         QueryEmbedder(str(folder))
+
+
+@pytest.mark.full
+def test_a_batch_of_short_texts_is_embedded_as_each_one_alone():
+    """Tariff lines and a question's concepts go through `embed_queries` together: one padded
+    batch, cached per text, the same vectors as one call each, in both question embedders."""
+    name = Settings().embedding_model
+    texts = ["Brewing or distilling dregs and waste", "Potato harvesters", TEXTS[2], "Potato harvesters"]
+    full = get_embedder(name)
+    full.clear_cache()
+    batch = full.embed_queries(texts)
+    assert batch.shape == (4, full.dimension) and batch.dtype == np.float32
+    assert set(texts) <= set(full._cache)  # each text cached by the batch
+    full.clear_cache()
+    alone = np.vstack([full.embed_query(t) for t in texts])
+    assert np.abs(batch - alone).max() < 1e-5
+    assert np.abs(QueryEmbedder(name).embed_queries(texts) - alone).max() < 1e-5
+    assert full.embed_queries([]).shape == (0, full.dimension)

@@ -161,6 +161,8 @@ def _identifier_name(key: str) -> str:
         return f"19 U.S.C. § {key}"
     if re.fullmatch(r"\d{4}\.\d{2}(?:\.\d{2})?", key):
         return f"tariff item {key}"
+    if re.fullmatch(r"AG\d{8}", key):
+        return f"Table 1 provision {key}"
     if " cl. " in key:
         number, clause = key.split(" cl. ")
         return f"Proclamation {number}, clause {clause}"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -332,13 +332,14 @@ def _with_marker(sentence: str, n: int) -> str:
     return f"{body} [{n}]{end or '.'}"
 
 
-def table_rows(table_text: str, question: str) -> str:
+def table_rows(table_text: str, question: str, header_rows: Sequence[str] = ()) -> str:
     """A table quoted in an answer: its title and the row that shares the most words with the
     question (two when they tie), each cell named by its column ("Mexico: Total U.S. Trade With
-    (2024) 840"; under a grouped header, "Audi Q540: Source Country ...: U.S. or Canada 2, Mexico 70")."""
+    (2024) 840"; under a grouped header, "Audi Q540: Source Country ...: U.S. or Canada 2, Mexico 70").
+    `header_rows`: the table's header when the text is a later window of its rows, which has none."""
     lines = table_text.split("\n")
     title = lines[0] if lines and "\t" not in lines[0] else ""
-    rows = [ln.split("\t") for ln in lines if "\t" in ln]
+    rows = [ln.split("\t") for ln in [*header_rows, *lines] if "\t" in ln]
     if len(rows) < 2:
         return collapse(table_text)
     columns, body = _columns(rows)
@@ -347,6 +348,7 @@ def table_rows(table_text: str, question: str) -> str:
     numbered = asked_numbers(question)
     # the digits of an identifier ("TRQ-CA5") name no row
     q = {t for t in tokenize(question) if not t.isdigit() or t in numbered}
+    q |= {t.replace(".", "") for t in q if re.fullmatch(r"\d{4}\.\d{2}\.\d{2}", t)}  # "1806.20.77" in "18062077"
 
     def asked(r: list[str]) -> tuple[int, int, int]:
         """A row whose label is a number the question names ("quota year 14", "year six", "el
@@ -418,7 +420,7 @@ def _columns(rows: list[list[str]]) -> tuple[list[tuple[str, str]], list[list[st
 
 def _as_answer_sentence(c: Candidate, question: str = "") -> str:
     if c.chunk.meta.get("table"):
-        return table_rows(c.text, question)
+        return table_rows(c.text, question, c.chunk.meta.get("header_rows") or ())
     text = collapse(strip_footnote_marks(c.text).replace("\t", " "))
     text = text.lstrip("• ").strip()
     if text and text[-1] not in ".!?:;”\"'":

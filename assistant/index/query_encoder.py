@@ -104,6 +104,12 @@ class QueryEmbedder:
                 self._cache.popitem(last=False)
         return vec
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several short texts, one at a time (numpy gains little from a padded batch)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([self.embed_query(t) for t in texts])
+
     def _encode(self, text: str) -> np.ndarray:
         w, eps = self.w, self.eps
         enc = self.tokenizer.encode(text)

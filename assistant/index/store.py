@@ -41,6 +41,7 @@ from assistant.index.manifest import Manifest
 from assistant.index.recommendation_set import RecommendationSet, extract_set
 from assistant.ingest.base import schedule_party
 from assistant.ingest.recommendations import Recommendation
+from assistant.ingest.tariff import named_keys
 from assistant.textutil import acronym_definitions, name_initials
 
 MANIFEST = "documents.json"
@@ -447,6 +448,9 @@ def _load_generation(folder: Path, generation: str, manifest: dict[str, Any]) ->
         key = str(c.meta.get("key", "") or "")
         if key:
             by_key.setdefault(key.lower(), []).append(c.id)
+        if c.kind != "tariff":
+            for named in named_keys(c.text, bool(c.meta.get("table"))):
+                by_key.setdefault(named, []).append(c.id)
     return Snapshot(
         generation=generation,
         documents=manifest.get("documents", {}),

@@ -375,6 +375,8 @@ def table_blocks(
         ]
     head = " | ".join(c for c in el.rows[0] if c) if el.header_rows else ""
     ctx = " — ".join(p for p in (section, el.caption, head) if p)
+    # a later window's rows are read under the table's header, which only the first window's text has
+    later = {**meta, "header_rows": ["\t".join(r) for r in el.rows[: el.header_rows]]} if el.header_rows else meta
     out: list[Block] = []
     win_start: int | None = None
     words = 0
@@ -389,7 +391,7 @@ def table_blocks(
                     last_end,
                     section=ctx,
                     label=label,
-                    meta=dict(meta),
+                    meta=dict(meta if win_start == el.start else later),
                     keep_whole=True,
                 )
             )
@@ -406,7 +408,7 @@ def table_blocks(
                 last_end,
                 section=ctx,
                 label=label,
-                meta=dict(meta),
+                meta=dict(meta if win_start == el.start else later),
                 keep_whole=True,
             )
         )

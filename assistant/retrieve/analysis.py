@@ -222,6 +222,7 @@ def asks_whether_done(sentence: str) -> bool:
 # ---- identifiers -----------------------------------------------------------------------------
 
 _TARIFF_ITEM = re.compile(r"\b(\d{4})\.(\d{2})(?:\.(\d{2}))?\b")
+_PROVISION_CODE = re.compile(r"\bAG\s?(\d{8})\b", re.I)  # the U.S. TRQ appendix's Table 1 provisions
 _ARTICLE = re.compile(r"\b(?:article|art\.?|artículo)\s*(\d{1,2}\.\d{1,2})(?:\.(\d+))?", re.I)
 _ANNEX = re.compile(r"\b(?:annex|anexo)\s+(\d{1,2}-[A-Z])\b", re.I)
 _USC = re.compile(r"(?:§+|\bsections?|\bsec\.|\bU\.?S\.?C\.?)\s*(?:§+\s*)?(4[5-7]\d\d)\b", re.I)
@@ -487,9 +488,21 @@ def _verb_positions(tokens: list[tuple[str, str]]) -> set[int]:
                         and _follows_verb(tokens, k, strict=False, after_name=True):
                     verbs.add(verb)
                 continue
+            while k + 1 < n and lower[k] in {"and", "or"} and not brk[k] and not brk[k + 1]:
+                # "do its water-jet cutters and its plasma-arc machines land on ...": the verb
+                # follows the last of the subjects joined
+                j = k + 1
+                while j < n and not brk[j] and lower[j] in _DETERMINERS:
+                    j += 1
+                if j >= n or brk[j] or lower[j] in STOPWORDS:
+                    break
+                run, k = subject_run(j)
             after_plural = next((y for x, y in zip(run, run[1:], strict=False) if y == x + 1 == k - 1
                                  and _plural(tokens[x][0]) and _bare_verb(tokens[y][0])), None)
-            if after_plural is not None and content[after_plural] and _follows_verb(tokens, k, strict=False):
+            # a bare word after a plural is its verb ("canes pay"), and takes a verb's prepositions
+            # as after a name ("machines land on")
+            if after_plural is not None and content[after_plural] \
+                    and _follows_verb(tokens, k, strict=False, after_name=True):
                 verbs.add(after_plural)  # "what duty do U.S.-origin canes pay?"
                 continue
             words = sum(content[x] for x in run)
@@ -765,6 +778,9 @@ _CONDITION = re.compile(
     r"d[oó]nde|por qu[eé])\b)", re.I)
 
 
+_LEADING_WHEN = re.compile(r"^\W*when\b", re.I)
+
+
 # "When does a gift set count as originating?", "when are imports treated as a substantial share":
 # a "when" in the present whose clause classifies something (counts as, qualifies, is treated/
 # considered/deemed/regarded, is mandatory) asks under what conditions, not for a date; in the past
@@ -794,9 +810,9 @@ def answer_slot(question: str) -> str:
 
 
 def identifiers_of(question: str) -> tuple[str, ...]:
-    """Lookup keys named in the question, most specific first: tariff items, articles, annexes,
-    U.S. Code sections, proclamation clauses."""
-    keys: list[str] = []
+    """Lookup keys named in the question, most specific first: Table 1 provisions, tariff items,
+    articles, annexes, U.S. Code sections, proclamation clauses."""
+    keys = [f"AG{m.group(1)}" for m in _PROVISION_CODE.finditer(question)]
     for m in _TARIFF_ITEM.finditer(question):
         keys.append(f"{m.group(1)}.{m.group(2)}.{m.group(3)}" if m.group(3) else f"{m.group(1)}.{m.group(2)}")
     for m in _ARTICLE.finditer(question):
@@ -943,7 +959,8 @@ def analyze(
     asked = asked_part(text)
     asked_eng = asked_part(eng) if english else asked
     events = tuple(s.strip() for s in asking_sentences(text) if asks_whether_done(s))
-    slot = answer_slot(text) or answer_slot(eng)
+    # a gloss loses the comma that marks a leading "cuando" clause as the condition: its "when" goes
+    slot = answer_slot(text) or answer_slot(_LEADING_WHEN.sub("", eng) if english and _CONDITION.match(text) else eng)
     counted = _counted(eng, english_grammar=not english)
     unit, unit_word = _asked_unit(counted)
     rec_subject, implied = _recommendation_subject(text) or ("", False)

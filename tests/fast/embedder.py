@@ -96,6 +96,11 @@ class HashEmbedder:
             hit = self._cache[text] = self._vector(text)
         return hit
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        return np.vstack([self.embed_query(t) for t in texts])
+
     def clear_cache(self) -> None:
         self._cache.clear()
 
