@@ -517,6 +517,9 @@ def test_a_name_or_a_grouped_number_stays_one_concept(question, concepts):
     ("Do the national treatment rules apply to rough diamonds?", "national treatment rules", "apply"),
     ("Do its cutters and its grinders land on one line?", "grinders", "land"),
     ("Does the charged or empty status change the line?", "empty status", "change"),
+    # "cover" and "pay" ask what a line covers and what a good pays: no line says either
+    ("Which Canadian tariff item covers hop pellets?", "hop pellets", "covers"),
+    ("What do Mexican-origin hop pellets pay?", "Mexican-origin hop pellets", "pay"),
     # a question word's own subject, a verb in -s before an object
     ("Which agency collects the 232 auto duties at the border?", "agency", "collects"),
     ("Which line of Canada's CUSMA schedule covers them?", "schedule", "covers"),

@@ -28,7 +28,10 @@ from assistant.textutil import AUXILIARIES, STOPWORDS, collapse, fold, names, nu
 
 
 # General English question vocabulary (verbs, adverbs, adjectives of asking and comparing): not
-# topic words, so their absence from a passage says nothing about whether it answers.
+# topic words, so their absence from a passage says nothing about whether it answers. "cover",
+# "pay" were added on the tuning sets (2026-12-06): the verbs of a question on what a line covers
+# and what a good pays, which no tariff line says ("Canada covers waste oils", "product pay"):
+# 200 analyses of single tuning questions changed, one decision (an answerable one now answered).
 QUESTION_VOCABULARY = frozenset(tokenize(
     "be have do say get got make go goes went gone know take took taken see come came think look want give "
     "gave given use find tell ask seem feel try tried leave call keep kept let begin help show hear play run "
@@ -42,7 +45,7 @@ QUESTION_VOCABULARY = frozenset(tokenize(
     "specifically particular particularly exactly roughly approximately around nearly almost well right "
     "wrong sure true false able likely possible need needs needed instead elsewhere else compared compare "
     "comparison seems happens happened doing done told explain describe list give mention mentioned "
-    "discuss discussed note noted require requires required happen happens"
+    "discuss discussed note noted require requires required happen happens cover covers covered pay pays paid"
 ))
 # Words that say where to look or how to answer, not what about: "the brief", "the treaty",
 # "recommend", "according to". A passage need not contain them to answer.
