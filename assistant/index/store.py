@@ -41,7 +41,7 @@ from assistant.index.manifest import Manifest
 from assistant.index.recommendation_set import RecommendationSet, extract_set
 from assistant.ingest.base import schedule_party
 from assistant.ingest.recommendations import Recommendation
-from assistant.ingest.tariff import named_keys
+from assistant.ingest.provisions import named_keys
 from assistant.textutil import acronym_definitions, name_initials
 
 MANIFEST = "documents.json"
@@ -281,7 +281,8 @@ class Snapshot:
     sources: dict[int, SourceRef]
     kinds: np.ndarray = field(default_factory=lambda: np.array([]))
     doc_ids: np.ndarray = field(default_factory=lambda: np.array([]))
-    by_key: dict[str, list[str]] = field(default_factory=dict)  # exact lookup: article, section, tariff item
+    # exact lookup: article, section, tariff item; Table 1 provisions and the items their rows name
+    by_key: dict[str, list[str]] = field(default_factory=dict)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
     sentence_spans: dict[str, list] = field(default_factory=dict)  # chunk id -> [first row, [[s, e], ...]]
     # the Chroma collection holding every dense chunk's multilingual vector ("": none, e.g. an index
@@ -448,9 +449,16 @@ def _load_generation(folder: Path, generation: str, manifest: dict[str, Any]) ->
         key = str(c.meta.get("key", "") or "")
         if key:
             by_key.setdefault(key.lower(), []).append(c.id)
+    # a key a passage names but does not own, where no passage owns it: the U.S. TRQ appendix's
+    # Table 1 row for "1806.20.77", not when that is also a line of Canada's schedule (13 of its
+    # 170 rows), which a question on the number means more often
+    named: dict[str, list[str]] = {}
+    for c in order:
         if c.kind != "tariff":
-            for named in named_keys(c.text, bool(c.meta.get("table"))):
-                by_key.setdefault(named, []).append(c.id)
+            for k in named_keys(c.text, bool(c.meta.get("table"))):
+                if k not in by_key:
+                    named.setdefault(k, []).append(c.id)
+    by_key.update(named)
     return Snapshot(
         generation=generation,
         documents=manifest.get("documents", {}),

@@ -376,7 +376,8 @@ def table_blocks(
     head = " | ".join(c for c in el.rows[0] if c) if el.header_rows else ""
     ctx = " — ".join(p for p in (section, el.caption, head) if p)
     # a later window's rows are read under the table's header, which only the first window's text has
-    later = {**meta, "header_rows": ["\t".join(r) for r in el.rows[: el.header_rows]]} if el.header_rows else meta
+    later = {**meta, "header_rows": ["\t".join(v for v in r if v) for r in el.rows[: el.header_rows]]} \
+        if el.header_rows else meta  # as the table's text joins a row: its filled cells
     out: list[Block] = []
     win_start: int | None = None
     words = 0

@@ -66,21 +66,6 @@ def normalize_tariff_item(s: str) -> str | None:
     return None
 
 
-_PROVISION = re.compile(r"\bAG(\d{8})\b")
-_ROW_ITEM = re.compile(r"\btariff item (\d{4})\.?(\d{2})\.?(\d{2})\b", re.I)
-
-
-def named_keys(text: str, table: bool) -> list[str]:
-    """Lookup keys a passage answers for besides its own: the Table 1 provisions ("AG18062077") it
-    names, and in a table, the tariff items its rows are provided for in, dotted ("Provided for in
-    tariff item 18062077" -> "1806.20.77"): the U.S. TRQ appendix writes the U.S. item without
-    dots, a question writes it with them ("HTS 1806.20.77")."""
-    keys = [f"ag{m.group(1)}" for m in _PROVISION.finditer(text)]
-    if table:
-        keys += [f"{m.group(1)}.{m.group(2)}.{m.group(3)}" for m in _ROW_ITEM.finditer(text)]
-    return list(dict.fromkeys(keys))
-
-
 def parse(raw: RawDocument, info: DocumentInfo) -> ParsedDocument:
     """One chunk per tariff line of every table that has a tariff-item column."""
     soup = make_soup(raw.text)

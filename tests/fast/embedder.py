@@ -1,7 +1,7 @@
 """A small deterministic embedder for the fast test tier: hashed word and character n-grams.
 
 It has the methods of the real `assistant.index.embeddings.Embedder` that the index, retrieval and
-answering call (`embed`, `embed_passages`, `embed_query`, `embed_with_sentences`, `dimension`,
+answering call (`embed`, `embed_passages`, `embed_query`, `embed_queries`, `embed_with_sentences`, `dimension`,
 `max_tokens`, `model_name`, `clear_cache`), so the same code paths run in milliseconds and without
 the model. `ToyMultilingualEmbedder` stands in for the multilingual model the same way.
 Texts that share words (or word stems, through character trigrams) get a high cosine; unrelated
