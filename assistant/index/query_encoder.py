@@ -105,7 +105,8 @@ class QueryEmbedder:
         return vec
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """Several short texts, one at a time (numpy gains little from a padded batch)."""
+        """Several short texts, one at a time (the numpy forward pass takes one text; not measured
+        batched)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack([self.embed_query(t) for t in texts])
