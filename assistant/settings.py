@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     # MRR@10 0.779 -> 0.794. 1.0 for the joining lines too: tariff 0.798 but the other 1,620
     # questions' MRR@10 0.708 -> 0.704 (docs/benchmarks.md, twenty-ninth session).
     asked_lines_scaling: float = 1.0
+    # Tariff lines are searched also when the tariff-line gate (`retrieve.line_gate`, a logistic
+    # model on the question's MiniLM vector fitted by bench/fit_line_gate.py on the tuning sets)
+    # says the question asks for one, not only when a phrase rule does (off: rules alone).
+    line_gate: bool = True
     note_prior: float = 0.3  # weight of a footnote passage unless the question asks for a source
     brief_prior: float = 0.2  # relative boost of the brief's passages in the fused ranking
 

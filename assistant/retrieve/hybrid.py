@@ -45,6 +45,7 @@ from assistant.index.lexical import tokenize
 from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
 from assistant.retrieve.analysis import QueryAnalysis, after_premise, analyze_question
+from assistant.retrieve.line_gate import gate_for
 from assistant.settings import Settings
 from assistant.textutil import collapse, footnote_marks
 
@@ -257,6 +258,7 @@ class HybridRetriever:
         self.lexical_only_kinds = frozenset(settings.lexical_only_kinds)
         self.unseen_scaling = settings.unseen_channel_scaling
         self.asked_lines_scaling = settings.asked_lines_scaling
+        self.line_gate = gate_for(embedder.model_name) if settings.line_gate else None
         self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
         # its thread starts with the first question
@@ -309,7 +311,11 @@ class HybridRetriever:
         if snap.empty:
             return Retrieval([], snap)
         weights = {name: w for name, w in self.weights(q, snap).items() if w > 0}
-        kinds, lines_may_join = self._kinds(q, snap)
+        # once per question: the dense search, the tariff-line gate, refusal and composition (MiniLM)
+        t = time.perf_counter()
+        vector = self.embedder.embed_query(q.text)
+        embed_ms = (time.perf_counter() - t) * 1000
+        kinds, lines_may_join = self._kinds(q, snap, self._asks_for_lines(q, vector))
         # the question narrowed itself to the brief: coverage then reads the brief's words only
         scope = frozenset(kinds) if kinds == {"brief"} and not q.kinds else None
         runs: dict[str, list[tuple[str, float]]] = {}
@@ -325,8 +331,6 @@ class HybridRetriever:
                 lexical = self._with_strong_tariff_lines(q, snap, lexical)
             runs[BM25] = lexical
         t1 = time.perf_counter()
-        # once per question: the dense search, and refusal and composition (MiniLM sentence vectors)
-        vector = self.embedder.embed_query(q.text)
         if MINILM in weights:
             runs[MINILM] = self._dense(self.vectors, vector, q, snap, kinds)
         t2 = time.perf_counter()
@@ -375,7 +379,8 @@ class HybridRetriever:
         if a.asks_for_source:
             ranked = self._with_cited_notes(ranked, snap, vector)
         ranked = ranked[: q.k]
-        timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000, "multilingual_ms": (t3 - t2) * 1000}
+        timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000 + embed_ms,
+                   "multilingual_ms": (t3 - t2) * 1000}
         self.last_timings = timings
         chunks = [
             ScoredChunk(chunk=snap.chunks[cid], score=f.score, dense=f.dense, lexical=f.lexical, rank=i + 1,
@@ -582,7 +587,21 @@ class HybridRetriever:
         self._figure_refs = (snap.generation, refs)
         return refs
 
-    def _kinds(self, q: Query, snap: Snapshot) -> tuple[set[str] | None, bool]:
+    def _asks_for_lines(self, q: Query, vector: np.ndarray) -> bool:
+        """The tariff-line gate (`retrieve.line_gate`) on the question's vector or, for a turn read
+        with its thread, on the vector of the turn with the thread appended (the one `_add_context`
+        searches), so "What about motorcycles?" after a question on Canada's lines asks for lines."""
+        gate = self.line_gate
+        if gate is None:
+            return False
+        if gate.asks_for_lines(vector):
+            return True
+        a = q.a
+        if a.context and q.mode == "hybrid" and self.context_weight > 0:
+            return gate.asks_for_lines(self.embedder.embed_query(f"{a.typed_turn or q.text} {a.context_english}"))
+        return False
+
+    def _kinds(self, q: Query, snap: Snapshot, asks_for_lines: bool = False) -> tuple[set[str] | None, bool]:
         """(the kinds to search, whether tariff lines that match strongly may still join): the
         user's filter as given; the brief alone for a question about the brief; otherwise all
         kinds, tariff lines only when asked for (a tariff item or rate, a schedule named) or matching
@@ -599,7 +618,7 @@ class HybridRetriever:
         if q.a.schedules and indexed.isdisjoint(q.a.schedules):
             # another party's lines cannot answer for the schedule named ("Mexico's schedule")
             return present - {"tariff"}, False
-        if "tariff" in present and not (q.a.wants_tariff_lines or q.a.schedules):
+        if "tariff" in present and not (q.a.wants_tariff_lines or q.a.schedules or asks_for_lines):
             return present - {"tariff"}, True
         return None, False
 
