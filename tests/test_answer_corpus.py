@@ -82,6 +82,28 @@ def test_a_quota_table_is_found_by_its_name(full_assistant):
                    and h.chunk.location.endswith(", table") for h in hits), [h.chunk.location for h in hits]
 
 
+def test_a_question_that_asks_for_a_line_in_plain_words_gets_tariff_lines(full_assistant):
+    """"Which Canadian line ...", "What does Canada charge on ...": no phrase rule reads these as
+    asking for tariff lines; the gate fitted on the tuning sets (retrieve.line_gate) does, and not
+    for questions on the brief or the treaty's articles. Without it the auto-parts appendix, which
+    spells "Tires" as the question does, outranks Canada's line for bicycle tyres."""
+    from assistant.retrieve.line_gate import gate_for
+
+    gate = gate_for(full_assistant.embedder.model_name)
+    assert gate is not None
+    asks = ["Which Canadian line covers new tires for bicycles, and what do U.S.-made ones pay?",
+            "What does Canada charge on American car seat belts?"]
+    other = ["What does the brief say about migration?", "How does Article 2.4 treat customs duties?"]
+    for question in asks + other:
+        a = full_assistant.analyze(question)
+        assert not (a.wants_tariff_lines or a.schedules), question
+        vector = full_assistant.embedder.embed_query(a.search_text)
+        assert gate.asks_for_lines(vector) == (question in asks), (question, gate.probability(vector))
+    hits = full_assistant.retrieve(asks[0], 5)
+    assert hits[0].chunk.kind == "tariff", [h.chunk.label for h in hits]
+    assert any("4011.50.00" in h.chunk.label for h in hits[:2]), [h.chunk.label for h in hits]
+
+
 def test_tariff_lines_do_not_crowd_out_prose(full_assistant):
     hits = full_assistant.retrieve("What does the brief say about rules of origin for autos?", 10)
     assert not any(h.chunk.kind == "tariff" for h in hits)

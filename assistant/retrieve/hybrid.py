@@ -311,6 +311,10 @@ class HybridRetriever:
         if snap.empty:
             return Retrieval([], snap)
         weights = {name: w for name, w in self.weights(q, snap).items() if w > 0}
+        # the multilingual vectors start first, on the worker, so that MiniLM's overlaps them
+        ml_pending = self._multilingual_vector(q.typed) if MULTILINGUAL in weights else None
+        asked_text = q.typed_after_premise if ml_pending is not None else ""
+        asked_pending = self._multilingual_vector(asked_text) if asked_text else None
         # once per question: the dense search, the tariff-line gate, refusal and composition (MiniLM)
         t = time.perf_counter()
         vector = self.embedder.embed_query(q.text)
@@ -319,9 +323,6 @@ class HybridRetriever:
         # the question narrowed itself to the brief: coverage then reads the brief's words only
         scope = frozenset(kinds) if kinds == {"brief"} and not q.kinds else None
         runs: dict[str, list[tuple[str, float]]] = {}
-        ml_pending = self._multilingual_vector(q.typed) if MULTILINGUAL in weights else None
-        asked_text = q.typed_after_premise if ml_pending is not None else ""
-        asked_pending = self._multilingual_vector(asked_text) if asked_text else None
         t0 = time.perf_counter()
         if BM25 in weights:
             lexical = snap.lexical.search_tokens(
