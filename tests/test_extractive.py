@@ -178,6 +178,15 @@ def test_a_later_window_of_a_long_table_is_read_under_the_tables_header():
     assert shown == "AG18062077: Article Description Provided for in tariff item 18062077"
 
 
+def test_a_provision_code_alone_names_its_row():
+    """"AG04051020" tokenizes as "ag" + "04051020", and a bare number names no row: the code's
+    digits must still pick its row, not the first two rows that share "ag"."""
+    window = "AG04049050\tProvided for in tariff item 04049050\nAG04051020\tProvided for in tariff item 04051020"
+    shown = extractive.table_rows(window, "Which HTSUS tariff item is Table 1 provision AG04051020?",
+                                  ["Heading\tArticle Description"])
+    assert shown == "AG04051020: Article Description Provided for in tariff item 04051020"
+
+
 def test_a_quota_table_shows_the_year_the_question_names_in_figures_or_in_words():
     """"year six", "el décimo año", "año cuota 14": the row of that year; the 5 of "TRQ-CA5" names
     no row."""

@@ -34,6 +34,7 @@ import numpy as np
 from assistant.domain import Chunk, ScoredChunk, SourceRef
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
+from assistant.ingest.provisions import PROVISION_CODE
 from assistant.retrieve.analysis import QueryAnalysis
 from assistant.textutil import (
     NUMBER_WORDS,
@@ -349,6 +350,7 @@ def table_rows(table_text: str, question: str, header_rows: Sequence[str] = ()) 
     # the digits of an identifier ("TRQ-CA5") name no row
     q = {t for t in tokenize(question) if not t.isdigit() or t in numbered}
     q |= {t.replace(".", "") for t in q if re.fullmatch(r"\d{4}\.\d{2}\.\d{2}", t)}  # "1806.20.77" in "18062077"
+    q |= {m.group(1) for m in PROVISION_CODE.finditer(question)}  # "AG04051020" names the row of 04051020
 
     def asked(r: list[str]) -> tuple[int, int, int]:
         """A row whose label is a number the question names ("quota year 14", "year six", "el

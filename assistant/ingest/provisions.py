@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-_PROVISION = re.compile(r"\bAG(\d{8})\b")
+# a Table 1 provision of the U.S. TRQ appendix ("AG18062077"; a question may write "ag 18062077")
+PROVISION_CODE = re.compile(r"\bAG\s?(\d{8})\b", re.I)
 _ROW_ITEM = re.compile(r"\btariff item (\d{4})\.?(\d{2})\.?(\d{2})\b", re.I)
 
 
@@ -15,7 +16,7 @@ def named_keys(text: str, table: bool) -> list[str]:
     names, and in a table, the tariff items its rows are provided for in, dotted ("Provided for in
     tariff item 18062077" -> "1806.20.77"): the U.S. TRQ appendix writes the U.S. item without
     dots, a question writes it with them ("HTS 1806.20.77")."""
-    keys = [f"ag{m.group(1)}" for m in _PROVISION.finditer(text)]
+    keys = [f"ag{m.group(1)}" for m in PROVISION_CODE.finditer(text)]
     if table:
         keys += [f"{m.group(1)}.{m.group(2)}.{m.group(3)}" for m in _ROW_ITEM.finditer(text)]
     return list(dict.fromkeys(keys))

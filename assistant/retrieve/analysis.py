@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.index.lexical import tokenize
+from assistant.ingest.provisions import PROVISION_CODE
 from assistant.retrieve.language import detect_language
 from assistant.retrieve.translate import GLOSSED, english_gloss, typed_phrase, untranslated_words
 from assistant.textutil import AUXILIARIES, STOPWORDS, collapse, fold, names, numbers, split_sentences
@@ -225,7 +226,6 @@ def asks_whether_done(sentence: str) -> bool:
 # ---- identifiers -----------------------------------------------------------------------------
 
 _TARIFF_ITEM = re.compile(r"\b(\d{4})\.(\d{2})(?:\.(\d{2}))?\b")
-_PROVISION_CODE = re.compile(r"\bAG\s?(\d{8})\b", re.I)  # the U.S. TRQ appendix's Table 1 provisions
 _ARTICLE = re.compile(r"\b(?:article|art\.?|artículo)\s*(\d{1,2}\.\d{1,2})(?:\.(\d+))?", re.I)
 _ANNEX = re.compile(r"\b(?:annex|anexo)\s+(\d{1,2}-[A-Z])\b", re.I)
 _USC = re.compile(r"(?:§+|\bsections?|\bsec\.|\bU\.?S\.?C\.?)\s*(?:§+\s*)?(4[5-7]\d\d)\b", re.I)
@@ -815,7 +815,7 @@ def answer_slot(question: str) -> str:
 def identifiers_of(question: str) -> tuple[str, ...]:
     """Lookup keys named in the question, most specific first: Table 1 provisions, tariff items,
     articles, annexes, U.S. Code sections, proclamation clauses."""
-    keys = [f"AG{m.group(1)}" for m in _PROVISION_CODE.finditer(question)]
+    keys = [f"AG{m.group(1)}" for m in PROVISION_CODE.finditer(question)]
     for m in _TARIFF_ITEM.finditer(question):
         keys.append(f"{m.group(1)}.{m.group(2)}.{m.group(3)}" if m.group(3) else f"{m.group(1)}.{m.group(2)}")
     for m in _ARTICLE.finditer(question):

@@ -163,6 +163,12 @@ class Retrieval:
     lines_asked: bool = False
 
 
+def _labels_row(c: Chunk, key: str) -> bool:
+    """A table passage with a row labelled by the key ("AG04051020<tab>Provided for in tariff item
+    04051020") defines it; a paragraph that lists the code among others only mentions it."""
+    return bool(c.meta.get("table")) and re.search(rf"(?im)^{re.escape(key)}\t", c.text) is not None
+
+
 def _lines_scored(a: QueryAnalysis, chunks: list[ScoredChunk]) -> bool:
     """Whether the first lines found get their multilingual cosine at query time: for a question
     not in English (only that cosine can vouch for its untranslated words), and for an English one
@@ -363,10 +369,12 @@ class HybridRetriever:
         exact = [cid for cid in dict.fromkeys(exact) if self._allowed(snap.chunks[cid], kinds, q.documents)]
         if exact:
             # The passages of a named article/section/tariff line go first: the most specific
-            # (the named paragraph or subsection), then the best-scoring ones, at most MAX_EXACT.
+            # (the named paragraph or subsection, the table row a code labels), then the
+            # best-scoring ones, at most MAX_EXACT.
             exact.sort(
                 key=lambda cid: (
                     not any(sp in snap.chunks[cid].label for sp in a.specific_refs),
+                    not any(_labels_row(snap.chunks[cid], key) for key in a.identifiers),
                     -(fused[cid].score if cid in fused else 0.0),
                     snap.chunks[cid].position,
                 )
