@@ -7,8 +7,9 @@ Which questions want Canada's tariff lines among the candidates? The phrase rule
 writes ("Which Canadian line do rotors fall under?", "what does Canada charge on ..."). This fits a
 logistic model of "the evidence is a tariff line" on the MiniLM vector of the question's search
 text (the vector retrieval computes anyway), over every tuning file in bench/questions plus the
-shared dev set (never a sealed set): answerable items, labelled by their `documents`; a
-conversation by its standalone question, a Spanish pair by both wordings.
+shared dev set (never a sealed set): answerable items, labelled by their `documents` (the brief's
+items, which give none, are not on lines); a conversation by its standalone question, a Spanish
+pair by both wordings. The threshold (0.5) and the L2 weight (1e-3) are defaults, not swept.
 
 Honesty check: five folds that leave whole rounds out (a round's files are written together), so
 the printed recall and false-positive rates are those on rounds the fit did not see. `--write`
@@ -38,26 +39,32 @@ TARIFF_DOCUMENT = "usmca-ch02-annex-2-b-tariff-schedule-of-canada.html"
 
 
 def tuning_files() -> list[Path]:
-    files = [f for f in sorted((ROOT / "bench" / "questions").glob("*.jsonl")) if not f.name.startswith("sealed")]
+    files = [f for f in sorted((ROOT / "bench" / "questions").glob("*.jsonl")) if "sealed" not in f.name]
     return [*files, DEV_SET]
 
 
 def examples(files: list[Path]) -> list[tuple[str, str, int]]:
-    """(group, question, label): the group is the round a file belongs to (its name up to "_")."""
+    """(group, question, label): the group is the round a file belongs to (its name up to "_"); a
+    Spanish twin of an earlier question (`es_twins`, whose `twin` is that question's id) goes in
+    its original's group, so that no fold sees one wording of a question it is tested on. An
+    answerable item without `documents` is on the brief (it gives `section` and `footnotes`)."""
+    if any("sealed" in f.name for f in files):
+        raise SystemExit("sealed sets are run once at the end, never fitted on")
+    items = [(re.sub(r"_.*|\.jsonl$", "", f.name), json.loads(line))
+             for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    group_of = {q["id"]: group for group, q in items}
     rows = []
-    for f in files:
-        group = re.sub(r"_.*|\.jsonl$", "", f.name)
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            q = json.loads(line)
-            if not q.get("answerable", True) or not q.get("documents"):
-                continue
-            label = int(TARIFF_DOCUMENT in q["documents"])
-            texts = [q["standalone"] if q.get("history") else q["question"]]
-            if q.get("twin"):
-                texts.append(q["twin"])
-            rows += [(group, t, label) for t in texts]
+    for group, q in items:
+        if not q.get("answerable", True):
+            continue
+        label = int(TARIFF_DOCUMENT in (q.get("documents") or []))
+        texts = [q["standalone"] if q.get("history") else q["question"]]
+        twin = q.get("twin") or ""
+        if " " in twin:  # a Spanish pair's English wording (es_twins gives an id instead)
+            texts.append(twin)
+        elif twin in group_of:
+            group = group_of[twin]
+        rows += [(group, t, label) for t in texts]
     return rows
 
 
@@ -97,14 +104,14 @@ def main() -> None:
         test = np.isin(groups, names[k::5])
         held_out[test] = probability(fit(x[~test], y[~test], args.l2), x[test])
     gate = held_out > args.threshold
-    print(f"{len(y)} questions from {len(files)} files, {int(y.sum())} on tariff lines")
+    print(f"{len(y)} wordings from {len(files)} files, {int(y.sum())} on tariff lines")
     for name, fired in (("phrase rules", rules), ("gate (rounds held out)", gate), ("rules or gate", rules | gate)):
         print(f"{name:24s} recall {fired[y == 1].mean():.3f}   fires on other questions {fired[y == 0].mean():.3f}")
     if args.write:
         w = fit(x, y, args.l2)
         GATE_FILE.write_text(json.dumps({
             "model": DEFAULT_MODEL,
-            "fitted_on": f"bench/fit_line_gate.py, {date.today()}: {len(y)} questions of the tuning files "
+            "fitted_on": f"bench/fit_line_gate.py, {date.today()}: {len(y)} question wordings of the tuning files "
                          "(bench/questions/*.jsonl except sealed*, and the shared dev set)",
             "threshold": args.threshold,
             "bias": round(float(w[0]), 6),

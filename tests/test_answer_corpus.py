@@ -299,5 +299,8 @@ def test_a_us_tariff_item_finds_its_table_1_provision_and_a_provision_its_quota(
     top = [h.chunk.text for h in full_assistant.retrieve("Which U.S. quota for Canada takes in AG21069046?", 3)]
     assert any("\tProvided for in tariff item 21069046" in t for t in top)
     assert any("This paragraph applies to the following Table 1 provisions" in t and "AG21069046" in t for t in top)
+    # the row a code labels leads; the answer still names the quota it counts against
+    assert "\tProvided for in tariff item 21069046" in top[0]
+    assert "US 10" in full_assistant.ask("Which U.S. quota for Canada takes in AG21069046?").text
     refused = full_assistant.ask("Which U.S. quota for Canada takes in AG21069999?")
     assert refused.abstained and "Table 1 provision AG21069999" in refused.text, refused.text

@@ -162,3 +162,30 @@ def test_an_english_question_scores_its_lines_only_when_no_passage_refusal_reads
     assert _lines_scored(english, lines) and _lines_scored(english, below)
     assert not _lines_scored(english, with_prose)
     assert _lines_scored(spanish, with_prose)
+
+
+def test_a_table_row_labelled_by_a_code_defines_it_and_a_list_only_mentions_it():
+    """The exact passages of a Table 1 code: the table whose row the code labels goes first, the
+    paragraph that lists the code among others after it (the key is matched whatever its case)."""
+    from assistant.domain import Chunk
+    from assistant.retrieve.hybrid import _labels_row
+
+    def chunk(text: str, table: bool) -> Chunk:
+        return Chunk(id="c", document_id="d", title="t", kind="treaty", text=text, position=0, start=0, end=len(text),
+                     meta={"table": True} if table else {})
+
+    row = chunk("AG04049050\tProvided for in tariff item 04049050\nAG04051020\tProvided for in tariff item 04051020", True)
+    listing = chunk("(d) This paragraph applies to the following Table 1 provisions: AG04051020, AG04052030.", False)
+    assert _labels_row(row, "ag04051020") and _labels_row(row, "AG04051020")
+    assert not _labels_row(listing, "ag04051020")
+    assert not _labels_row(row, "ag0405")  # a prefix labels no row
+
+
+def test_the_tariff_line_gate_answers_only_for_the_embedder_and_size_it_was_fitted_on():
+    from assistant.index.embeddings import DEFAULT_MODEL
+    from assistant.retrieve.line_gate import gate_for
+
+    gate = gate_for(DEFAULT_MODEL, 384)
+    assert gate is not None and gate.weights.shape == (384,)
+    assert gate_for("hash-384", 384) is None
+    assert gate_for(DEFAULT_MODEL, 256) is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 # a Table 1 provision of the U.S. TRQ appendix ("AG18062077"; a question may write "ag 18062077")
-PROVISION_CODE = re.compile(r"\bAG\s?(\d{8})\b", re.I)
+PROVISION_CODE = re.compile(r"\bAG ?(\d{8})\b", re.I)
 _ROW_ITEM = re.compile(r"\btariff item (\d{4})\.?(\d{2})\.?(\d{2})\b", re.I)
 
 

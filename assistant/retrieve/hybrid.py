@@ -26,14 +26,17 @@ change; `Retrieval.scored_at_query` names them).
 
 Negotiators cite identifiers ("Article 2.4", "Annex 2-C", "§ 4611", "0101.21.00"): a passage whose
 key matches the identifier is put first. The 7,749 tariff lines would crowd out prose, so they are
-searched only when the question is about a tariff line or rate or names a party's schedule, or
-when the user asks for them.
+searched only when the question is about a tariff line or rate or names a party's schedule (phrase
+rules), when the tariff-line gate (`retrieve.line_gate`, a model of the question's MiniLM vector)
+says it asks for one, or when the user asks for them. The same decision tells refusal that lines
+were asked for (`Retrieval.lines_asked`).
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -159,7 +162,8 @@ class Retrieval:
     # `answer.evidence.LINE_SHIFT`).
     scored_at_query: frozenset[str] = frozenset()
     # The question asks for passages of a lexical-only kind (a tariff item or rate, a schedule
-    # named, the user's filter), not merely lets strongly matching lines join its prose.
+    # named, the tariff-line gate, the user's filter), not merely lets strongly matching lines join
+    # its prose.
     lines_asked: bool = False
 
 
@@ -264,7 +268,7 @@ class HybridRetriever:
         self.lexical_only_kinds = frozenset(settings.lexical_only_kinds)
         self.unseen_scaling = settings.unseen_channel_scaling
         self.asked_lines_scaling = settings.asked_lines_scaling
-        self.line_gate = gate_for(embedder.model_name) if settings.line_gate else None
+        self.line_gate = gate_for(embedder.model_name, embedder.dimension) if settings.line_gate else None
         self._figure_refs: tuple[str, dict[str, list[str]]] = ("", {})
         self.last_timings: dict[str, float] = {}
         # its thread starts with the first question
@@ -325,7 +329,9 @@ class HybridRetriever:
         t = time.perf_counter()
         vector = self.embedder.embed_query(q.text)
         embed_ms = (time.perf_counter() - t) * 1000
-        kinds, lines_may_join = self._kinds(q, snap, self._asks_for_lines(q, vector))
+        t = time.perf_counter()
+        kinds, lines_may_join = self._kinds(q, snap, lambda: self._asks_for_lines(q, vector))
+        gate_ms = (time.perf_counter() - t) * 1000
         # the question narrowed itself to the brief: coverage then reads the brief's words only
         scope = frozenset(kinds) if kinds == {"brief"} and not q.kinds else None
         runs: dict[str, list[tuple[str, float]]] = {}
@@ -389,7 +395,7 @@ class HybridRetriever:
             ranked = self._with_cited_notes(ranked, snap, vector)
         ranked = ranked[: q.k]
         timings = {"lexical_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000 + embed_ms,
-                   "multilingual_ms": (t3 - t2) * 1000}
+                   "multilingual_ms": (t3 - t2) * 1000, "line_gate_ms": gate_ms}
         self.last_timings = timings
         chunks = [
             ScoredChunk(chunk=snap.chunks[cid], score=f.score, dense=f.dense, lexical=f.lexical, rank=i + 1,
@@ -610,10 +616,12 @@ class HybridRetriever:
             return gate.asks_for_lines(self.embedder.embed_query(f"{a.typed_turn or q.text} {a.context_english}"))
         return False
 
-    def _kinds(self, q: Query, snap: Snapshot, asks_for_lines: bool = False) -> tuple[set[str] | None, bool]:
+    def _kinds(self, q: Query, snap: Snapshot,
+               asks_for_lines: Callable[[], bool] = lambda: False) -> tuple[set[str] | None, bool]:
         """(the kinds to search, whether tariff lines that match strongly may still join): the
         user's filter as given; the brief alone for a question about the brief; otherwise all
-        kinds, tariff lines only when asked for (a tariff item or rate, a schedule named) or matching
+        kinds, tariff lines only when asked for (a tariff item or rate, a schedule named, or the
+        tariff-line gate, `asks_for_lines`, consulted only when the rest leaves it open) or matching
         as strongly as the best prose, and never when every schedule named is one whose lines are
         not indexed (Canada's lines cannot answer for Mexico's schedule). The flag also chooses how
         fully lines are weighed against prose (`_as_if_seen`: joining lines or asked ones)."""
@@ -627,7 +635,7 @@ class HybridRetriever:
         if q.a.schedules and indexed.isdisjoint(q.a.schedules):
             # another party's lines cannot answer for the schedule named ("Mexico's schedule")
             return present - {"tariff"}, False
-        if "tariff" in present and not (q.a.wants_tariff_lines or q.a.schedules or asks_for_lines):
+        if "tariff" in present and not (q.a.wants_tariff_lines or q.a.schedules or asks_for_lines()):
             return present - {"tariff"}, True
         return None, False
 

@@ -11,6 +11,7 @@ bench/fit_line_gate.py on the tuning sets, and it answers only for the embedder 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,8 +20,10 @@ import numpy as np
 
 GATE_FILE = Path(__file__).resolve().parent / "data" / "line_gate.json"
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # an array field: compared by identity
 class LineGate:
     model: str  # the embedder whose vectors it reads
     bias: float
@@ -35,13 +38,18 @@ class LineGate:
 
 
 @lru_cache(maxsize=4)
-def gate_for(model_name: str) -> LineGate | None:
+def gate_for(model_name: str, dimension: int = 0) -> LineGate | None:
     """The gate fitted on `model_name`'s vectors; None for any other embedder (the phrase rules
-    alone then decide)."""
+    alone then decide), or when the file is missing or its weights do not fit `dimension` (when
+    given), which is logged."""
     if not GATE_FILE.exists():
+        log.warning("no tariff-line gate at %s: the phrase rules alone decide when lines are searched", GATE_FILE)
         return None
     data = json.loads(GATE_FILE.read_text(encoding="utf-8"))
     if data["model"] != model_name:
         return None
-    return LineGate(data["model"], float(data["bias"]), np.asarray(data["weights"], dtype=np.float32),
-                    float(data["threshold"]))
+    weights = np.asarray(data["weights"], dtype=np.float32)
+    if dimension and len(weights) != dimension:
+        log.warning("the tariff-line gate has %d weights for %d-d vectors: not used", len(weights), dimension)
+        return None
+    return LineGate(data["model"], float(data["bias"]), weights, float(data["threshold"]))
