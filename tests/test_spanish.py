@@ -86,6 +86,9 @@ def test_the_gloss_keeps_the_question_and_adds_english_terms():
     kept = english_gloss("¿Cuántos líderes de cárteles entregó Sheinbaum en 2025?")
     assert "Sheinbaum" in kept and "2025" in kept and "cartels" in kept
     assert fold("Energía") == "energia"
+    # a party's "calendario" is its tariff schedule; the calendar year keeps its own phrase
+    assert "schedule" in english_gloss("¿Qué fracción del calendario de Canadá cubre los tubos?").split()
+    assert "calendar year" in english_gloss("¿El año cuota es el año calendario?")
 
 
 def test_words_the_gloss_keeps_as_typed_are_named_and_names_are_not():
