@@ -31,7 +31,7 @@ from _corpus import ROOT  # noqa: E402
 
 from assistant.answer.evidence import FEATURES, EvidenceFeatures  # noqa: E402
 
-HARD_RULES = ("identifier", "after", "nothing", "off-topic", "out-of-scope")
+HARD_RULES = ("identifier", "after", "nothing", "off-topic", "out-of-scope", "unit")
 
 
 # The direction each feature may push "the passages do not answer": more coverage and similarity

@@ -270,6 +270,18 @@ def test_a_figure_in_a_unit_no_passage_states_is_named_by_its_unit():
         assert item == f"the figure asked for in {named}"
 
 
+def test_a_figure_asked_in_a_unit_is_refused_when_no_sentence_states_one_whatever_the_score(
+        brief_assistant, monkeypatch):
+    """The brief gives oil as shares and dollars, never in barrels: a count of barrels is refused
+    even when the evidence score alone would answer."""
+    monkeypatch.setattr(abstain, "ABSTAIN_ABOVE", 1.0)
+    monkeypatch.setattr(abstain, "ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL", 1.0)
+    d = brief_assistant.decision("The brief says the U.S. still imports some grades of crude from Mexico. "
+                                 "How many barrels per day did American refineries take in 2024?")
+    assert d.refuse and d.rule == "unit" and d.not_covered == ("the figure asked for in barrels",), d
+    assert not brief_assistant.decision("How many cartel leaders did Sheinbaum hand over to U.S. custody?").refuse
+
+
 def test_what_a_report_concluded_needs_a_passage_that_reports_a_finding():
     """The law that requires a report does not say what the report found."""
     from assistant.answer.coverage import states_finding
