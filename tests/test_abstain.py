@@ -272,14 +272,31 @@ def test_a_figure_in_a_unit_no_passage_states_is_named_by_its_unit():
 
 def test_a_figure_asked_in_a_unit_is_refused_when_no_sentence_states_one_whatever_the_score(
         brief_assistant, monkeypatch):
-    """The brief gives oil as shares and dollars, never in barrels: a count of barrels is refused
-    even when the evidence score alone would answer."""
+    """The brief gives no oil figure in barrels: a count of barrels is refused even when the
+    evidence score alone would answer."""
     monkeypatch.setattr(abstain, "ABSTAIN_ABOVE", 1.0)
     monkeypatch.setattr(abstain, "ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL", 1.0)
     d = brief_assistant.decision("The brief says the U.S. still imports some grades of crude from Mexico. "
                                  "How many barrels per day did American refineries take in 2024?")
     assert d.refuse and d.rule == "unit" and d.not_covered == ("the figure asked for in barrels",), d
     assert not brief_assistant.decision("How many cartel leaders did Sheinbaum hand over to U.S. custody?").refuse
+
+
+@pytest.mark.fast
+def test_a_unit_no_sentence_states_refuses_a_question_and_is_named_in_a_question_of_several_parts(
+        fast_assistant, monkeypatch):
+    """The toy act gives its quotas in tonnes, never in litres: asked in tonnes the figure passes,
+    asked in litres it is refused whatever the score, or named as not covered beside a part that
+    is answered."""
+    monkeypatch.setattr(abstain, "ABSTAIN_ABOVE", 1.0)
+    monkeypatch.setattr(abstain, "ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL", 1.0)
+    stated = fast_assistant.decision("How many tonnes of cheese may enter under the Toy Dairy Access Act each year?")
+    assert not stated.refuse and stated.not_covered == (), stated
+    litres = fast_assistant.decision("How many litres of cheese may enter under the Toy Dairy Access Act each year?")
+    assert litres.refuse and litres.rule == "unit" and litres.not_covered == ("the figure asked for in litres",)
+    both = fast_assistant.decision("What over-quota duty does cheese pay under the Toy Dairy Access Act, and "
+                                   "how many litres of cheese may enter each year?")
+    assert not both.refuse and "the figure asked for in litres" in both.not_covered, both
 
 
 def test_what_a_report_concluded_needs_a_passage_that_reports_a_finding():

@@ -89,6 +89,8 @@ def test_the_gloss_keeps_the_question_and_adds_english_terms():
     # a party's "calendario" is its tariff schedule; the calendar year keeps its own phrase
     assert "schedule" in english_gloss("¿Qué fracción del calendario de Canadá cubre los tubos?").split()
     assert "calendar year" in english_gloss("¿El año cuota es el año calendario?")
+    assert "schedule" not in english_gloss("¿El año cuota es el año calendario?")
+    assert "calendar years" in english_gloss("¿Cuántos años calendario dura el cupo?")
 
 
 def test_words_the_gloss_keeps_as_typed_are_named_and_names_are_not():
