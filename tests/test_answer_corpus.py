@@ -268,6 +268,10 @@ def test_the_general_notes_of_a_schedule_whose_lines_are_not_indexed_answer_for_
     ):
         answer = full_assistant.ask(question)
         assert not answer.abstained and quote in answer.text, (question, answer.text)
+    # a U.S. tariff number is no good's name: Table 1 of the U.S. quota appendix lists it
+    d = full_assistant.decision("En la Tabla 1 del Apéndice 2 de la lista de EE. UU., ¿qué disposiciones AG "
+                                "tienen las fracciones estadounidenses 0406.90.12 y 0406.90.18?")
+    assert not d.refuse, d.text
 
 
 def test_a_tariff_line_is_quoted_as_its_whole_sentence_with_item_and_rate(full_assistant):

@@ -218,13 +218,16 @@ def unindexed_schedules(a: QueryAnalysis, snap: Snapshot) -> tuple[str, ...]:
 def _goods_only_lines_name(a: QueryAnalysis, cov: Coverage, snap: Snapshot) -> list[str]:
     """The uncovered concepts with a term that tariff lines use and no other passage does ("fresh
     tomatoes", "yellow corn"), or, in a translated question, whose terms no passage uses (a gloss's
-    untranslated "jamones cerdo"): goods, which only a schedule's lines would answer for."""
+    untranslated "jamones cerdo"): goods, which only a schedule's lines would answer for. A tariff
+    number is no good's name: the party's appendices may list it ("U.S. tariff items 0406.90.12 and
+    0406.90.18" in Table 1 of the U.S. quota appendix), and one the index lacks is refused as such."""
     lines = snap.vocabulary({"tariff"})
     prose = snap.vocabulary(set(snap.kinds.tolist()) - {"tariff"})
 
     def a_good(terms: tuple[str, ...]) -> bool:
+        terms = tuple(t for t in terms if not t[:1].isdigit())
         return any(t in lines and t not in prose for t in terms) or \
-            (a.translated and all(t not in lines and t not in prose for t in terms))
+            (a.translated and bool(terms) and all(t not in lines and t not in prose for t in terms))
 
     return [c.concept.named for c in cov.missing if c.concept.terms and a_good(c.concept.terms)]
 
