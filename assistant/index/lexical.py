@@ -3,6 +3,11 @@
 bm25s's default tokenizer drops one-character tokens and splits "2.4" into nothing useful, so
 articles ("Article 2.4"), annexes ("Annex 2-C"), sections ("§ 4611") and tariff items
 ("0101.21.00") would be unsearchable. Words are stemmed (Snowball English) and stop words dropped.
+British spellings are folded into American ones after stemming, so a question's "sulfuric acid",
+"fiber" or "metric tons" finds Canada's "Sulphuric acid", "fibre" and "tonnes", and Apertium's
+"labour" in a Spanish question's translation finds the U.S. Code's "labor". A few rare words merge
+with a neighbour's stem ("chilly" with "chili", "calibration" with "caliber"), as Snowball itself
+merges "initial" with "initiative".
 """
 
 from __future__ import annotations
@@ -28,11 +33,32 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=1)
+def _american_stems() -> dict[str, str]:
+    """British stem -> American stem, from breame's word pairs (a maintained list, not ours).
+
+    Pairs are stemmed first, so one entry serves every inflection ("sulphur" also folds
+    "sulphuric" and "sulphurous"); where the pairs of one British stem disagree, the American stem
+    most of them give wins."""
+    from collections import Counter
+
+    from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+
+    stem = _stemmer().stemWord
+    votes: dict[str, Counter[str]] = {}
+    for british, american in BRITISH_ENGLISH_SPELLINGS.items():
+        b, a = stem(british), stem(american)
+        if b != a:
+            votes.setdefault(b, Counter())[a] += 1
+    return {b: c.most_common(1)[0][0] for b, c in votes.items()}
+
+
 def tokenize(text: str) -> list[str]:
     t = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("‘", "'")
     t = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", " ", t)
     out: list[str] = []
     stem = _stemmer().stemWord
+    american = _american_stems()
     for tok in _TOKEN.findall(t):
         if tok[0].isdigit():
             tok = tok.rstrip(".,")
@@ -46,7 +72,8 @@ def tokenize(text: str) -> list[str]:
             tok = tok.split("'")[0]
             if tok in STOPWORDS or len(tok) < 2:
                 continue
-            out.append(stem(tok))
+            s = stem(tok)
+            out.append(american.get(s, s))
     return out
 
 

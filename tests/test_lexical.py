@@ -1,0 +1,28 @@
+"""The BM25 tokenizer: British and American spellings are one term.
+
+Canada's schedule writes "Sulphuric acid", "fibre" and "tonnes"; the U.S. Code, the glossary's
+Spanish glosses and most questions write "sulfuric", "fiber" and "metric tons". Without folding,
+a question in one spelling never matches a passage in the other by its words.
+"""
+
+from __future__ import annotations
+
+from assistant.index.lexical import LexicalIndex, tokenize
+
+
+def test_british_and_american_spellings_tokenize_alike():
+    assert tokenize("Sulphuric acid") == tokenize("sulfuric acid")
+    assert tokenize("sulphurous") == tokenize("sulfurous")  # one pair ("sulphur") serves every inflection
+    assert tokenize("synthetic fibres") == tokenize("synthetic fibers")
+    assert tokenize("labour rights") == tokenize("labor rights")
+    assert tokenize("harmonised") == tokenize("harmonized")
+    assert set(tokenize("tonnes")) <= set(tokenize("metric tons"))
+    # words with one spelling, and identifiers, are untouched
+    assert tokenize("Annex 2-B tariff item 2807.00.00") == ["annex", "2-b", "tariff", "item", "2807.00.00", "2807.00"]
+
+
+def test_a_question_in_one_spelling_finds_a_passage_in_the_other():
+    index = LexicalIndex.build(
+        ["sulphuric", "nitric"], ["2807.00.00 Sulphuric acid; oleum.", "2808.00.00 Nitric acid; sulphonitric acids."]
+    )
+    assert index.search("What does Canada charge on sulfuric acid?", 3)[0][0] == "sulphuric"
