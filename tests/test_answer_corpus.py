@@ -274,6 +274,16 @@ def test_the_general_notes_of_a_schedule_whose_lines_are_not_indexed_answer_for_
     assert not d.refuse, d.text
 
 
+def test_a_spanish_question_on_what_a_good_pays_is_answered_from_a_line_in_british_spelling(full_assistant):
+    """"¿cuánto paga?" asks the duty a good pays, not a payment of money; and the Spanish gloss's
+    "sulfuric" finds Canada's "Sulphuric acid" by its words too."""
+    answer = full_assistant.ask("¿En qué fracción de la lista de Canadá va el ácido sulfúrico y cuánto paga "
+                                "si sale de México?")
+    assert not answer.abstained and "2807.00.00" in answer.text, answer.text
+    assert "2807.00.00" in full_assistant.retrieve("Which Canadian tariff item covers sulfuric acid?",
+                                                   mode="bm25")[0].chunk.label
+
+
 def test_a_tariff_line_is_quoted_as_its_whole_sentence_with_item_and_rate(full_assistant):
     # the line's own sentence, whole: never the table row before it, never cut to a clause
     answer = full_assistant.ask("Which Canadian tariff item covers hop pellets, and what does it charge?")

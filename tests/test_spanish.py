@@ -91,6 +91,9 @@ def test_the_gloss_keeps_the_question_and_adds_english_terms():
     assert "calendar year" in english_gloss("¿El año cuota es el año calendario?")
     assert "schedule" not in english_gloss("¿El año cuota es el año calendario?")
     assert "calendar years" in english_gloss("¿Cuántos años calendario dura el cupo?")
+    # "paga" is the verb ("¿cuánto paga?": the duty a good pays), not the noun "pago" (a payment)
+    assert "pays" in english_gloss("¿Cuánto paga el azúcar?").split()
+    assert "payment" not in english_gloss("¿Cuánto paga el azúcar?").split()
 
 
 def test_words_the_gloss_keeps_as_typed_are_named_and_names_are_not():
@@ -121,6 +124,23 @@ def test_a_refusal_names_a_spanish_concept_in_the_words_typed():
     # an English question's concepts are named as they are
     english = analyze_question("How many development poles are there in Oaxaca?").concepts[0]
     assert english.typed == "" and english.named == english.text
+
+
+def test_only_an_interrogative_cuando_asks_for_a_date():
+    """Inside a sentence the conjunction "cuando" (no accent) sets a condition; "cuándo" asks when."""
+    from assistant.retrieve.analysis import analyze_question, answer_slot
+
+    assert answer_slot("¿Qué comité atiende las diferencias que surgen cuando un país enmienda su nomenclatura?") == ""
+    assert answer_slot("¿Qué pasa cuando se agota el cupo?") == ""
+    assert answer_slot("¿Cuándo se agota el cupo?") == "date"
+    assert answer_slot("¿cuando se agota el cupo?") == "date"  # typed without the accent, still asking
+    assert answer_slot("Hablamos del cupo de azúcar. ¿Cuando vence?") == "date"
+    assert answer_slot("Hablamos del cupo de azúcar. ¿Y cuándo vence?") == "date"
+    assert answer_slot(unicodedata.normalize("NFD", "Hablamos del cupo de azúcar. ¿Y cuándo vence?")) == "date"
+    # the analysis reads the English gloss too, where either word is "when"
+    assert analyze_question("¿Qué comité atiende las diferencias que surgen cuando un país enmienda su "
+                            "nomenclatura?").slot == ""
+    assert analyze_question("Hablamos del cupo de azúcar. ¿Y cuándo vence?").slot == "date"
 
 
 def test_regular_cognates_are_glossed_by_their_ending():

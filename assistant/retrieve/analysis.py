@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -82,8 +83,10 @@ _MONEY = re.compile(r"\bhow much (money|did \w+ (spend|invest|pay|earn|cost))|\b
                     r"(spend|invest|paid|pay|cost|worth)\b|\bhow much (?:[\w.-]+ ){0,6}(revenues?|collected|"
                     r"raised|appropriated|funding|proceeds|refunded|reimbursed)\b|cu[aá]nto (dinero|invirti|gast|pag)|"
                     r"cu[aá]nto (?:\w+ ){0,3}(recaud|ingres|reembols)", re.I)
-_DATE = re.compile(r"^\W*(when|cu[aá]ndo)\b|\bwhen (?:did|does|do|will|was|were|is|are|has|have|had|would|could|"
-                   r"should|can)\b|\b(what date|which year|in what year|what year|by what date|cu[aá]ndo|"
+# Inside a sentence only the accented "cuándo" asks when: "cuando un país incorpora ..." is "when"
+# as a conjunction, not a date asked for (an unaccented one still asks at the start of a question).
+_DATE = re.compile(r"^\W*(when|cu[aá]ndo)\b|¿\s*cuando\b|\bwhen (?:did|does|do|will|was|were|is|are|has|have|had|"
+                   r"would|could|should|can)\b|\b(what date|which year|in what year|what year|by what date|cuándo|"
                    r"en qu[eé] (a[nñ]o|fecha))\b", re.I)
 
 # ---- scope and intent ------------------------------------------------------------------------
@@ -800,6 +803,7 @@ _WHEN_PAST_OR_FUTURE = re.compile(r"\W*when\s+(?:\w+ly\s+)?(?:did|was|were|has|h
 
 
 def answer_slot(question: str) -> str:
+    question = unicodedata.normalize("NFC", question)  # "cuándo" typed with a combining accent
     if _QUANTITY.search(question):
         return "quantity"
     text = _CONDITION.sub("", question, count=1)
