@@ -27,7 +27,8 @@ bench/questions/round31.jsonl, bench/questions/round32.jsonl,
 bench/questions/round33.jsonl,
 bench/questions/round34.jsonl,
 bench/questions/round35.jsonl,
-bench/questions/round36.jsonl)
+bench/questions/round36.jsonl,
+bench/questions/round37.jsonl)
 give fitting figures; a sealed set (bench/questions/sealed*.jsonl) is run once, at the end of a piece of
 work, and never fitted on:
 
