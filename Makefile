@@ -37,11 +37,14 @@ index: install
 	else $(BIN)/usmca-assistant $(FETCH_ONLINE) || echo "corpus fetch: some documents failed (above); indexing what is here"; fi
 	$(BIN)/usmca-assistant index
 
-# With the mirror: index once if absent (as before). Without it: try to download what is missing
-# (quick when offline or when everything is here), index what came, then serve.
+# With the mirror: index once if absent (as before); an index that exists is brought up to date
+# incrementally (a few seconds when nothing changed; after an upgrade of the indexing code, every
+# document is parsed again with its vectors reused), so new code never reads an old index's terms.
+# Without the mirror: try to download what is missing (quick when offline or when everything is
+# here), index what came, then serve.
 run: install
 	@if [ ! -d "$(MIRROR)" ] || [ ! -f "$${ASSISTANT_INDEX_DIR:-index}/documents.json" ]; then \
-		$(MAKE) --no-print-directory index; fi
+		$(MAKE) --no-print-directory index; else $(BIN)/usmca-assistant index; fi
 	HF_HUB_OFFLINE=1 $(BIN)/streamlit run ui/app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
