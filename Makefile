@@ -39,12 +39,15 @@ index: install
 
 # With the mirror: index once if absent (as before); an index that exists is brought up to date
 # incrementally (a few seconds when nothing changed; after an upgrade of the indexing code, every
-# document is parsed again with its vectors reused), so new code never reads an old index's terms.
+# document is parsed again with its vectors reused), so new code never reads an old index's terms;
+# when that update fails (a bad file, another writer), the errors are shown and the index as it is
+# is served.
 # Without the mirror: try to download what is missing (quick when offline or when everything is
 # here), index what came, then serve.
 run: install
 	@if [ ! -d "$(MIRROR)" ] || [ ! -f "$${ASSISTANT_INDEX_DIR:-index}/documents.json" ]; then \
-		$(MAKE) --no-print-directory index; else $(BIN)/usmca-assistant index; fi
+		$(MAKE) --no-print-directory index; else $(BIN)/usmca-assistant index || \
+		echo "index update incomplete (errors above): serving the index as it is"; fi
 	HF_HUB_OFFLINE=1 $(BIN)/streamlit run ui/app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

