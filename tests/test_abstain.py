@@ -283,6 +283,29 @@ def test_a_figure_asked_in_a_unit_is_refused_when_no_sentence_states_one_whateve
 
 
 @pytest.mark.fast
+def test_a_unit_asked_without_how_many_is_read_as_the_asked_unit():
+    """"At what tonnage", "what yearly tonnage", "the volume, in litres": a figure asked in a unit
+    though nothing is counted; a unit in a question that asks for no figure in it is none."""
+    for q, word in (("Did they agree on a duty-free quota for steel, and at what tonnage?", "tonnage"),
+                    ("Above what yearly tonnage does Canada apply the charge?", "tonnage"),
+                    ("What was the quota volume, in litres, for 2024?", "litres"),
+                    ("¿Qué tonelaje de azúcar puede exportar México sin arancel?", "tonelaje")):
+        a = analyze_question(q)
+        assert a.slot == "quantity" and a.unit_word == word, (q, a.slot, a.unit_word)
+    assert not analyze_question("Which line of Canada's schedule do the extra tonnes enter under?").unit
+
+
+@pytest.mark.fast
+def test_a_unit_asked_without_how_many_is_refused_when_no_sentence_states_one(fast_assistant, monkeypatch):
+    monkeypatch.setattr(abstain, "ABSTAIN_ABOVE", 1.0)
+    monkeypatch.setattr(abstain, "ABSTAIN_ABOVE_WITHOUT_MULTILINGUAL", 1.0)
+    stated = fast_assistant.decision("What tonnage of cheese may enter under the Toy Dairy Access Act each year?")
+    assert not stated.refuse, stated
+    litres = fast_assistant.decision("What volume of cheese, in litres, may enter under the Toy Dairy Access Act?")
+    assert litres.refuse and litres.rule == "unit", litres
+
+
+@pytest.mark.fast
 def test_a_unit_no_sentence_states_refuses_a_question_and_is_named_in_a_question_of_several_parts(
         fast_assistant, monkeypatch):
     """The toy act gives its quotas in tonnes, never in litres: asked in tonnes the figure passes,
