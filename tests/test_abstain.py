@@ -284,15 +284,24 @@ def test_a_figure_asked_in_a_unit_is_refused_when_no_sentence_states_one_whateve
 
 @pytest.mark.fast
 def test_a_unit_asked_without_how_many_is_read_as_the_asked_unit():
-    """"At what tonnage", "what yearly tonnage", "the volume, in litres": a figure asked in a unit
-    though nothing is counted; a unit in a question that asks for no figure in it is none."""
+    """"At what tonnage", "what's the annual tonnage", ", in litres," in a figure question: a figure
+    asked in a unit though nothing is counted. A unit in a question that asks for no figure in it
+    is none."""
     for q, word in (("Did they agree on a duty-free quota for steel, and at what tonnage?", "tonnage"),
                     ("Above what yearly tonnage does Canada apply the charge?", "tonnage"),
+                    ("What's the annual tonnage under the sugar quota?", "tonnage"),
                     ("What was the quota volume, in litres, for 2024?", "litres"),
-                    ("¿Qué tonelaje de azúcar puede exportar México sin arancel?", "tonelaje")):
+                    ("How much sugar may enter duty-free, in tonnes?", "tonnes")):
         a = analyze_question(q)
         assert a.slot == "quantity" and a.unit_word == word, (q, a.slot, a.unit_word)
-    assert not analyze_question("Which line of Canada's schedule do the extra tonnes enter under?").unit
+    for q in ("Which line of Canada's schedule do the extra tonnes enter under?",
+              "Why is the dairy quota counted in litres rather than kilograms?",
+              "Is the TRQ denominated in tonnes or kilograms?",
+              "Which tariff line applies to steel sold in metric tons?",
+              "Mexico ships sugar in tonnes; which agency administers the quota?"):
+        a = analyze_question(q)
+        assert not a.unit and a.slot != "quantity", (q, a.slot, a.unit_word)
+    assert not analyze_question("How much duty does steel sold in metric tons pay?").unit
 
 
 @pytest.mark.fast

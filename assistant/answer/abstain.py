@@ -113,9 +113,10 @@ SECOND_READING = ("coverage", "off-topic", "unit")
 # answered for the others, and the figure is listed as not covered. Measured in the thirty-fourth
 # session on the 170 count and unit questions of the tuning singles and pair twins (rounds 1-35, dev,
 # calibration, heldout, tuning): unanswerable unit questions refused 13 -> 15 of 15, answerable ones
-# 1 -> 1 of 37. The same rule for every count ("how many petitions") would refuse 8 more unanswerable
-# questions and 3 answerable ones whose count is written with another noun ("12 members" for "how many
-# people"), so counts stay with the model.
+# 1 -> 1 of 37. Since the thirty-sixth session a unit asked without "how many" ("at what tonnage",
+# `analysis._unit_named`) counts too. The same rule for every count ("how many petitions") would
+# refuse 8 more unanswerable questions and 3 answerable ones whose count is written with another noun
+# ("12 members" for "how many people"), so counts stay with the model.
 UNIT_SLOT_GAP = 1.0
 
 # The passages an answer quotes first. Set on hand-made Chapter 10 and 31 questions (the implementing
