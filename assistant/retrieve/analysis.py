@@ -754,10 +754,15 @@ def _asked_unit(counted: str) -> tuple[frozenset[str], str]:
     form it is written in, and the word the question uses; nothing when what is counted is no unit
     ("petitions")."""
     for word in counted.split()[:2]:
-        forms = next((m for m in _MEASURES if m & set(tokenize(word))), None)
+        forms = _measure(word)
         if forms:
             return forms, word
     return frozenset(), ""
+
+
+def _measure(word: str) -> frozenset[str]:
+    """Every form of the unit a word names ("tonnes": the tonnes forms), empty for no unit."""
+    return next((m for m in _MEASURES if m & set(tokenize(word))), frozenset())
 
 
 # A unit asked without "how many": "at what tonnage", "what's the annual tonnage", or named after a
@@ -780,7 +785,7 @@ def _unit_named(question: str, *, asks_figure: bool) -> tuple[frozenset[str], st
         found += list(_UNIT_AFTER_COMMA.finditer(question))
     for m in found:
         for word in filter(None, m.groups()):
-            forms = next((f for f in _MEASURES if f & set(tokenize(word))), None)
+            forms = _measure(word)
             if forms:
                 return forms, word
     return frozenset(), ""
