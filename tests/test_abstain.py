@@ -399,9 +399,16 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("¿El anexo sectorial de productos cosméticos del T-MEC prohíbe pruebas en animales?").chapters == ("12",)
     assert analyze("Does the USMCA pharmaceutical and medical device transparency annex cover generics?").chapters \
         == ("29",)
-    # an annex the corpus holds, an annex by number, or another instrument's annex names no such chapter
+    # an annex the corpus holds, or another instrument's annex, names no such chapter
     assert analyze("Are brake pads on the list of the USMCA's Mexico–U.S. automotive annex?").chapters == ()
-    assert analyze("Which USMCA chemicals annex 2-B lines are duty-free?").chapters == ()
+    # an annex by number is part of the chapter it is numbered after
+    assert analyze("Which USMCA chemicals annex 2-B lines are duty-free?").chapters == ("2",)
+    assert analyze("What does Annex 23-A oblige Mexico to do about union elections?").chapters == ("23",)
+    assert analyze("Según el Anexo 31-A, ¿quién puede pedir una revisión en una fábrica?").chapters == ("31",)
+    # ... unless the question asks what the implementing law says of it: the law is indexed
+    assert analyze("Which section of the implementing act monitors Annex 23-A compliance?").chapters == ()
+    assert analyze("Under 19 U.S.C. § 4646, who petitions on Annex 31-A denials?").chapters == ()
+    assert analyze("¿Qué pide la ley de implementación sobre el Anexo 23-A?").chapters == ()
     assert analyze("Does the pharmaceutical annex to the HTSUS cover insulin under the USMCA?").chapters == ()
     assert analyze("Which parts are listed in the annex to Proclamation 10908?").chapters == ()
     # not a treaty chapter: the U.S. Code's, a Harmonized System chapter, a chapter beyond the 34
@@ -439,6 +446,9 @@ def test_a_chapter_counts_as_present_only_when_a_leading_passage_names_it():
     assert abstain.missing_chapters(a, snap, other) == ("USMCA Chapter 10 (Trade Remedies)",)
     assert abstain.missing_chapters(a, snap, [naming, *other]) == ()
     assert abstain.missing_chapters(a, snap, [*other, naming]) == ("USMCA Chapter 10 (Trade Remedies)",)
+    # an annex numbered after a chapter the index lacks is named as the annex, with its chapter
+    annex = analyze("Under USMCA Annex 31-A, how long does a panel have to verify a facility?")
+    assert abstain.missing_chapters(annex, snap, other) == ("USMCA Annex 31-A (Chapter 31, Dispute Settlement)",)
 
 
 def test_a_passage_names_a_treaty_chapter_only_as_the_usmca_s():

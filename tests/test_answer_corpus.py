@@ -221,6 +221,19 @@ def test_a_treaty_chapter_that_is_not_indexed_is_named_in_the_refusal(full_assis
     assert d.rule != "identifier" and not d.refuse, d.text
 
 
+def test_an_annex_of_a_chapter_not_indexed_is_refused_unless_asked_through_the_implementing_law(full_assistant):
+    # the U.S. Code names Annex 23-A (with an en dash) but the annex's own text is not indexed
+    d = full_assistant.decision("What does Annex 23-A of the USMCA say about collective bargaining votes?")
+    assert d.refuse and d.not_covered == ("USMCA Annex 23-A (Chapter 23, Labor)",), d
+    # an annex no document names is named once, without its chapter a second time
+    d = full_assistant.decision("What transition period does USMCA Annex 14-C give legacy claims?")
+    assert d.refuse and d.not_covered == ("USMCA Annex 14-C",), d
+    # what the implementing law does about the annex is in the law (19 U.S.C. § 4644)
+    d = full_assistant.decision("Under the implementing act, how often does the Interagency Labor Committee "
+                                "assess whether Mexico is complying with Annex 23-A?")
+    assert not d.refuse, d.text
+
+
 def test_whether_a_rule_was_actually_used_is_refused_when_only_rules_are_found(full_assistant):
     # the treaty sets out the notification; no indexed document records one being made
     q = "Under Article 2.13, which import licensing procedures has Canada actually notified to its partners?"

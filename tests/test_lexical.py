@@ -21,6 +21,13 @@ def test_british_and_american_spellings_tokenize_alike():
     assert tokenize("Annex 2-B tariff item 2807.00.00") == ["annex", "2-b", "tariff", "item", "2807.00.00", "2807.00"]
 
 
+def test_an_annex_written_with_an_en_dash_is_the_annex_typed_with_a_hyphen():
+    # the U.S. Code writes "Annex 23\u2013A" (an en dash); people type "Annex 23-A"
+    assert tokenize("compliance with Annex 23\u2013A") == tokenize("compliance with Annex 23-A")
+    assert tokenize("Annex 31\u2014B") == ["annex", "31-b"]
+    assert tokenize("2019\u20132020") == tokenize("2019 2020")  # a range stays two numbers
+
+
 def test_a_question_in_one_spelling_finds_a_passage_in_the_other():
     index = LexicalIndex.build(
         ["sulphuric", "nitric"], ["2807.00.00 Sulphuric acid; oleum.", "2808.00.00 Nitric acid; sulphonitric acids."]

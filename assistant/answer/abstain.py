@@ -5,7 +5,8 @@ gets the same one. In order:
 
 1. **Identifiers the index lacks.** A treaty article, annex, U.S. Code section or tariff item that
    no indexed document contains ("Article 32.10" when only chapter 2 is indexed), a treaty chapter
-   whose text is not indexed ("What does USMCA Chapter 8 say ...").
+   whose text is not indexed ("What does USMCA Chapter 8 say ..."), or an annex of one ("Annex
+   23-A", which the implementing law names but whose text is not indexed).
 2. **Events after the corpus.** "Did the 2026 joint review extend the agreement?" asks what
    happened at a date later than the newest document: no document can report it.
 3. **Coverage** (`assistant.answer.coverage`, `assistant.answer.evidence`): each concept of the
@@ -162,7 +163,9 @@ def missing_identifiers(a: QueryAnalysis, snap: Snapshot, retrieved: Sequence[Ch
         if re.fullmatch(r"\d{4}\.\d{2}", k) and any(x.startswith(k) for x in snap.by_key):
             continue  # a tariff subheading: its lines are keyed by the full item
         missing.append(_identifier_name(key))
-    return tuple(missing) + missing_chapters(a, snap, retrieved)
+    # an annex named as missing already names its chapter
+    chapters = [c for c in missing_chapters(a, snap, retrieved) if c.split(" (")[0] not in missing]
+    return (*missing, *chapters)
 
 
 def _identifier_name(key: str) -> str:
@@ -189,15 +192,25 @@ def missing_chapters(a: QueryAnalysis, snap: Snapshot, retrieved: Sequence[Chunk
     CHAPTER_MENTION_TOP found) itself names the chapter ("binational panels convened under chapter
     10", in the law implementing it), that passage may answer, and coverage decides; a chapter only
     passages further down name is still refused. So is none when the question asks what the brief
-    says of a chapter: coverage decides."""
+    says of a chapter: coverage decides. A chapter asked about through one of its annexes ("Annex
+    31-A", `analysis.annex_chapters`) is named by the annex."""
     if not a.chapters or a.names_brief:
         return ()
     present = {str(c.meta.get("chapter")) for c in snap.chunks.values() if c.kind == "treaty"}
     leading = [c for c in retrieved[:CHAPTER_MENTION_TOP] if c.kind != "tariff"]
     present |= {n for n in a.chapters if any(_names_chapter(c.text, n) for c in leading)}
     titles = treaty_chapters()
-    return tuple(f"USMCA Chapter {n} ({titles[n]['title']})" if n in titles else f"USMCA Chapter {n}"
-                 for n in a.chapters if n not in present)
+    annex_of = {k.split()[1].split("-")[0]: k.split()[1] for k in a.identifiers if k.startswith("annex ")}
+    out = []
+    for n in a.chapters:
+        if n in present:
+            continue
+        title = titles[n]["title"] if n in titles else ""
+        if n in annex_of:  # "USMCA Annex 23-A (Chapter 23, Labor)"
+            out.append(f"USMCA Annex {annex_of[n]} (Chapter {n}, {title})" if title else f"USMCA Annex {annex_of[n]}")
+        else:
+            out.append(f"USMCA Chapter {n} ({title})" if title else f"USMCA Chapter {n}")
+    return tuple(out)
 
 
 def _names_chapter(text: str, number: str) -> bool:

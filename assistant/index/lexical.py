@@ -7,7 +7,8 @@ British spellings are folded into American ones after stemming, so a question's 
 "fiber" or "metric tons" finds Canada's "Sulphuric acid", "fibre" and "tonnes", and Apertium's
 "labour" in a Spanish question's translation finds the U.S. Code's "labor". A few rare words merge
 with a neighbour's stem ("chilly" with "chili", "calibration" with "caliber"), as Snowball itself
-merges "initial" with "initiative".
+merges "initial" with "initiative". An en or em dash is a hyphen: the U.S. Code writes "Annex
+23–A", people type "Annex 23-A".
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def _american_stems() -> dict[str, str]:
 
 def tokenize(text: str) -> list[str]:
     t = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("‘", "'")
+    t = t.replace("\u2013", "-").replace("\u2014", "-")  # the U.S. Code writes "Annex 23–A"
     t = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", " ", t)
     out: list[str] = []
     stem = _stemmer().stemWord
