@@ -405,10 +405,19 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("Which USMCA chemicals annex 2-B lines are duty-free?").chapters == ("2",)
     assert analyze("What does Annex 23-A oblige Mexico to do about union elections?").chapters == ("23",)
     assert analyze("Según el Anexo 31-A, ¿quién puede pedir una revisión en una fábrica?").chapters == ("31",)
-    # ... unless the question asks what the implementing law says of it: the law is indexed
-    assert analyze("Which section of the implementing act monitors Annex 23-A compliance?").chapters == ()
-    assert analyze("Under 19 U.S.C. § 4646, who petitions on Annex 31-A denials?").chapters == ()
-    assert analyze("¿Qué pide la ley de implementación sobre el Anexo 23-A?").chapters == ()
+    annex = analyze("Does USMCA Annex 10-B.1 set the panel rosters, and Annex 10–B.2 the code of conduct?")
+    assert annex.chapters == ("10",) and annex.annexes == ("10-B.1", "10-B.2")
+    # ... unless the question asks what the implementing law says of it (the law is indexed), or
+    # names the chapter itself, or the annex is another agreement's
+    for question in ("Which section of the implementing act monitors Annex 23-A compliance?",
+                     "Under 19 U.S.C. § 4646, who petitions on Annex 31-A denials?",
+                     "Under sec. 4644, how is Annex 23-A monitored?",
+                     "What does the U.S. Code say about Annex 23-A?",
+                     "¿Qué pide la ley de implementación sobre el Anexo 23-A?",
+                     "How does CPTPP Annex 9-B treat indirect expropriation?"):
+        assert analyze(question).chapters == (), question
+    both = analyze("What do USMCA Chapter 23 and Annex 23-A say about union votes?")
+    assert both.chapters == ("23",) and both.annexes == ()
     assert analyze("Does the pharmaceutical annex to the HTSUS cover insulin under the USMCA?").chapters == ()
     assert analyze("Which parts are listed in the annex to Proclamation 10908?").chapters == ()
     # not a treaty chapter: the U.S. Code's, a Harmonized System chapter, a chapter beyond the 34
@@ -449,6 +458,10 @@ def test_a_chapter_counts_as_present_only_when_a_leading_passage_names_it():
     # an annex numbered after a chapter the index lacks is named as the annex, with its chapter
     annex = analyze("Under USMCA Annex 31-A, how long does a panel have to verify a facility?")
     assert abstain.missing_chapters(annex, snap, other) == ("USMCA Annex 31-A (Chapter 31, Dispute Settlement)",)
+    two = analyze("Compare USMCA Annex 23-A and Annex 23-B on union votes.")
+    assert abstain.missing_chapters(two, snap, other) == ("USMCA Annex 23-A and Annex 23-B (Chapter 23, Labor)",)
+    # an annex the identifier rule already names as missing is not named again
+    assert abstain.missing_chapters(annex, snap, other, missing_keys={"annex 31-a"}) == ()
 
 
 def test_a_passage_names_a_treaty_chapter_only_as_the_usmca_s():

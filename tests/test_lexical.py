@@ -25,7 +25,10 @@ def test_an_annex_written_with_an_en_dash_is_the_annex_typed_with_a_hyphen():
     # the U.S. Code writes "Annex 23\u2013A" (an en dash); people type "Annex 23-A"
     assert tokenize("compliance with Annex 23\u2013A") == tokenize("compliance with Annex 23-A")
     assert tokenize("Annex 31\u2014B") == ["annex", "31-b"]
-    assert tokenize("2019\u20132020") == tokenize("2019 2020")  # a range stays two numbers
+    # a range stays two numbers; a dash after a section or an article is punctuation
+    assert tokenize("2019\u20132020") == tokenize("2019 2020")
+    assert tokenize("Article 2.4\u2014a Party") == ["articl", "2.4", "parti"]
+    assert tokenize("section 4511\u2014a report") == ["section", "4511", "report"]
 
 
 def test_a_question_in_one_spelling_finds_a_passage_in_the_other():

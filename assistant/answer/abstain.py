@@ -32,7 +32,7 @@ Every refusal names what is missing; none says only "the documents do not answer
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -42,7 +42,7 @@ from assistant.answer.evidence import EVIDENCE_PASSAGES, EvidenceFeatures, featu
 from assistant.domain import Chunk, ScoredChunk
 from assistant.index.lexical import tokenize
 from assistant.index.store import Snapshot
-from assistant.retrieve.analysis import QueryAnalysis, treaty_chapters
+from assistant.retrieve.analysis import QueryAnalysis, annex_chapter, treaty_chapters
 from assistant.retrieve.hybrid import Retrieval
 
 # Concept coverage: a concept is covered when one sentence holds this share of its idf weight, or
@@ -154,8 +154,9 @@ def main_subject_text(a: QueryAnalysis) -> str:
 
 
 def missing_identifiers(a: QueryAnalysis, snap: Snapshot, retrieved: Sequence[Chunk] = ()) -> tuple[str, ...]:
-    """Identifiers the question names that no indexed document has as a key nor mentions."""
-    missing = []
+    """Identifiers the question names that no indexed document has as a key nor mentions, then the
+    treaty chapters asked about whose text is not indexed."""
+    missing, missing_keys = [], set()
     for key in a.identifiers:
         k = key.lower()
         if k in snap.by_key or any(snap.lexical.idf(t) for t in tokenize(key) if any(ch.isdigit() for ch in t)):
@@ -163,9 +164,8 @@ def missing_identifiers(a: QueryAnalysis, snap: Snapshot, retrieved: Sequence[Ch
         if re.fullmatch(r"\d{4}\.\d{2}", k) and any(x.startswith(k) for x in snap.by_key):
             continue  # a tariff subheading: its lines are keyed by the full item
         missing.append(_identifier_name(key))
-    # an annex named as missing already names its chapter
-    chapters = [c for c in missing_chapters(a, snap, retrieved) if c.split(" (")[0] not in missing]
-    return (*missing, *chapters)
+        missing_keys.add(k)
+    return (*missing, *missing_chapters(a, snap, retrieved, missing_keys=missing_keys))
 
 
 def _identifier_name(key: str) -> str:
@@ -186,30 +186,36 @@ def _identifier_name(key: str) -> str:
     return key
 
 
-def missing_chapters(a: QueryAnalysis, snap: Snapshot, retrieved: Sequence[Chunk] = ()) -> tuple[str, ...]:
+def missing_chapters(
+    a: QueryAnalysis, snap: Snapshot, retrieved: Sequence[Chunk] = (), missing_keys: Set[str] = frozenset()
+) -> tuple[str, ...]:
     """Treaty chapters asked about, by number or by name ("the digital trade chapter"), whose text
     is not indexed, refused with their title. When a leading passage (among the first
     CHAPTER_MENTION_TOP found) itself names the chapter ("binational panels convened under chapter
     10", in the law implementing it), that passage may answer, and coverage decides; a chapter only
     passages further down name is still refused. So is none when the question asks what the brief
     says of a chapter: coverage decides. A chapter asked about through one of its annexes ("Annex
-    31-A", `analysis.annex_chapters`) is named by the annex."""
+    31-A", `QueryAnalysis.annexes`) is named by the annex, and not at all when the identifier rule
+    already names that annex as missing (`missing_keys`, lower-case lookup keys: "annex 14-c")."""
     if not a.chapters or a.names_brief:
         return ()
     present = {str(c.meta.get("chapter")) for c in snap.chunks.values() if c.kind == "treaty"}
     leading = [c for c in retrieved[:CHAPTER_MENTION_TOP] if c.kind != "tariff"]
     present |= {n for n in a.chapters if any(_names_chapter(c.text, n) for c in leading)}
     titles = treaty_chapters()
-    annex_of = {k.split()[1].split("-")[0]: k.split()[1] for k in a.identifiers if k.startswith("annex ")}
     out = []
     for n in a.chapters:
         if n in present:
             continue
         title = titles[n]["title"] if n in titles else ""
-        if n in annex_of:  # "USMCA Annex 23-A (Chapter 23, Labor)"
-            out.append(f"USMCA Annex {annex_of[n]} (Chapter {n}, {title})" if title else f"USMCA Annex {annex_of[n]}")
-        else:
+        annexes = [x for x in a.annexes if annex_chapter(x) == n]
+        if not annexes:
             out.append(f"USMCA Chapter {n} ({title})" if title else f"USMCA Chapter {n}")
+            continue
+        unnamed = [x for x in annexes if f"annex {x.split('.')[0]}".lower() not in missing_keys]
+        if unnamed:  # "USMCA Annex 23-A (Chapter 23, Labor)"
+            named = " and ".join(f"Annex {x}" for x in unnamed)
+            out.append(f"USMCA {named} (Chapter {n}, {title})" if title else f"USMCA {named}")
     return tuple(out)
 
 

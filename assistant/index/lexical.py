@@ -7,8 +7,8 @@ British spellings are folded into American ones after stemming, so a question's 
 "fiber" or "metric tons" finds Canada's "Sulphuric acid", "fibre" and "tonnes", and Apertium's
 "labour" in a Spanish question's translation finds the U.S. Code's "labor". A few rare words merge
 with a neighbour's stem ("chilly" with "chili", "calibration" with "caliber"), as Snowball itself
-merges "initial" with "initiative". An en or em dash is a hyphen: the U.S. Code writes "Annex
-23–A", people type "Annex 23-A".
+merges "initial" with "initiative". An en or em dash between an annex's number and letter is a
+hyphen: the U.S. Code writes "Annex 23–A", people type "Annex 23-A".
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ import numpy as np
 
 from assistant.textutil import STOPWORDS
 
+# An en or em dash between an annex's number and letter ("23–A"), not in a range ("2019–2020") nor
+# after a section or an article ("4511—a report", "2.4—a Party")
+_ANNEX_DASH = re.compile(r"(?<![\d.,])(\d{1,2})[\u2013\u2014](?=[a-z]\b)")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:-[a-z]\b)?|[a-z]+(?:'[a-z]+)?|\d+-[a-z]\b")
 
 
@@ -56,7 +59,7 @@ def _american_stems() -> dict[str, str]:
 
 def tokenize(text: str) -> list[str]:
     t = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("‘", "'")
-    t = t.replace("\u2013", "-").replace("\u2014", "-")  # the U.S. Code writes "Annex 23–A"
+    t = _ANNEX_DASH.sub(r"\1-", t)  # the U.S. Code writes "Annex 23–A"
     t = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", " ", t)
     out: list[str] = []
     stem = _stemmer().stemWord

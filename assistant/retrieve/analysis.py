@@ -307,28 +307,42 @@ def named_chapters(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-# The implementing law named as such: "19 U.S.C. § 4644", "the implementing act", "la ley de
-# implementación".
+# The implementing law named as such (beside a section number, `_USC`): "the implementing act", "the
+# U.S. Code", "la ley de implementación".
 _NAMES_LAW = re.compile(
-    r"\b(?:U\.?S\.?C\b|implement(?:ing|ation)\s+(?:act|law|legislation|statute)|"
-    r"ley\s+de\s+implementaci[oó]n|sec(?:tion|ci[oó]n)\s+4[5-7]\d\d\b)|§\s*4[5-7]\d\d",
+    r"\b(?:U\.?S\.?\s+Code|United\s+States\s+Code|t[ií]tle\s+19|t[ií]tulo\s+19|"
+    r"implement(?:ing|ation)\s+(?:act|law|legislation|statute)|statute\s+implementing|"
+    r"ley\s+(?:de\s+(?:implementaci[oó]n|aplicaci[oó]n)|que\s+implementa)|"
+    r"c[oó]digo\s+de\s+(?:los\s+)?(?:EE\.?\s*UU|Estados\s+Unidos))",
     re.I,
 )
+# Other trade agreements, which number annexes after their chapters too ("CPTPP Annex 9-B").
+_OTHER_AGREEMENT = re.compile(r"\b(?:CPTPP|TPP|KORUS|CETA|GATT)\b")
+# An annex numbered after its chapter, as typed: "Annex 23-A", "anexo 31–A", "Annex 10-B.1".
+_NUMBERED_ANNEX = re.compile(r"\b(?:annex(?:es)?|anexos?)\s+(\d{1,2})\s?[-\u2013\u2014]\s?([A-Z])(\.\d+)?\b", re.I)
 
 
-def annex_chapters(text: str) -> tuple[str, ...]:
-    """"Annex 23-A", "el Anexo 31-A": an annex numbered after its treaty chapter is part of that
-    chapter, so a question on the annex of a chapter the index lacks is refused like one on the
-    chapter. Not in a question that names another instrument with annexes of its own, nor in one
-    that asks what the implementing law says of the annex ("Under 19 U.S.C. § 4644, how often must
-    the committee assess compliance with Annex 23-A?"): the law is indexed and names its annexes,
-    so coverage decides. Measured with the en dash fold of `index.lexical` on the 982 tuning
-    questions either change can reach (rounds 1-38; 26 name such an annex): answerable refused 25 ->
-    20 of 767, unanswerable refused 161 of 215 before and after."""
-    if _OTHER_INSTRUMENT.search(text) or _NAMES_LAW.search(text):
+def annex_chapter(annex: str) -> str:
+    """The chapter an annex is numbered after: "23-A" -> "23"."""
+    return annex.split("-")[0]
+
+
+def chapter_annexes(text: str) -> tuple[str, ...]:
+    """"Annex 23-A", "el Anexo 31-A" ("23-A", "31-A"): an annex numbered after its treaty chapter is
+    part of that chapter, so a question on the annex of a chapter the index lacks is refused like one
+    on the chapter (`answer.abstain.missing_chapters`). Not in a question that names another
+    instrument or agreement with annexes of its own, nor in one that asks what the implementing law
+    says of the annex ("Under 19 U.S.C. § 4644, how often must the committee assess compliance with
+    Annex 23-A?"): the law is indexed and names its annexes, so coverage decides. The treaty need not
+    be named, unlike an annex named by its subject: a number like "23-A" is the USMCA's. Measured
+    with the dash fold of `index.lexical` on the 982 tuning questions either change can reach
+    (rounds 1-38; 26 name such an annex): answerable refused 25 -> 20 of 767, unanswerable refused
+    161 of 215 before and after."""
+    if _OTHER_INSTRUMENT.search(text) or _OTHER_AGREEMENT.search(text) or _NAMES_LAW.search(text) \
+            or _USC.search(text):
         return ()
-    numbers = (m.group(1).split("-")[0] for m in _ANNEX.finditer(text))
-    return tuple(n for n in dict.fromkeys(numbers) if n in treaty_chapters())
+    annexes = (f"{m.group(1)}-{m.group(2).upper()}{m.group(3) or ''}" for m in _NUMBERED_ANNEX.finditer(text))
+    return tuple(x for x in dict.fromkeys(annexes) if annex_chapter(x) in treaty_chapters())
 
 
 _PARTY = r"(Mexico|Mexican|Canada|Canadian|United States|U\.S\.|US|American)"
@@ -655,6 +669,7 @@ class QueryAnalysis:
     identifiers: tuple[str, ...] = ()  # lookup keys, most specific first
     specific_refs: tuple[str, ...] = ()  # label fragments: "Art. 2.4.2", "§ 4611(b)"
     chapters: tuple[str, ...] = ()  # treaty chapter numbers asked about ("8"; "the labor chapter": "23")
+    annexes: tuple[str, ...] = ()  # numbered annexes that stand for their chapter ("23-A": chapter 23)
     schedules: tuple[str, ...] = ()  # parties whose tariff schedule is asked about
     numbers: frozenset[str] = frozenset()
     asked_numbers: frozenset[str] = frozenset()  # those of the asked part (a premise's left out)
@@ -1040,7 +1055,10 @@ def analyze(
     if names_brief and not names_legal and (kinds_present is None or "brief" in kinds_present):
         scope = frozenset({"brief"})
     chapters = tuple(dict.fromkeys([*(m.group(1) or m.group(2) for m in _TREATY_CHAPTER.finditer(text)),
-                                    *named_chapters(text), *_bare_treaty_chapters(text), *annex_chapters(text)]))
+                                    *named_chapters(text), *_bare_treaty_chapters(text)]))
+    # an annex stands for its chapter where the question does not name the chapter itself
+    annexes = tuple(x for x in chapter_annexes(text) if annex_chapter(x) not in chapters)
+    chapters = tuple(dict.fromkeys([*chapters, *(annex_chapter(x) for x in annexes)]))
     typed = [] if english else [party_name(m.group(1)) for m in _PARTY_SCHEDULE_TYPED.finditer(text)]
     schedules = tuple(dict.fromkeys([*(party_name(g) for m in _PARTY_SCHEDULE.finditer(text)
                                        for g in m.groups() if g), *typed]))
@@ -1073,6 +1091,7 @@ def analyze(
         identifiers=identifiers_of(text),
         specific_refs=specific_refs_of(text),
         chapters=chapters,
+        annexes=annexes,
         schedules=schedules,
         numbers=frozenset(numbers(text)),
         asked_numbers=frozenset(numbers(asked)),
