@@ -120,7 +120,12 @@ def test_a_refusal_names_a_spanish_concept_in_the_words_typed():
     assert translate.typed_phrase(q, "no such words") == ""
     two = "Hablamos del azúcar. ¿Cuánto paga?"
     glossed = [w for w, _, _ in translate._gloss(two, False)[2]]
-    assert translate.typed_phrase(two, " ".join(glossed)) == ""  # across two sentences: no phrase typed
+    # across two sentences (the gloss has no punctuation): its longest piece within one sentence
+    assert translate.typed_phrase(two, " ".join(glossed)) == "Hablamos del azúcar"
+    two_products = ("Vendemos dos productos: agujas para máquina de coser y agujas de mano para bordar. "
+                    "¿La lista de Canadá las pone en la misma fracción?")
+    first = analyze_question(two_products).concepts[0]
+    assert first.named == "“Vendemos dos productos: agujas para máquina de coser y agujas de mano para bordar”"
     # an English question's concepts are named as they are
     english = analyze_question("How many development poles are there in Oaxaca?").concepts[0]
     assert english.typed == "" and english.named == english.text

@@ -274,7 +274,9 @@ def typed_phrase(question: str, phrase: str) -> str:
     """The words of `question` a phrase of its gloss comes from, as typed ("Polos development
     economic Bienestar": "Polos de Desarrollo Económico para el Bienestar"), or "" when the phrase
     is not a run of the gloss's words. A refusal names what is missing in the user's words, not in
-    the gloss's Spanish word order with its untranslated verbs."""
+    the gloss's Spanish word order with its untranslated verbs. The gloss drops punctuation, so one
+    of its phrases may run across two sentences of the question ("... coser o bordar. ¿La lista
+    ..."): it is named by its longest piece within one sentence, not by the gloss."""
     question = unicodedata.normalize("NFC", question)  # the gloss reads composed accents
     words = [w for w in re.findall(r"[\w.\-’']+", fold(phrase))]
     aligned = _gloss(question, False)[2]
@@ -283,10 +285,9 @@ def typed_phrase(question: str, phrase: str) -> str:
     for i in range(len(glossed) - n + 1):
         if n and glossed[i:i + n] == words:
             start, end = aligned[i][1], aligned[i + n - 1][2]
-            typed = question[start:end].strip(" ¿?¡!.,;:")
-            # a run of the gloss across two sentences is no phrase of the question ("art. 32.10" is)
-            if not re.search(r"[¿?¡!;]|\.\s+[A-ZÁÉÍÓÚÑ]", typed):
-                return typed
+            # a sentence ends at "?", "!", ";" or a full stop before a capital ("art. 32.10" goes on)
+            pieces = re.split(r"[¿?¡!;]|\.\s+(?=[A-ZÁÉÍÓÚÑ])", question[start:end])
+            return max((p.strip(" ¿?¡!.,;:") for p in pieces), key=len)
     return ""
 
 
