@@ -282,13 +282,16 @@ def typed_phrase(question: str, phrase: str) -> str:
     aligned = _gloss(question, False)[2]
     glossed = [fold(w) for w, _, _ in aligned]
     n = len(words)
+    across = ""
     for i in range(len(glossed) - n + 1):
         if n and glossed[i:i + n] == words:
             start, end = aligned[i][1], aligned[i + n - 1][2]
             # a sentence ends at "?", "!", ";" or a full stop before a capital ("art. 32.10" goes on)
-            pieces = re.split(r"[¿?¡!;]|\.\s+(?=[A-ZÁÉÍÓÚÑ])", question[start:end])
-            return max((p.strip(" ¿?¡!.,;:") for p in pieces), key=len)
-    return ""
+            pieces = [p.strip(" ¿?¡!.,;:") for p in re.split(r"[¿?¡!;]|\.\s+(?=[A-ZÁÉÍÓÚÑ])", question[start:end])]
+            if len(pieces) == 1:
+                return pieces[0]
+            across = across or max(pieces, key=len)  # unless a later run stays within one sentence
+    return across
 
 
 def untranslated_words(question: str) -> tuple[str, ...]:
