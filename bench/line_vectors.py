@@ -8,9 +8,12 @@ heading text (`meta["description_full"]` and `meta["search_only"]`, no numbers o
 and with multilingual e5, then ranks every line for each tuning question whose evidence is a line
 of Canada's schedule: BM25 alone (the product's search text, lines only), each model alone, and
 reciprocal-rank fusion of BM25 with the model (MiniLM for English questions, e5 for the others).
-It prints hit@5 and MRR@10 per language and each model's lines per second.
+The "-concepts" runs embed each concept of the whole question (premise included: the good is often
+named there) on its own, as typed, and score a line by its best concept, so that a sentence of
+context around the good does not blur it. It prints hit@5 and MRR@10 per language and each model's
+lines per second; `--cache` keeps the line vectors between runs.
 
-    .venv/bin/python bench/line_vectors.py --index-dir /work/idx-new
+    .venv/bin/python bench/line_vectors.py --index-dir /work/idx-new --cache /tmp/line_vectors.npz
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from _machine import machine  # noqa: E402
 from assistant.index.e5 import E5Embedder  # noqa: E402
 from assistant.index.embeddings import get_embedder  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
+from assistant.retrieve.analysis import concepts_of  # noqa: E402
 
 RRF_K = 10  # not tuned: the fusion constant's usual small-list value
 _ITEM = re.compile(r"^(\d{4}\.\d{2}\.\d{2})\b")
@@ -72,6 +76,7 @@ def fuse(*orders: list[str]) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--index-dir", type=Path, default=DEFAULT_DIR)
+    p.add_argument("--cache", type=Path, help="an .npz file for the line vectors (written when absent)")
     args = p.parse_args()
     assistant = Assistant(full_corpus_settings(args.index_dir))
     snap = assistant.retriever.reader.snapshot()
@@ -82,13 +87,19 @@ def main() -> None:
     items = tuning_items(by_key)
     print(f"{len(lines)} lines, {len(items)} tuning questions answered by a line", flush=True)
 
-    vectors, speed = {}, {}
+    cached = dict(np.load(args.cache)) if args.cache and args.cache.exists() else {}
+    vectors = {}
     for name, model in (("minilm", get_embedder()), ("e5", E5Embedder())):
-        t = time.perf_counter()
-        v = np.asarray(model.embed_passages(texts), dtype=np.float32)
-        speed[name] = len(texts) / (time.perf_counter() - t)
+        if name in cached and cached[name].shape[0] == len(texts):
+            v = cached[name]
+        else:
+            t = time.perf_counter()
+            v = np.asarray(model.embed_passages(texts), dtype=np.float32)
+            print(f"{name}: {len(texts) / (time.perf_counter() - t):.1f} lines/s", flush=True)
+            cached[name] = v
         vectors[name] = (model, v / np.linalg.norm(v, axis=1, keepdims=True))
-        print(f"{name}: {speed[name]:.1f} lines/s", flush=True)
+    if args.cache:
+        np.savez(args.cache, **cached)
 
     mask = snap.mask({"tariff"})
     rows: dict[tuple[str, str], list[int | None]] = {}
@@ -97,12 +108,25 @@ def main() -> None:
         lang = "en" if a.language == "en" else "other"
         bm25 = [cid for cid, _ in snap.lexical.search(a.search_text, 100, mask)]
         dense = {}
+        # each concept of the whole question, as typed (a gloss's concept by its Spanish words)
+        whole = [c.typed or c.text for c in concepts_of(a.english, english_grammar=not a.translated)]
+        if a.translated:
+            from assistant.retrieve.translate import typed_phrase
+            whole = [typed_phrase(question, c) or c for c in whole]
         for name, (model, v) in vectors.items():
             q = np.asarray(model.embed_query(question), dtype=np.float32)
             dense[name] = [ids[i] for i in np.argsort(-(v @ (q / np.linalg.norm(q))))[:100]]
+            best = np.full(len(ids), -1.0, dtype=np.float32)
+            for c in whole[:6]:
+                cv = np.asarray(model.embed_query(c), dtype=np.float32)
+                best = np.maximum(best, v @ (cv / np.linalg.norm(cv)))
+            dense[name + "-concepts"] = [ids[i] for i in np.argsort(-best)[:100]] if whole else []
         runs = {"bm25": bm25, "minilm": dense["minilm"], "e5": dense["e5"],
                 "bm25+minilm": fuse(bm25, dense["minilm"]), "bm25+e5": fuse(bm25, dense["e5"]),
-                "bm25+minilm+e5": fuse(bm25, dense["minilm"], dense["e5"])}
+                "bm25+minilm+e5": fuse(bm25, dense["minilm"], dense["e5"]),
+                "minilm-concepts": dense["minilm-concepts"], "e5-concepts": dense["e5-concepts"],
+                "bm25+minilm-concepts": fuse(bm25, dense["minilm-concepts"]),
+                "bm25+e5-concepts": fuse(bm25, dense["e5-concepts"])}
         for run, order in runs.items():
             rows.setdefault((lang, run), []).append(ranks_of(order, gold))
 
