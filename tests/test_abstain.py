@@ -407,6 +407,9 @@ def test_treaty_chapters_and_schedules_are_read_however_they_are_named():
     assert analyze("Según el Anexo 31-A, ¿quién puede pedir una revisión en una fábrica?").chapters == ("31",)
     annex = analyze("Does USMCA Annex 10-B.1 set the panel rosters, and Annex 10–B.2 the code of conduct?")
     assert annex.chapters == ("10",) and annex.annexes == ("10-B.1", "10-B.2")
+    # one pattern reads an annex for both: typed with an en dash, it is still an identifier to look up
+    assert annex.identifiers == ("annex 10-B",)
+    assert analyze("What does Annex 31–A say about denials of rights?").identifiers == ("annex 31-A",)
     # ... unless the question asks what the implementing law says of it (the law is indexed), or
     # names the chapter itself, or the annex is another agreement's
     for question in ("Which section of the implementing act monitors Annex 23-A compliance?",

@@ -230,7 +230,8 @@ def asks_whether_done(sentence: str) -> bool:
 
 _TARIFF_ITEM = re.compile(r"\b(\d{4})\.(\d{2})(?:\.(\d{2}))?\b")
 _ARTICLE = re.compile(r"\b(?:article|art\.?|artículo)\s*(\d{1,2}\.\d{1,2})(?:\.(\d+))?", re.I)
-_ANNEX = re.compile(r"\b(?:annex|anexo)\s+(\d{1,2}-[A-Z])\b", re.I)
+# An annex numbered after its chapter, as typed: "Annex 23-A", "anexo 31–A", "Annex 10-B.1"
+_ANNEX = re.compile(r"\b(?:annex(?:es)?|anexos?)\s+(\d{1,2})\s?[-\u2013\u2014]\s?([A-Z])(\.\d+)?\b", re.I)
 _USC = re.compile(r"(?:§+|\bsections?|\bsec\.|\bU\.?S\.?C\.?)\s*(?:§+\s*)?(4[5-7]\d\d)\b", re.I)
 _SUBSECTION = re.compile(r"(4[5-7]\d\d)((?:\([a-zA-Z0-9]+\))+)")
 _PROCLAMATION_CLAUSE = re.compile(r"\bproclamation\s+(\d{5})\b.*?\b(?:clause|section|sec\.?|cl\.)\s*(\d+)", re.I)
@@ -318,8 +319,6 @@ _NAMES_LAW = re.compile(
 )
 # Other trade agreements, which number annexes after their chapters too ("CPTPP Annex 9-B").
 _OTHER_AGREEMENT = re.compile(r"\b(?:CPTPP|TPP|KORUS|CETA|GATT)\b")
-# An annex numbered after its chapter, as typed: "Annex 23-A", "anexo 31–A", "Annex 10-B.1".
-_NUMBERED_ANNEX = re.compile(r"\b(?:annex(?:es)?|anexos?)\s+(\d{1,2})\s?[-\u2013\u2014]\s?([A-Z])(\.\d+)?\b", re.I)
 
 
 def annex_chapter(annex: str) -> str:
@@ -341,7 +340,7 @@ def chapter_annexes(text: str) -> tuple[str, ...]:
     if _OTHER_INSTRUMENT.search(text) or _OTHER_AGREEMENT.search(text) or _NAMES_LAW.search(text) \
             or _USC.search(text):
         return ()
-    annexes = (f"{m.group(1)}-{m.group(2).upper()}{m.group(3) or ''}" for m in _NUMBERED_ANNEX.finditer(text))
+    annexes = (f"{m.group(1)}-{m.group(2).upper()}{m.group(3) or ''}" for m in _ANNEX.finditer(text))
     return tuple(x for x in dict.fromkeys(annexes) if annex_chapter(x) in treaty_chapters())
 
 
@@ -895,7 +894,7 @@ def identifiers_of(question: str) -> tuple[str, ...]:
     for m in _ARTICLE.finditer(question):
         keys.append(m.group(1))
     for m in _ANNEX.finditer(question):
-        keys.append(f"annex {m.group(1).upper()}")
+        keys.append(f"annex {m.group(1)}-{m.group(2).upper()}")  # "Annex 10-B.1" is looked up as 10-B
     for m in _USC.finditer(question):
         keys.append(m.group(1))
     for m in _PROCLAMATION_CLAUSE.finditer(question):
