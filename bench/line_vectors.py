@@ -35,6 +35,7 @@ from assistant.index.e5 import E5Embedder  # noqa: E402
 from assistant.index.embeddings import get_embedder  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.retrieve.analysis import concepts_of  # noqa: E402
+from assistant.retrieve.translate import typed_phrase  # noqa: E402
 
 RRF_K = 10  # not tuned: the fusion constant's usual small-list value
 _ITEM = re.compile(r"^(\d{4}\.\d{2}\.\d{2})\b")
@@ -111,7 +112,6 @@ def main() -> None:
         # each concept of the whole question, as typed (a gloss's concept by its Spanish words)
         whole = [c.typed or c.text for c in concepts_of(a.english, english_grammar=not a.translated)]
         if a.translated:
-            from assistant.retrieve.translate import typed_phrase
             whole = [typed_phrase(question, c) or c for c in whole]
         for name, (model, v) in vectors.items():
             q = np.asarray(model.embed_query(question), dtype=np.float32)
