@@ -71,6 +71,15 @@ def test_lines_a_question_asks_for_are_not_pushed_down_by_prose_the_dense_channe
         [h.chunk.location for h in hits]
 
 
+def test_a_good_typed_as_one_word_finds_the_line_that_writes_it_as_two(full_assistant):
+    # Canada's schedule writes "Ferro-silico-manganese" and "Ball point pens" (lexical.compound_parts)
+    for question, item in (("What does Canada charge on U.S. silicomanganese?", "7202.30"),
+                           ("Which Canadian line covers ballpoint pens from Mexico?", "9608.10")):
+        hits = full_assistant.retrieve(question, 5)
+        assert any(str(h.chunk.meta.get("tariff_item", "")).startswith(item) for h in hits), \
+            (question, [h.chunk.location for h in hits])
+
+
 def test_a_quota_table_is_found_by_its_name(full_assistant):
     # the table holds only years and tonnes; its paragraph's title names the quota
     for question, label in [

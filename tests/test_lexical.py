@@ -36,3 +36,25 @@ def test_a_question_in_one_spelling_finds_a_passage_in_the_other():
         ["sulphuric", "nitric"], ["2807.00.00 Sulphuric acid; oleum.", "2808.00.00 Nitric acid; sulphonitric acids."]
     )
     assert index.search("What does Canada charge on sulfuric acid?", 3)[0][0] == "sulphuric"
+
+
+def test_a_closed_compound_the_index_lacks_searches_its_parts_when_a_passage_writes_them_side_by_side(tmp_path):
+    # the schedule writes "Ball point pens" and "Gear boxes"; people type "ballpoint" and "gearbox"
+    index = LexicalIndex.build(
+        ["pens", "points", "balls", "gears"],
+        ["9608.10 Ball point pens.", "8207.90 Points for tools.", "9506.62 Inflatable balls.", "8708.40 Gear boxes."],
+    )
+    assert index.query_tokens("ballpoint") == ["ballpoint", "ball", "point"]
+    assert index.search("Canada's duty on ballpoint?", 3)[0][0] == "pens"
+    assert index.search("Canada's duty on a gearbox?", 3)[0][0] == "gears"
+    # a word the index knows, a short word and a number are searched as typed
+    assert index.query_tokens("Inflatable balls 9506.62") == tokenize("Inflatable balls 9506.62")
+    # parts no passage writes side by side are not a compound the documents write
+    apart = LexicalIndex.build(["gear", "box"], ["8483.40 Gear pumps and boxes.", "4819.10 Boxes of paper."])
+    assert apart.query_tokens("gearbox") == ["gearbox"]
+    assert apart.search("gearbox", 3) == []
+    # three parts, each pair side by side; the split survives saving and loading the index
+    alloys = LexicalIndex.build(["fsm"], ["7202.30 Ferro-silico-manganese."])
+    alloys.save(tmp_path / "bm25")
+    assert LexicalIndex.load(tmp_path / "bm25").query_tokens("ferrosilicomanganese") == \
+        ["ferrosilicomanganes", "ferro", "silico", "manganes"]

@@ -224,7 +224,7 @@ def with_long_forms(text: str, snap: Snapshot) -> list[str]:
     typed = {t for a in _ACRONYM.findall(text) for t in tokenize(a)}
     known = snap.acronyms()
     out: list[str] = []
-    for t in tokenize(text):
+    for t in snap.lexical.query_tokens(text):
         out.append(t)
         if t in typed and t in known and not snap.lexical.idf(t):
             out.extend(known[t])
@@ -480,7 +480,7 @@ class HybridRetriever:
         """BM25 on the question's terms plus the PRF_TERMS words of highest tf x idf in the
         PRF_PASSAGES passages the channels ranked first."""
         top = sorted(first.items(), key=lambda kv: -kv[1].score)[:PRF_PASSAGES]
-        own = tokenize(q.text)
+        own = snap.lexical.query_tokens(q.text)
         weights: dict[str, float] = {}
         for cid, _ in top:
             for t in tokenize(snap.chunks[cid].text):
