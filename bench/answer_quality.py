@@ -30,7 +30,8 @@ bench/questions/round35.jsonl,
 bench/questions/round36.jsonl,
 bench/questions/round37.jsonl,
 bench/questions/round38.jsonl,
-bench/questions/round39.jsonl)
+bench/questions/round39.jsonl,
+bench/questions/round40.jsonl)
 give fitting figures; a sealed set (bench/questions/sealed*.jsonl) is run once, at the end of a piece of
 work, and never fitted on:
 
