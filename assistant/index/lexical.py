@@ -9,10 +9,9 @@ British spellings are folded into American ones after stemming, so a question's 
 with a neighbour's stem ("chilly" with "chili", "calibration" with "caliber"), as Snowball itself
 merges "initial" with "initiative". An en or em dash between an annex's number and letter is a
 hyphen: the U.S. Code writes "Annex 23–A", people type "Annex 23-A". A query's closed compound
-that no passage uses is also searched by its parts when a passage holds them together: people
+that no passage uses is also searched by its parts when a passage writes them side by side: people
 type "ballpoint" and "silicomanganese", Canada's schedule writes "Ball point" and
-"Ferro-silico-manganese".
-"""
+"Ferro-silico-manganese" (`compound_parts`; the index keeps its adjacent token pairs for it)."""
 
 from __future__ import annotations
 
