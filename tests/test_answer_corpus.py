@@ -80,6 +80,14 @@ def test_a_good_typed_as_one_word_finds_the_line_that_writes_it_as_two(full_assi
             (question, [h.chunk.location for h in hits])
 
 
+def test_lines_named_by_the_question_rank_above_the_residue_that_excludes_them(full_assistant):
+    # 0805.90.00 reads "Other (other than: Oranges; Mandarins ...; Grapefruit ...)": searched
+    # without that list (ingest.tariff `searched_as`), it no longer outranks the lines it names
+    hits = full_assistant.retrieve("Which Canadian tariff items cover fresh oranges, mandarins and grapefruit?", 3)
+    items = [str(h.chunk.meta.get("tariff_item", "")) for h in hits]
+    assert {"0805.21.00", "0805.40.00"} <= set(items) and "0805.90.00" not in items, items
+
+
 def test_a_quota_table_is_found_by_its_name(full_assistant):
     # the table holds only years and tonnes; its paragraph's title names the quota
     for question, label in [

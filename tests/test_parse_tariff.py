@@ -89,6 +89,15 @@ def test_other_lines_get_their_context(lines):
     assert "Asses" in lines["0101.90.00"].meta["description_full"]
 
 
+def test_other_lines_are_searched_without_the_lines_they_exclude(lines):
+    other = lines["0805.90.00"]  # "Other (other than: Oranges; Mandarins ...; Grapefruit ...)"
+    assert "Oranges" in other.text and "Oranges" in other.read_text
+    assert "Oranges" not in other.search_text and "Grapefruit" not in other.search_text
+    assert "tariff item 0805.90.00 (Other) has the rate 0" in other.search_text
+    oranges = lines["0805.10.00"]
+    assert "searched_as" not in oranges.meta and oranges.search_text.endswith(oranges.text)
+
+
 def test_offsets_point_at_the_row(schedule):
     for c in schedule.chunks[:200] + schedule.chunks[-200:]:
         assert collapse(schedule.text[c.start : c.end]) == c.text.splitlines()[0]

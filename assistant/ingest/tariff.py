@@ -153,7 +153,7 @@ def _line_blocks(table: Element, cols: _Columns, schedule: str) -> list[Block]:
             if own:
                 headings[depth:] = [own]
             continue
-        full = _resolve(item, own, headings[:depth], siblings)
+        full, excluded = _resolve(item, own, headings[:depth], siblings)
         if not _GENERIC.match(own):
             for prefix in {item[:7], item[:6], item[:4]}:
                 siblings.setdefault(prefix, []).append(own)
@@ -162,6 +162,7 @@ def _line_blocks(table: Element, cols: _Columns, schedule: str) -> list[Block]:
         staging = _cell(row, cols.staging) or None
         row_text = " ".join(c for c in row if c)
         sentence = _sentence(schedule, item, full, rates, base, staging)
+        searched = f"{row_text}\n{_sentence(schedule, item, own, rates, base, staging)}" if excluded else None
         label = f"USMCA Annex 2-B ({schedule}) tariff item {item}" if schedule else f"Tariff item {item}"
         meta = {
             "key": item,
@@ -176,6 +177,8 @@ def _line_blocks(table: Element, cols: _Columns, schedule: str) -> list[Block]:
             "hs_subheading": item[:7],
             "columns": list(cols.names),
         }
+        if searched:
+            meta["searched_as"] = searched
         section = f"Tariff Schedule of {schedule}" if schedule else "Tariff schedule"
         out.append(
             Block(
@@ -191,21 +194,24 @@ def _line_blocks(table: Element, cols: _Columns, schedule: str) -> list[Block]:
     return out
 
 
-def _resolve(item: str, own: str, parents: list[str], siblings: dict[str, list[str]]) -> str:
+def _resolve(item: str, own: str, parents: list[str], siblings: dict[str, list[str]]) -> tuple[str, bool]:
     """A line whose own text is only "Other" gets its context: the heading rows above it when the
-    table has them, else the specific lines it is the residue of (same subheading, then heading)."""
+    table has them, else the specific lines it is the residue of (same subheading, then heading).
+    Returns the description and whether it names those lines ("Other (other than: Oranges; ...)"):
+    such a line is searched without them (`meta["searched_as"]`), since a question naming oranges
+    asks for the oranges line, not for the line that excludes them."""
     if not _GENERIC.match(own):
-        return own
+        return own, False
     if parents:
-        return ": ".join([*(p.rstrip(" .:;") for p in parents), own])
+        return ": ".join([*(p.rstrip(" .:;") for p in parents), own]), False
     prefixes = [item[:6], item[:4]] if item.endswith(".00") else [item[:7], item[:6], item[:4]]
     for prefix in prefixes:
         sibs = list(dict.fromkeys(siblings.get(prefix, [])))
         if sibs:
             shown = "; ".join(s if len(s) <= 80 else s[:77] + "..." for s in sibs[:4])
             more = "; ..." if len(sibs) > 4 else ""
-            return f"{own} (other than: {shown}{more})"
-    return own
+            return f"{own} (other than: {shown}{more})", True
+    return own, False
 
 
 def _sentence(
