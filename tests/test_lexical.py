@@ -58,3 +58,25 @@ def test_a_closed_compound_the_index_lacks_searches_its_parts_when_a_passage_wri
     alloys.save(tmp_path / "bm25")
     assert LexicalIndex.load(tmp_path / "bm25").query_tokens("ferrosilicomanganese") == \
         ["ferrosilicomanganes", "ferro", "silico", "manganes"]
+
+
+def test_weighted_terms_scale_their_share_of_the_score_and_the_rest_count_fully():
+    index = LexicalIndex.build(
+        ["charges", "pens", "other"],
+        ["Preparations and charges for fire-extinguishers", "Ball point pens", "Pencils and crayons"],
+    )
+    query = tokenize("What does Canada charge on ball point pens?")
+    assert [cid for cid, _ in index.search_tokens(query, 3)] == ["pens", "charges"]
+    plain = dict(index.search_tokens(query, 3))
+    assert dict(index.search_tokens(query, 3, weights={"unrelated": 0.1})) == plain
+    halved = dict(index.search_tokens(query, 3, weights={"charg": 0.5}))
+    assert abs(halved["charges"] - plain["charges"] / 2) < 1e-6 and abs(halved["pens"] - plain["pens"]) < 1e-6
+    assert [cid for cid, _ in index.search_tokens(query, 3, weights={"charg": 0.0})] == ["pens"]
+
+
+def test_the_fitted_line_term_weights_load_and_weigh_the_frame_below_the_good():
+    from assistant.retrieve.line_terms import line_term_weights
+
+    weights = line_term_weights()
+    assert len(weights) > 100 and all(0 < w < 1 for w in weights.values())
+    assert weights[tokenize("Canadian")[0]] < 0.1 and tokenize("pens")[0] not in weights

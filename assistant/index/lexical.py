@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -176,13 +177,21 @@ class LexicalIndex:
         indptr = self.retriever.scores["indptr"]
         return int(indptr[tid + 1] - indptr[tid])
 
-    def search_tokens(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """`search` for an already-tokenized query (a query expanded with terms of found passages)."""
+    def search_tokens(self, tokens: list[str], n: int, allowed: np.ndarray | None = None,
+                      weights: dict[str, float] | None = None) -> list[tuple[str, float]]:
+        """`search` for an already-tokenized query (a query expanded with terms of found passages);
+        `weights` scales the BM25 score of the terms it names (the others count fully)."""
         vocab = getattr(self.retriever, "vocab_dict", None) or {}
         q = [t for t in tokens if t in vocab]
         if not q or not self.ids:
             return []
-        scores = self.retriever.get_scores(q)
+        if weights and any(t in weights for t in q):
+            plain = [t for t in q if t not in weights]
+            scores = self.retriever.get_scores(plain) if plain else np.zeros(len(self.ids))
+            for t, count in Counter(t for t in q if t in weights).items():
+                scores = scores + weights[t] * count * self.retriever.get_scores([t])
+        else:
+            scores = self.retriever.get_scores(q)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
         n = min(n, len(self.ids))

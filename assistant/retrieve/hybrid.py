@@ -49,6 +49,7 @@ from assistant.index.store import IndexReader, Snapshot
 from assistant.index.vectors import VectorStore
 from assistant.retrieve.analysis import QueryAnalysis, after_premise, analyze_question
 from assistant.retrieve.line_gate import gate_for
+from assistant.retrieve.line_terms import line_term_weights
 from assistant.settings import Settings
 from assistant.textutil import collapse, footnote_marks
 
@@ -263,6 +264,7 @@ class HybridRetriever:
         self.context_weight = settings.context_weight
         self.prf_weights = {False: settings.other_language_feedback_weight, True: settings.feedback_weight}
         self.tariff_ratio = settings.tariff_ratio
+        self.line_weights = line_term_weights() if settings.line_term_weights else {}
         self.kind_prior = {"brief": settings.brief_prior} if settings.brief_prior else {}
         self.note_prior = settings.note_prior
         self.lexical_only_kinds = frozenset(settings.lexical_only_kinds)
@@ -337,12 +339,11 @@ class HybridRetriever:
         runs: dict[str, list[tuple[str, float]]] = {}
         t0 = time.perf_counter()
         if BM25 in weights:
-            lexical = snap.lexical.search_tokens(
-                with_long_forms(q.text, snap), self.lexical_candidates, snap.mask(kinds, q.documents)
-            )
+            tokens = with_long_forms(q.text, snap)
+            lexical = snap.lexical.search_tokens(tokens, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
                 lexical = self._with_strong_tariff_lines(q, snap, lexical)
-            runs[BM25] = lexical
+            runs[BM25] = self._lines_weighted(lexical, tokens, snap, q.documents)
         t1 = time.perf_counter()
         if MINILM in weights:
             runs[MINILM] = self._dense(self.vectors, vector, q, snap, kinds)
@@ -487,7 +488,8 @@ class HybridRetriever:
                 if t not in own and not t[0].isdigit():
                     weights[t] = weights.get(t, 0.0) + snap.lexical.idf(t)
         extra = sorted(weights, key=lambda t: -weights[t])[:PRF_TERMS]
-        return snap.lexical.search_tokens(own + extra, self.lexical_candidates, snap.mask(kinds, q.documents))
+        run = snap.lexical.search_tokens(own + extra, self.lexical_candidates, snap.mask(kinds, q.documents))
+        return self._lines_weighted(run, own + extra, snap, q.documents)
 
     def _add_context(self, fused: dict[str, _Fused], q: Query, snap: Snapshot, kinds: set[str] | None,
                      weights: dict[str, float], lines_may_join: bool) -> np.ndarray | None:
@@ -509,6 +511,7 @@ class HybridRetriever:
             runs[BM25] = snap.lexical.search(text, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
                 runs[BM25] = self._with_strong_tariff_lines(replace(q, text=text), snap, runs[BM25])
+            runs[BM25] = self._lines_weighted(runs[BM25], snap.lexical.query_tokens(text), snap, q.documents)
         context_vector = None
         if MINILM in weights:
             searched = self.embedder.embed_query(text)
@@ -535,6 +538,23 @@ class HybridRetriever:
         if not strong:
             return lexical
         return sorted(lexical + strong, key=lambda x: -x[1])
+
+    def _lines_weighted(self, run: list[tuple[str, float]], tokens: list[str], snap: Snapshot,
+                        documents: set[str] | None) -> list[tuple[str, float]]:
+        """The tariff lines of a BM25 run keep their places among the other passages, but which
+        line takes each place is decided by BM25 with the fitted weights of the question's terms
+        (`retrieve.line_terms`): "charge" or "Canadian" in the question no longer picks the line
+        that happens to say them."""
+        places = [i for i, (cid, _) in enumerate(run) if snap.chunks[cid].kind == "tariff"]
+        if not places or not self.line_weights:
+            return run
+        ranked = [cid for cid, _ in snap.lexical.search_tokens(tokens, len(places), snap.mask({"tariff"}, documents),
+                                                              self.line_weights)]
+        ranked += [run[i][0] for i in places if run[i][0] not in ranked]
+        out = list(run)
+        for i, cid in zip(places, ranked, strict=False):
+            out[i] = (cid, run[i][1])
+        return out
 
     def _with_figure_text(self, ranked: list[tuple[str, _Fused]], snap: Snapshot) -> list[tuple[str, _Fused]]:
         """A table found by its numbers is followed by the passage that discusses it ("…$840
