@@ -53,11 +53,17 @@ class Chunk:
 
     @property
     def search_text(self) -> str:
-        """What BM25 and the embedding models read: the context, any search-only terms (a tariff
-        line's Harmonized System names, `meta["search_only"]`) and the passage, or the passage as
-        it is searched when that differs (`meta["searched_as"]`: a residual tariff line without
-        the lines it excludes; lines are never embedded)."""
-        body = self.meta.get("searched_as") or self.text
+        """What the embedding models read: the context, any search-only terms (a tariff line's
+        Harmonized System names, `meta["search_only"]`) and the passage, which ends it."""
+        return "\n".join(x for x in (self.context, self.meta.get("search_only", ""), self.text) if x)
+
+    @property
+    def lexical_text(self) -> str:
+        """What BM25 reads: `search_text`, with the passage as it is searched where that differs
+        (`meta["searched_as"]`: a residual tariff line without the lines it excludes)."""
+        body = self.meta.get("searched_as")
+        if not body:
+            return self.search_text
         return "\n".join(x for x in (self.context, self.meta.get("search_only", ""), body) if x)
 
     @property

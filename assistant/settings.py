@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     tariff_ratio: float = 1.0  # a tariff line joins prose candidates when its BM25 score >= ratio x best prose
     # Order the tariff lines BM25 finds with the fitted weights of the question's terms
     # (retrieve/line_terms.py; fitted on the tuning line questions by bench/fit_line_terms.py).
-    line_term_weights: bool = True
+    weigh_line_terms: bool = True
     # Kinds indexed for BM25 and exact lookup only, without vectors: the tariff schedule's lines
     # are 90 % of all passages and are found by item number or product words.
     lexical_only_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["tariff"])

@@ -156,7 +156,7 @@ def write_generation(
     with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
         for c in chunks:
             f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-    LexicalIndex.build([c.id for c in chunks], [c.search_text for c in chunks]).save(tmp / "bm25")
+    LexicalIndex.build([c.id for c in chunks], [c.lexical_text for c in chunks]).save(tmp / "bm25")
     spans: dict[str, list] = {}
     rows: list[np.ndarray] = []
     n = 0
@@ -389,7 +389,7 @@ class Snapshot:
         key = frozenset(kinds)
         if key not in self._vocabularies:
             self._vocabularies[key] = frozenset(
-                t for c in self.chunks.values() if c.kind in key for t in tokenize(c.search_text)
+                t for c in self.chunks.values() if c.kind in key for t in tokenize(c.lexical_text)
             )
         return self._vocabularies[key]
 

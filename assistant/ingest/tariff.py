@@ -199,7 +199,9 @@ def _resolve(item: str, own: str, parents: list[str], siblings: dict[str, list[s
     table has them, else the specific lines it is the residue of (same subheading, then heading).
     Returns the description and whether it names those lines ("Other (other than: Oranges; ...)"):
     such a line is searched without them (`meta["searched_as"]`), since a question naming oranges
-    asks for the oranges line, not for the line that excludes them."""
+    asks for the oranges line, not for the line that excludes them. The Harmonized System's own
+    names (`meta["search_only"]`) keep their exclusions ("Horses; live, other than pure-bred
+    breeding animals"): where such a clause ends is not marked, so it is left as written."""
     if not _GENERIC.match(own):
         return own, False
     if parents:

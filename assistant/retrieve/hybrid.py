@@ -264,7 +264,7 @@ class HybridRetriever:
         self.context_weight = settings.context_weight
         self.prf_weights = {False: settings.other_language_feedback_weight, True: settings.feedback_weight}
         self.tariff_ratio = settings.tariff_ratio
-        self.line_weights = line_term_weights() if settings.line_term_weights else {}
+        self.line_weights = line_term_weights() if settings.weigh_line_terms else {}
         self.kind_prior = {"brief": settings.brief_prior} if settings.brief_prior else {}
         self.note_prior = settings.note_prior
         self.lexical_only_kinds = frozenset(settings.lexical_only_kinds)
@@ -343,7 +343,7 @@ class HybridRetriever:
             lexical = snap.lexical.search_tokens(tokens, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
                 lexical = self._with_strong_tariff_lines(q, snap, lexical)
-            runs[BM25] = self._lines_weighted(lexical, tokens, snap, q.documents)
+            runs[BM25] = self._lines_weighted(lexical, tokens, snap, q.documents, lines_may_join)
         t1 = time.perf_counter()
         if MINILM in weights:
             runs[MINILM] = self._dense(self.vectors, vector, q, snap, kinds)
@@ -489,7 +489,8 @@ class HybridRetriever:
                     weights[t] = weights.get(t, 0.0) + snap.lexical.idf(t)
         extra = sorted(weights, key=lambda t: -weights[t])[:PRF_TERMS]
         run = snap.lexical.search_tokens(own + extra, self.lexical_candidates, snap.mask(kinds, q.documents))
-        return self._lines_weighted(run, own + extra, snap, q.documents)
+        # lines are in this run only when they are asked for (`kinds` holds them)
+        return self._lines_weighted(run, own + extra, snap, q.documents, admitted_only=False)
 
     def _add_context(self, fused: dict[str, _Fused], q: Query, snap: Snapshot, kinds: set[str] | None,
                      weights: dict[str, float], lines_may_join: bool) -> np.ndarray | None:
@@ -511,7 +512,8 @@ class HybridRetriever:
             runs[BM25] = snap.lexical.search(text, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
                 runs[BM25] = self._with_strong_tariff_lines(replace(q, text=text), snap, runs[BM25])
-            runs[BM25] = self._lines_weighted(runs[BM25], snap.lexical.query_tokens(text), snap, q.documents)
+            runs[BM25] = self._lines_weighted(runs[BM25], snap.lexical.query_tokens(text), snap, q.documents,
+                                              lines_may_join)
         context_vector = None
         if MINILM in weights:
             searched = self.embedder.embed_query(text)
@@ -540,16 +542,24 @@ class HybridRetriever:
         return sorted(lexical + strong, key=lambda x: -x[1])
 
     def _lines_weighted(self, run: list[tuple[str, float]], tokens: list[str], snap: Snapshot,
-                        documents: set[str] | None) -> list[tuple[str, float]]:
+                        documents: set[str] | None, admitted_only: bool) -> list[tuple[str, float]]:
         """The tariff lines of a BM25 run keep their places among the other passages, but which
         line takes each place is decided by BM25 with the fitted weights of the question's terms
         (`retrieve.line_terms`): "charge" or "Canadian" in the question no longer picks the line
-        that happens to say them."""
+        that happens to say them. Lines asked for may come from the whole schedule; lines that
+        joined prose by matching strongly (`admitted_only`) are only reordered among themselves.
+        A place keeps its score (what ordered the run); the line in it is the weighted choice."""
         places = [i for i, (cid, _) in enumerate(run) if snap.chunks[cid].kind == "tariff"]
         if not places or not self.line_weights:
             return run
-        ranked = [cid for cid, _ in snap.lexical.search_tokens(tokens, len(places), snap.mask({"tariff"}, documents),
-                                                              self.line_weights)]
+        if admitted_only:
+            allowed = np.zeros(len(snap.lexical.ids), dtype=bool)
+            for i in places:
+                if (pos := snap.lexical.position(run[i][0])) is not None:
+                    allowed[pos] = True
+        else:
+            allowed = snap.mask({"tariff"}, documents)
+        ranked = [cid for cid, _ in snap.lexical.search_tokens(tokens, len(places), allowed, self.line_weights)]
         ranked += [run[i][0] for i in places if run[i][0] not in ranked]
         out = list(run)
         for i, cid in zip(places, ranked, strict=False):

@@ -25,6 +25,6 @@ def line_term_weights() -> dict[str, float]:
     """The fitted weights by search term (empty, with a warning, when the file is unreadable)."""
     try:
         return {str(t): float(w) for t, w in json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["weights"].items()}
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         log.warning("tariff-line term weights not read (%s): lines are searched unweighted", e)
         return {}
