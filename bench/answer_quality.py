@@ -31,7 +31,8 @@ bench/questions/round36.jsonl,
 bench/questions/round37.jsonl,
 bench/questions/round38.jsonl,
 bench/questions/round39.jsonl,
-bench/questions/round40.jsonl)
+bench/questions/round40.jsonl,
+bench/questions/round41.jsonl)
 give fitting figures; a sealed set (bench/questions/sealed*.jsonl) is run once, at the end of a piece of
 work, and never fitted on:
 
