@@ -5,7 +5,8 @@ Questions for a tariff line wrap the good in words that name no good ("charge", 
 to hold them outranks the line of the good. `data/line_term_weights.json` holds, for each term
 common in the tuning questions whose evidence is a line of Canada's schedule, how often that line
 holds it when the question does (a relevance weight; bench/fit_line_terms.py fits it and prints
-its two-fold check). Terms it does not name weigh 1.
+its two-fold check). Terms it does not name weigh 1. Its keys are `index.lexical.tokenize` terms
+(stems): a change to the tokenizer calls for a refit.
 """
 
 from __future__ import annotations
