@@ -93,7 +93,7 @@ def main() -> None:
 
     def gold_terms(cid: str) -> set[str]:
         if cid not in cache:
-            cache[cid] = set(tokenize(snap.chunks[cid].search_text))
+            cache[cid] = set(tokenize(snap.chunks[cid].lexical_text))  # what BM25 reads
         return cache[cid]
 
     items, english = [], {}

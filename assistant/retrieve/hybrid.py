@@ -509,11 +509,11 @@ class HybridRetriever:
         runs: dict[str, list[tuple[str, float]]] = {}
         ml_pending = self._multilingual_vector(typed) if MULTILINGUAL in weights else None
         if BM25 in weights:
-            runs[BM25] = snap.lexical.search(text, self.lexical_candidates, snap.mask(kinds, q.documents))
+            tokens = snap.lexical.query_tokens(text)
+            runs[BM25] = snap.lexical.search_tokens(tokens, self.lexical_candidates, snap.mask(kinds, q.documents))
             if lines_may_join:
                 runs[BM25] = self._with_strong_tariff_lines(replace(q, text=text), snap, runs[BM25])
-            runs[BM25] = self._lines_weighted(runs[BM25], snap.lexical.query_tokens(text), snap, q.documents,
-                                              lines_may_join)
+            runs[BM25] = self._lines_weighted(runs[BM25], tokens, snap, q.documents, lines_may_join)
         context_vector = None
         if MINILM in weights:
             searched = self.embedder.embed_query(text)
